@@ -1,0 +1,53 @@
+# MCP OAuth sandbox. `make sandbox` runs it; `make test` tests it. Each installs what it needs.
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+BACKEND ?= mock
+STAMP   := $(VENV)/.installed-stamp
+PYTEST  := $(BIN)/python -m pytest
+
+.PHONY: sandbox test test-unit test-e2e test-keycloak bench browser install clean
+
+sandbox: $(STAMP)
+	$(BIN)/python -m sandbox --backend $(BACKEND)
+
+install: $(STAMP)
+
+# Re-install whenever the pinned dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,keycloak]"
+	touch $@
+
+# Chromium for the Playwright suites: the system package where we may install it
+# (root with apt), else Playwright's own download (the usual path on a laptop).
+browser: $(STAMP)
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "browser: using system $$(command -v chromium || command -v chromium-browser)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q chromium; \
+	else \
+		$(BIN)/playwright install chromium; \
+	fi
+
+test: $(STAMP) browser
+	$(PYTEST) -m "not keycloak"
+
+test-unit: $(STAMP)
+	$(PYTEST) tests -m "not keycloak"
+
+test-e2e: $(STAMP) browser
+	$(PYTEST) e2e
+
+# The same e2e suite against a real Keycloak, plus the Keycloak-only tests.
+test-keycloak: $(STAMP) browser
+	$(PYTEST) -m keycloak tests
+	$(PYTEST) e2e --backend keycloak
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_mock_idp.py
+	$(BIN)/python bench/bench_sandbox.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,108 @@
+"""The sandbox as one FastAPI app: landing page, health, the mock IdP and the protected MCP server.
+
+Route order matters: everything FastMCP serves (``/mcp`` and the proxy's OAuth routes)
+is mounted at ``/`` last, because routes declared after a root mount are shadowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastmcp import FastMCP
+from starlette.applications import Starlette
+
+from sandbox import landing
+from sandbox.backends import Backend, Upstream
+from sandbox.backends.factory import create_backend
+from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
+from sandbox.realm import read_realm, upstream_client
+from sandbox.settings import SandboxSettings
+from sandbox.state import StateDir
+from sandbox.tools import create_sample_server
+
+
+@dataclass
+class Sandbox:
+    """What a running sandbox is made of; kept on ``app.state.sandbox`` for pages and tests."""
+
+    settings: SandboxSettings
+    realm: dict[str, Any]
+    backend: Backend
+    upstream: Upstream
+    oauth_config: dict[str, Any]
+
+
+def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | None = None) -> FastAPI:
+    """Build the stack. ``server`` replaces the sample tools with your own FastMCP server."""
+    settings = settings or SandboxSettings()
+    state = StateDir(settings.state_dir)
+    realm = read_realm(settings.realm_file, settings.base_url)
+    client = upstream_client(realm, settings.upstream_client_id, settings.realm_file)
+    backend = create_backend(settings, realm, state)
+    upstream = backend.start()
+    try:
+        oauth_config = public_oauth_config(settings, backend, upstream, client.client_id)
+        mcp = server or create_sample_server(oauth_config)
+        mcp.auth = build_proxy(
+            settings,
+            upstream,
+            client,
+            storage=state.client_storage(settings.store),
+            signing_key=state.proxy_secret(),
+        )
+        mcp_app = mcp.http_app(path="/mcp")
+    except BaseException:
+        backend.stop()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.callback(backend.stop)
+            if backend.mount and isinstance(backend.mount[1], Starlette):
+                # Mounted apps do not get lifespan events of their own.
+                await stack.enter_async_context(backend.mount[1].router.lifespan_context(backend.mount[1]))
+            await stack.enter_async_context(mcp_app.lifespan(app))
+            yield
+
+    app = FastAPI(title="MCP OAuth sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sandbox = Sandbox(settings, realm, backend, upstream, oauth_config)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "backend": backend.name, "mcp": settings.mcp_url}
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    async def landing_page() -> HTMLResponse:
+        return HTMLResponse(landing.render(settings, realm, oauth_config))
+
+    if backend.mount:
+        app.mount(*backend.mount)
+    app.mount("/", mcp_app)
+    return app
+
+
+def public_oauth_config(
+    settings: SandboxSettings, backend: Backend, upstream: Upstream, upstream_client_id: str
+) -> dict[str, Any]:
+    """The OAuth configuration a learner may see: every URL and choice, no secret."""
+    return {
+        "mcp_url": settings.mcp_url,
+        "backend": backend.name,
+        "realm_url": upstream.realm_url,
+        "upstream_client_id": upstream_client_id,
+        "authorization_server": settings.base_url,
+        "protected_resource_metadata": f"{settings.base_url}/.well-known/oauth-protected-resource/mcp",
+        "authorization_server_metadata": f"{settings.base_url}/.well-known/oauth-authorization-server",
+        "callback_url": f"{settings.base_url}{CALLBACK_PATH}",
+        "allowed_client_redirect_uris": CLIENT_REDIRECT_PATTERNS,
+        "scopes": SCOPES,
+        "consent_required": settings.consent,
+        "pkce": "S256 on both legs (client to proxy, proxy to IdP)",
+        "token_store": settings.store,
+    }

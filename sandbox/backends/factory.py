@@ -1,0 +1,17 @@
+"""Pick the identity backend the settings ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.backends import Backend
+from sandbox.settings import SandboxSettings
+from sandbox.state import StateDir
+
+
+def create_backend(settings: SandboxSettings, realm: dict[str, Any], state: StateDir) -> Backend:
+    if settings.backend == "mock":
+        from sandbox.backends.mock import MockBackend
+
+        return MockBackend(realm, base_url=settings.base_url, state_dir=state.mock_idp)
+    raise NotImplementedError(f"backend {settings.backend!r} is not available yet")

@@ -1,0 +1,48 @@
+"""The embedded mock IdP as a backend: in-process, mounted at ``/idp``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio.from_thread
+import httpx
+from starlette.types import ASGIApp
+
+import mock_idp
+from sandbox.backends import Upstream
+
+MOUNT_PATH = "/idp"
+
+
+class MockBackend:
+    name = "mock"
+
+    def __init__(self, realm: dict[str, Any], *, base_url: str, state_dir: Path) -> None:
+        self.realm_url = f"{base_url}{MOUNT_PATH}/realms/{realm['realm']}"
+        self.app: ASGIApp = mock_idp.create_app(
+            realm, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir
+        )
+        self.mount: tuple[str, ASGIApp] | None = (MOUNT_PATH, self.app)
+        self._realm_path = f"/realms/{realm['realm']}"
+
+    def start(self) -> Upstream:
+        discovery = _get_json_in_process(self.app, f"{self._realm_path}/.well-known/openid-configuration")
+        return Upstream(realm_url=self.realm_url, discovery=discovery)
+
+    def stop(self) -> None:
+        pass
+
+
+def _get_json_in_process(app: ASGIApp, path: str) -> dict[str, Any]:
+    """GET from an ASGI app without a socket; works whether or not an event loop is running."""
+
+    async def fetch() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as client:
+            response = await client.get(path)
+            response.raise_for_status()
+            return response.json()
+
+    with anyio.from_thread.start_blocking_portal() as portal:
+        return portal.call(fetch)

@@ -1,0 +1,114 @@
+"""``python -m sandbox``: start the stack, or say in one line why it cannot start."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sandbox.settings import SandboxSettings
+
+
+# Both loopback spellings resolve here; binding IPv4 keeps "localhost" from landing on ::1 only.
+BIND_HOST = "127.0.0.1"
+
+
+class StartupError(Exception):
+    """A reason the sandbox cannot start, phrased for one line on stderr."""
+
+
+def parse_args(argv: list[str] | None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="MCP OAuth sandbox: an MCP server behind FastMCP's OAuth proxy, with its own IdP.",
+        epilog="Every option is also a SANDBOX_<NAME> environment variable; flags win.",
+    )
+    parser.add_argument("--backend", choices=["mock", "keycloak"], help="identity backend (default: mock)")
+    parser.add_argument("--host", help="localhost (default) or 127.0.0.1")
+    parser.add_argument("--port", type=int, help="port to serve on (default: 8000)")
+    parser.add_argument("--realm", dest="realm_file", type=Path, help="Keycloak realm JSON (default: realms/sandbox.json)")
+    parser.add_argument("--consent", action=argparse.BooleanOptionalAction, default=None,
+                        help="show the proxy's consent screen (default: on)")
+    parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
+    parser.add_argument("--store", choices=["file", "memory"], help="proxy token store (default: file, survives restarts)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return {key: value for key, value in vars(parser.parse_args(argv)).items() if value is not None}
+
+
+def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
+    try:
+        return SandboxSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise StartupError(f"invalid setting {name} (flag --{name.replace('_', '-')} or SANDBOX_{name.upper()}): {first['msg']}") from None
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((BIND_HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT") from None
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def banner(settings: SandboxSettings, realm: dict[str, Any], realm_url: str) -> str:
+    from sandbox.landing import demo_users
+
+    users = ", ".join(f"{u['username']}/{u['password']}" for u in demo_users(realm)) or "none"
+    return "\n".join(
+        [
+            "MCP OAuth sandbox is ready",
+            f"  MCP endpoint : {settings.mcp_url}",
+            f"  Landing page : {settings.base_url}/",
+            f"  Backend      : {settings.backend} ({realm_url})",
+            f"  Demo users   : {users}",
+            f"  State        : {settings.state_dir}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = load_settings(parse_args(argv))
+        ensure_port_free(settings.host, settings.port)
+        app = build(settings)
+    except StartupError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    sandbox = app.state.sandbox
+    print(banner(settings, sandbox.realm, sandbox.upstream.realm_url), flush=True)
+    config = uvicorn.Config(
+        app, host=BIND_HOST, port=settings.port, log_level=settings.log_level
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        sandbox.backend.stop()
+    return 0
+
+
+def build(settings: SandboxSettings):  # -> FastAPI
+    from mock_idp import RealmError
+
+    from sandbox.app import create_app
+    from sandbox.backends import BackendError
+    from sandbox.realm import RealmFileError
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return create_app(settings)
+    except (RealmFileError, BackendError) as exc:
+        raise StartupError(str(exc)) from None
+    except RealmError as exc:
+        raise StartupError(f"realm file {settings.realm_file}: {exc}") from None

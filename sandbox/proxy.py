@@ -1,0 +1,67 @@
+"""FastMCP's OIDC proxy, configured for the sandbox's realm. Configuration only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastmcp.server.auth.oidc_proxy import OIDCConfiguration, OIDCProxy
+from key_value.aio.protocols import AsyncKeyValue
+from pydantic import AnyHttpUrl
+
+from sandbox.backends import Upstream
+from sandbox.realm import UpstreamClient
+from sandbox.settings import SandboxSettings
+
+CALLBACK_PATH = "/auth/callback"
+# MCP clients listen on a random loopback port; both loopback spellings are in use.
+CLIENT_REDIRECT_PATTERNS = ["http://localhost:*", "http://127.0.0.1:*"]
+SCOPES = ["openid", "profile", "email"]
+
+
+class SandboxOIDCProxy(OIDCProxy):
+    """OIDCProxy that can take the discovery document in hand.
+
+    OIDCProxy fetches discovery in its constructor, before the sandbox serves the
+    in-process mock IdP; the mock backend hands the document over instead.
+    """
+
+    def __init__(self, *, discovery: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._discovery = discovery
+        super().__init__(**kwargs)
+
+    def get_oidc_configuration(
+        self, config_url: AnyHttpUrl, strict: bool | None, timeout_seconds: int | None
+    ) -> OIDCConfiguration:
+        if self._discovery is None:
+            return super().get_oidc_configuration(config_url, strict, timeout_seconds)
+        return OIDCConfiguration.model_validate({**self._discovery, "strict": strict is not False})
+
+
+def build_proxy(
+    settings: SandboxSettings,
+    upstream: Upstream,
+    client: UpstreamClient,
+    *,
+    storage: AsyncKeyValue,
+    signing_key: bytes,
+) -> SandboxOIDCProxy:
+    return SandboxOIDCProxy(
+        config_url=upstream.discovery_url,
+        discovery=upstream.discovery,
+        strict=True,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        # Upstream access tokens must name this MCP server (the realm's audience mapper).
+        audience=settings.mcp_url,
+        required_scopes=["openid"],
+        valid_scopes=SCOPES,
+        base_url=settings.base_url,
+        redirect_path=CALLBACK_PATH,
+        allowed_client_redirect_uris=CLIENT_REDIRECT_PATTERNS,
+        client_storage=storage,
+        jwt_signing_key=signing_key,
+        require_authorization_consent=settings.consent,
+        fastmcp_access_token_expiry_seconds=settings.access_token_lifetime,
+        # Client ID Metadata Documents need public HTTPS URLs; nothing local can serve one.
+        enable_cimd=False,
+    )

@@ -1,0 +1,54 @@
+"""Sandbox configuration: CLI flags and ``SANDBOX_*`` environment variables, one model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REALM_FILE = PROJECT_ROOT / "realms" / "sandbox.json"
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("mcp-oauth-sandbox"))
+
+
+class SandboxSettings(BaseSettings):
+    """Everything the stack needs to start; each field is also a ``SANDBOX_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="forbid")
+
+    backend: Literal["mock", "keycloak"] = "mock"
+    # One host name everywhere: MCP clients compare the protected resource URL byte
+    # for byte, and plain http is only accepted on loopback names.
+    host: str = "localhost"
+    port: int = Field(default=8000, ge=1, le=65535)
+    realm_file: Path = DEFAULT_REALM_FILE
+    # Client id of the confidential upstream client in the realm file.
+    upstream_client_id: str = "sandbox-proxy"
+    consent: bool = True
+    state_dir: Path = Field(default_factory=default_state_dir)
+    # "file" keeps registrations and tokens across restarts; "memory" is faster and forgets.
+    store: Literal["file", "memory"] = "file"
+    # Lifetime of the tokens the proxy itself issues to MCP clients (None: follow upstream).
+    access_token_lifetime: int | None = Field(default=None, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, host: str) -> str:
+        if host not in {"localhost", "127.0.0.1"}:
+            raise ValueError("must be 'localhost' or '127.0.0.1' (plain http is only trusted on loopback)")
+        return host
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.base_url}/mcp"

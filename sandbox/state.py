@@ -1,0 +1,76 @@
+"""The sandbox's state directory: the proxy's keys and its client/token store.
+
+Everything a connected MCP client relies on lives here, so a restart of the sandbox
+keeps registrations and tokens valid. The mock IdP keeps its own key beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from key_value.aio.protocols import AsyncKeyValue
+from key_value.aio.stores.filetree import (
+    FileTreeStore,
+    FileTreeV1CollectionSanitizationStrategy,
+    FileTreeV1KeySanitizationStrategy,
+)
+from key_value.aio.stores.memory import MemoryStore
+from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
+
+
+class StateDir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def mock_idp(self) -> Path:
+        return self.root / "mock-idp"
+
+    @property
+    def proxy_store(self) -> Path:
+        return self.root / "proxy-store"
+
+    def proxy_secret(self) -> bytes:
+        """32 random bytes, made once: signs proxy-issued tokens and keys the store's encryption."""
+        return _read_or_create_secret(self.root / "proxy-secret.key")
+
+    def client_storage(self, kind: str) -> AsyncKeyValue:
+        if kind == "memory":
+            return MemoryStore()
+        directory = self.proxy_store
+        directory.mkdir(parents=True, exist_ok=True)
+        store = FileTreeStore(
+            data_directory=directory,
+            key_sanitization_strategy=FileTreeV1KeySanitizationStrategy(directory),
+            collection_sanitization_strategy=FileTreeV1CollectionSanitizationStrategy(directory),
+        )
+        encryption_key = base64.urlsafe_b64encode(
+            hashlib.sha256(b"sandbox-proxy-store:" + self.proxy_secret()).digest()
+        )
+        # An entry that no longer decrypts (state copied between machines) reads as
+        # missing, so the client just registers again instead of the server failing.
+        return FernetEncryptionWrapper(
+            key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False
+        )
+
+
+def _read_or_create_secret(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+        if len(data) == 32:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = secrets.token_bytes(32)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+    return data

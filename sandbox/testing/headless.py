@@ -1,0 +1,134 @@
+"""A headless stand-in for the person at the browser during an MCP client's OAuth redirect.
+
+It follows redirects with a cookie jar, answers the proxy's consent form, submits the
+IdP's login form (Keycloak's element ids, so it drives both backends), and returns what
+arrives at the client's loopback redirect URI, without a listening callback server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import httpx
+from fastmcp.client.auth import OAuth
+from mcp.shared.auth import AuthorizationCodeResult
+
+from sandbox.testing.forms import Form, parse_page
+
+
+class AuthorizationFailed(Exception):
+    """The walk could not reach the client's redirect URI; the message says where it stopped."""
+
+
+class LoginFailed(AuthorizationFailed):
+    """The IdP showed its login form again after the credentials were submitted."""
+
+
+class AuthorizationDenied(AuthorizationFailed):
+    """The authorization server redirected back with an OAuth error (e.g. ``access_denied``)."""
+
+    def __init__(self, error: str, description: str | None) -> None:
+        super().__init__(f"{error}: {description}" if description else error)
+        self.error = error
+        self.description = description
+
+
+class HeadlessBrowser:
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        *,
+        consent: Literal["approve", "deny"] = "approve",
+        max_steps: int = 20,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.consent = consent
+        self.max_steps = max_steps
+        # Kept across walks, like a browser profile: the IdP's SSO cookie lives here.
+        self.cookies = httpx.Cookies()
+        # The pages answered on the last walk, in order: "consent", "login", "idp-consent".
+        self.pages: list[str] = []
+
+    async def authorize(self, authorization_url: str) -> AuthorizationCodeResult:
+        redirect_uri = _query(authorization_url).get("redirect_uri")
+        if not redirect_uri:
+            raise AuthorizationFailed(f"authorization URL has no redirect_uri: {authorization_url}")
+        self.pages = []
+        async with httpx.AsyncClient(cookies=self.cookies, follow_redirects=False, timeout=30.0) as http:
+            try:
+                response = await http.get(authorization_url)
+                for _ in range(self.max_steps):
+                    if response.is_redirect:
+                        location = urljoin(str(response.url), response.headers["location"])
+                        if location.startswith(redirect_uri):
+                            return _callback_result(location)
+                        response = await http.get(location)
+                        continue
+                    response = await self._answer_page(http, response)
+            finally:
+                self.cookies = http.cookies
+        raise AuthorizationFailed(f"no redirect to {redirect_uri} after {self.max_steps} steps")
+
+    async def _answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+        if response.status_code != 200:
+            raise AuthorizationFailed(f"HTTP {response.status_code} at {response.url}: {response.text[:300]}")
+        page = parse_page(response.text)
+        if form := page.form("kc-form-login"):
+            if "login" in self.pages:
+                raise LoginFailed(f"login as {self.username!r} was refused at {response.url}")
+            self.pages.append("login")
+            return await _submit(http, response, form, {"username": self.username, "password": self.password})
+        if form := page.form("consentForm"):
+            self.pages.append("consent")
+            return await _submit(http, response, form, {"action": self.consent})
+        if "kc-oauth" in page.ids and (form := _form_with_button(page.forms, "accept")):
+            self.pages.append("idp-consent")
+            button = "accept" if self.consent == "approve" else "cancel"
+            return await _submit(http, response, form, {button: (form.buttons.get(button) or ["yes"])[0]})
+        raise AuthorizationFailed(f"unexpected page at {response.url}: {response.text[:300]}")
+
+
+class HeadlessOAuth(OAuth):
+    """FastMCP's client-side OAuth with the browser step answered by a :class:`HeadlessBrowser`."""
+
+    def __init__(self, browser: HeadlessBrowser, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.browser = browser
+        self._result: AuthorizationCodeResult | None = None
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        self._result = await self.browser.authorize(authorization_url)
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        if self._result is None:
+            raise AuthorizationFailed("callback requested before any authorization")
+        result, self._result = self._result, None
+        return result
+
+
+def _query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlparse(url).query).items()}
+
+
+def _callback_result(location: str) -> AuthorizationCodeResult:
+    params = _query(location)
+    if "error" in params:
+        raise AuthorizationDenied(params["error"], params.get("error_description"))
+    if "code" not in params:
+        raise AuthorizationFailed(f"redirect carries neither code nor error: {location}")
+    return AuthorizationCodeResult(code=params["code"], state=params.get("state"), iss=params.get("iss"))
+
+
+def _form_with_button(forms: list[Form], name: str) -> Form | None:
+    return next((form for form in forms if name in form.buttons), None)
+
+
+async def _submit(http: httpx.AsyncClient, response: httpx.Response, form: Form, values: dict[str, str]) -> httpx.Response:
+    target = urljoin(str(response.url), form.action) if form.action else str(response.url)
+    data = {**form.fields, **values}
+    if form.method == "post":
+        return await http.post(target, data=data)
+    return await http.get(target, params=data)

@@ -1,0 +1,66 @@
+"""Run a sandbox inside the test process, on a real loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from sandbox.app import Sandbox, create_app
+from sandbox.settings import SandboxSettings
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningSandbox:
+    def __init__(self, app: FastAPI, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.app = app
+        self.server = server
+        self.thread = thread
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.app.state.sandbox
+
+    @property
+    def settings(self) -> SandboxSettings:
+        return self.sandbox.settings
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def mcp_url(self) -> str:
+        return self.settings.mcp_url
+
+
+@contextmanager
+def running_sandbox(settings: SandboxSettings, *, startup_timeout: float = 60.0) -> Iterator[RunningSandbox]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"sandbox:{settings.port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"sandbox on port {settings.port} stopped during start-up")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"sandbox on port {settings.port} not ready after {startup_timeout} s")
+        time.sleep(0.02)
+    try:
+        yield RunningSandbox(app, server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

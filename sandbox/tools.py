@@ -1,0 +1,65 @@
+"""The sample MCP server the sandbox protects: one tool, one resource, one prompt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_access_token
+
+FLOW_PHASES = """\
+The OAuth proxy flow, as this sandbox runs it ({mcp_url}):
+
+1. Discovery. The client calls /mcp without a token and gets 401 with
+   `WWW-Authenticate: Bearer resource_metadata=...`. It reads the protected-resource
+   metadata (RFC 9728), which names this server as its authorization server, then the
+   authorization-server metadata (RFC 8414).
+2. Registration. The client registers itself at /register (RFC 7591 Dynamic Client
+   Registration) with its loopback redirect URI. The upstream IdP never sees this: the
+   proxy records the client and will use its own pre-registered confidential client
+   ({upstream_client_id}) upstream.
+3. Authorization with dual PKCE. The client opens /authorize with its own PKCE
+   challenge (RFC 7636) and `resource` (RFC 8707). The proxy keeps that challenge, makes
+   a second PKCE pair of its own for the upstream leg, and starts a transaction.
+4. Consent. The proxy shows which client wants access and where the browser will be
+   sent back to. This stops a confused-deputy attack: without it, any site could
+   register a client and ride on the user's upstream session.
+5. Upstream login. The browser goes to the IdP ({realm_url}) with the proxy's client
+   id, its fixed callback and its own PKCE challenge; the user logs in there.
+6. Callback. The IdP redirects to the proxy's fixed {callback_url}. The proxy exchanges
+   the upstream code server-side (with its client secret and PKCE verifier), keeps the
+   upstream tokens, and redirects the browser to the client's own loopback redirect URI
+   with a new code of its own (and `iss`, RFC 9207).
+7. Token exchange. The client trades that code and its PKCE verifier at /token and
+   receives tokens issued by the proxy, not the upstream ones (RFC 6749).
+8. Authenticated calls. Each /mcp call carries the proxy's token; the proxy maps it to
+   the stored upstream token and verifies that against the IdP's JWKS, refreshing it
+   upstream when it has expired.
+"""
+
+
+def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
+    """``oauth_config`` is the public OAuth configuration, shown by the config resource."""
+    mcp = FastMCP("MCP OAuth sandbox")
+
+    @mcp.tool
+    def greet(name: str) -> str:
+        """Greet someone, as the user who is signed in through the OAuth proxy."""
+        token = get_access_token()
+        claims = token.claims if token else {}
+        user = claims.get("preferred_username") or claims.get("sub") or "an unknown user"
+        roles = ", ".join(sorted(claims.get("realm_access", {}).get("roles", []))) or "none"
+        return f"Hello, {name}! You are signed in as {user} (roles: {roles})."
+
+    @mcp.resource("resource://server/config", mime_type="application/json")
+    def server_config() -> str:
+        """The sandbox's OAuth configuration, without secrets."""
+        return json.dumps(oauth_config, indent=2)
+
+    @mcp.prompt
+    def explain_oauth_flow() -> str:
+        """Explain each phase of the OAuth proxy flow this server runs."""
+        return FLOW_PHASES.format(**oauth_config)
+
+    return mcp

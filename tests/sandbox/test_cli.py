@@ -1,0 +1,61 @@
+"""The CLI says in one line why it cannot start, and exits non-zero."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_port_in_use(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--port", str(port), "--state-dir", str(tmp_path))
+    assert_one_line_error(result, f"port {port}", "already in use")
+
+
+def test_missing_realm_file(tmp_path):
+    result = run_cli("--realm", str(tmp_path / "nope.json"), "--state-dir", str(tmp_path))
+    assert_one_line_error(result, "realm file not found", "nope.json")
+
+
+def test_malformed_realm_file(tmp_path):
+    realm = tmp_path / "bad.json"
+    realm.write_text('{"realm": "sandbox", "users": [')
+    result = run_cli("--realm", str(realm), "--state-dir", str(tmp_path))
+    assert_one_line_error(result, "bad.json", "not valid JSON")
+
+
+def test_bad_environment_value_names_the_variable(tmp_path):
+    result = run_cli("--state-dir", str(tmp_path), env={"SANDBOX_PORT": "eighty"})
+    assert_one_line_error(result, "SANDBOX_PORT")
+
+
+@pytest.mark.parametrize("host", ["example.com", "0.0.0.0"])
+def test_non_loopback_host_is_refused(tmp_path, host):
+    result = run_cli("--host", host, "--state-dir", str(tmp_path))
+    assert_one_line_error(result, "host", "loopback")
