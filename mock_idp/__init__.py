@@ -1,0 +1,6 @@
+"""An in-process, Keycloak-compatible OpenID provider driven by a Keycloak realm export."""
+
+from mock_idp.app import create_app
+from mock_idp.realm import Realm, RealmError, load_realm
+
+__all__ = ["create_app", "load_realm", "Realm", "RealmError"]

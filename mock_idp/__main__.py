@@ -1,0 +1,78 @@
+"""``python -m mock_idp --realm realms/sandbox.json --port 8080``: the mock IdP on its own."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from mock_idp.app import create_app
+from mock_idp.realm import RealmError, load_realm
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mock-idp", description="Keycloak-compatible mock OpenID provider")
+    parser.add_argument("--realm", required=True, help="Keycloak realm export (JSON)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
+    parser.add_argument("--state-dir", help="signing key and state (default: the user cache dir)")
+    return parser.parse_args(argv)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before starting uvicorn so "port in use" is one clear line, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="mock-idp: %(message)s")
+    try:
+        realm = load_realm(args.realm)
+        sock = _bind(args.host, args.port)
+    except RealmError as exc:
+        print(f"mock-idp: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        reason = "port already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        print(f"mock-idp: error: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 3
+    port = sock.getsockname()[1]
+    issuer_base = f"http://{args.public_host}:{port}"
+    try:
+        app = create_app(realm, issuer_base=issuer_base, state_dir=args.state_dir)
+    except OSError as exc:
+        print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    idp = app.state.idp
+    print(f"mock-idp: realm {realm.name!r} at {idp.issuer}", flush=True)
+    print(f"mock-idp: discovery {idp.issuer}/.well-known/openid-configuration", flush=True)
+    for user in realm.users.values():
+        roles = ", ".join(user.realm_roles) or "-"
+        print(f"mock-idp: user {user.username} (password from realm file; roles: {roles})", flush=True)
+    print(f"mock-idp: state in {idp.state_dir}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

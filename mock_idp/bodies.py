@@ -1,0 +1,73 @@
+"""Bounded, strict request-body parsing: bad input becomes an OAuthError, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from mock_idp.errors import OAuthError, body_too_large, invalid_request
+
+MAX_BODY_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read at most ``limit`` bytes; 413 as soon as the body (or its declared length) exceeds it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise body_too_large(limit) if declared.isdigit() else invalid_request("Invalid Content-Length")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as a dict.
+
+    Repeated parameters are rejected (RFC 6749 §3.1: "MUST NOT be included
+    more than once")."""
+    body = await read_body(request)
+    if _media_type(request) != FORM_TYPE:
+        raise invalid_request(f"Content-Type must be {FORM_TYPE}")
+    return parse_params(body)
+
+
+def parse_params(body: bytes | str) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise invalid_request("Request parameters are not valid UTF-8") from None
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise invalid_request(f"Duplicated parameter: {key}")
+        if "\x00" in key or "\x00" in value:
+            raise invalid_request(f"Invalid parameter: {key}")
+        params[key] = value
+    return params
+
+
+async def read_json_object(request: Request, error: str = "invalid_client_metadata") -> dict[str, Any]:
+    body = await read_body(request)
+    if _media_type(request) != "application/json":
+        raise OAuthError(error, "Content-Type must be application/json")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(error, "Malformed JSON request body") from None
+    if not isinstance(data, dict):
+        raise OAuthError(error, "Request body must be a JSON object")
+    return data

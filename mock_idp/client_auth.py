@@ -1,0 +1,58 @@
+"""Client authentication at the token-family endpoints (RFC 6749 §2.3.1).
+
+Supports ``client_secret_basic`` and ``client_secret_post``; public clients
+identify themselves with ``client_id`` alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Callable
+from urllib.parse import unquote
+
+from starlette.requests import Request
+
+from mock_idp.errors import invalid_client, invalid_request
+from mock_idp.realm import Client
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization")
+    if not header or not header[:6].lower() == "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid_client("Invalid client authentication header") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise invalid_client("Invalid client authentication header")
+    # RFC 6749 §2.3.1: id and secret are form-urlencoded before Base64.
+    return unquote(client_id), unquote(secret)
+
+
+def authenticate_client(request: Request, form: dict[str, str], find_client: Callable[[str], Client | None]) -> Client:
+    """The client making this request, or an ``invalid_client`` error (401)."""
+    basic = _basic_credentials(request)
+    if basic is not None:
+        if "client_secret" in form:
+            raise invalid_request("Multiple client authentication methods used")
+        client_id, secret = basic
+        if form.get("client_id", client_id) != client_id:
+            raise invalid_request("client_id does not match the authenticated client")
+    else:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
+    if not client_id:
+        raise invalid_client("Missing client_id parameter")
+    client = find_client(client_id)
+    if client is None or not client.enabled:
+        raise invalid_client()
+    if client.public:
+        return client
+    if secret is None or client.secret is None or not hmac.compare_digest(secret.encode(), client.secret.encode()):
+        raise invalid_client()
+    return client

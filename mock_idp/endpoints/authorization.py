@@ -1,0 +1,232 @@
+"""Authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) with Keycloak's login and consent pages.
+
+Errors that cannot safely go back to the client (unknown client, unregistered
+redirect URI) render a 400 page; the rest redirect to the client with
+``error``, ``error_description``, ``state`` and ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from mock_idp import pkce
+from mock_idp.bodies import parse_params, read_form
+from mock_idp.endpoints import SSO_COOKIE, cookie_path, idp_of, realm_display
+from mock_idp.errors import OAuthError
+from mock_idp.idp import IdentityProvider
+from mock_idp.pages import message_page, render
+from mock_idp.realm import Client
+from mock_idp.redirects import matches, with_params
+from mock_idp.store import AuthorizationCode, PendingLogin, UserSession, new_id
+from mock_idp.tokens import applied_scopes
+
+RESPONSE_MODES = ("query", "fragment", "form_post")
+INVALID_LOGIN = "Invalid username or password."
+
+
+class _PageError(Exception):
+    """Not redirectable: shown to the user."""
+
+
+class _RedirectError(Exception):
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+def _check_client(idp: IdentityProvider, params: dict[str, str]) -> tuple[Client, str]:
+    client = idp.find_client(params.get("client_id", ""))
+    if client is None:
+        raise _PageError("Client not found.")
+    if not client.enabled:
+        raise _PageError("Client disabled.")
+    redirect_uri = params.get("redirect_uri")
+    if redirect_uri is None:
+        # Keycloak falls back to the single registered URI when it has no wildcard.
+        fixed = [uri for uri in client.redirect_uris if "*" not in uri]
+        if len(client.redirect_uris) != 1 or not fixed:
+            raise _PageError("Invalid parameter: redirect_uri")
+        redirect_uri = fixed[0]
+    if not matches(redirect_uri, client.redirect_uris):
+        raise _PageError("Invalid parameter: redirect_uri")
+    return client, redirect_uri
+
+
+def _check_request(idp: IdentityProvider, client: Client, params: dict[str, str]) -> None:
+    response_type = params.get("response_type")
+    if not response_type:
+        raise _RedirectError("invalid_request", "Missing parameter: response_type")
+    if response_type != "code":
+        raise _RedirectError("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.")
+    if not client.standard_flow:
+        raise _RedirectError("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
+    if params.get("response_mode", "query") not in RESPONSE_MODES:
+        raise _RedirectError("invalid_request", "Invalid parameter: response_mode")
+    allowed = {"openid", *idp.realm.default_scopes_for(client), *idp.realm.optional_scopes_for(client)}
+    unknown = [s for s in params.get("scope", "").split() if s not in allowed]
+    if unknown:
+        raise _RedirectError("invalid_scope", f"Invalid scopes: {params.get('scope', '')}")
+    _check_pkce(client, params)
+
+
+def _check_pkce(client: Client, params: dict[str, str]) -> None:
+    challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
+    required = client.pkce_method
+    if required and not method:
+        raise _RedirectError("invalid_request", "Missing parameter: code_challenge_method")
+    if required and method != required:
+        raise _RedirectError("invalid_request", "Invalid parameter: code challenge method is not configured one")
+    if method is not None and method not in pkce.METHODS:
+        raise _RedirectError("invalid_request", "Invalid parameter: code_challenge_method")
+    if (required or method) and not challenge:
+        raise _RedirectError("invalid_request", "Missing parameter: code_challenge")
+    if challenge is not None and not pkce.is_valid_value(challenge):
+        raise _RedirectError("invalid_request", "Invalid parameter: code_challenge")
+
+
+def _respond(idp: IdentityProvider, params: dict[str, str], redirect_uri: str, values: dict[str, str]) -> Response:
+    values = {**values, "iss": idp.issuer}
+    if params.get("state") is not None:
+        values["state"] = params["state"]
+    mode = params.get("response_mode", "query")
+    if mode == "form_post":
+        fields = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in values.items())
+        return render("form_post.html", title="Submit This Form", realm_display=realm_display(idp), action=redirect_uri, raw={"fields": fields})
+    return RedirectResponse(with_params(redirect_uri, values, mode if mode in RESPONSE_MODES else "query"), status_code=302)
+
+
+def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = "") -> HTMLResponse:
+    action = f"{idp.issuer}/login-actions/authenticate?" + urlencode({"session_code": login.id, "client_id": login.client_id, "tab_id": login.id[:11]})
+    error_block = f'<div class="alert-error"><span id="input-error" class="kc-feedback-text" aria-live="polite">{escape(error)}</span></div>' if error else ""
+    return render(
+        "login.html",
+        title=f"Sign in to {realm_display(idp)}",
+        realm_display=realm_display(idp),
+        action=action,
+        username=username,
+        client_id=login.client_id,
+        raw={"error_block": error_block, "invalid": ' aria-invalid="true"' if error else ""},
+    )
+
+
+def _consent_form(idp: IdentityProvider, login: PendingLogin, client: Client) -> HTMLResponse:
+    action = f"{idp.issuer}/login-actions/consent?" + urlencode({"session_code": login.id, "client_id": login.client_id})
+    scopes = applied_scopes(idp.realm, client, login.params.get("scope", ""))
+    items = "".join(f"<li>{escape(scope.name)}</li>" for scope in scopes if scope.include_in_token_scope)
+    return render("consent.html", title="Grant access", realm_display=realm_display(idp), action=action, client_name=client.name or client.client_id, raw={"scopes": items})
+
+
+def _issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession, acr: str) -> Response:
+    params, now = login.params, idp.clock.now()
+    code = AuthorizationCode(
+        code=f"{new_id(24)}.{session.sid}.{login.client_id}",
+        client_id=login.client_id,
+        redirect_uri=login.redirect_uri,
+        sid=session.sid,
+        username=session.username,
+        scope=params.get("scope", ""),
+        nonce=params.get("nonce"),
+        code_challenge=params.get("code_challenge"),
+        code_challenge_method=(params.get("code_challenge_method") or "plain") if params.get("code_challenge") else None,
+        expires_at=now + idp.realm.access_code_lifespan,
+        acr=acr,
+    )
+    idp.store.codes[code.code] = code
+    idp.store.logins.pop(login.id, None)
+    return _respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
+
+
+def _after_authentication(idp: IdentityProvider, login: PendingLogin, session: UserSession, acr: str) -> Response:
+    client = idp.find_client(login.client_id)
+    if client is None:
+        return message_page(realm_display(idp), "Client not found.")
+    needs_consent = client.consent_required and not idp.store.has_consent(session.username, client.client_id)
+    if needs_consent or "consent" in login.params.get("prompt", "").split():
+        login.username, login.sid = session.username, session.sid
+        return _consent_form(idp, login, client)
+    return _issue_code(idp, login, session, acr)
+
+
+async def authorize(request: Request) -> Response:
+    idp = idp_of(request)
+    try:
+        params = await read_form(request) if request.method == "POST" else parse_params(request.url.query)
+        client, redirect_uri = _check_client(idp, params)
+    except (OAuthError, _PageError) as exc:
+        message = exc.description if isinstance(exc, OAuthError) else str(exc)
+        return message_page(realm_display(idp), message)
+    try:
+        _check_request(idp, client, params)
+    except _RedirectError as exc:
+        return _respond(idp, params, redirect_uri, {"error": exc.error, "error_description": exc.description})
+
+    now = idp.clock.now()
+    login = PendingLogin(id=new_id(24), params=params, client_id=client.client_id, redirect_uri=redirect_uri, expires_at=now + idp.realm.access_code_lifespan_login)
+    prompt = params.get("prompt", "").split()
+    session = idp.live_session(request.cookies.get(SSO_COOKIE))
+    if session is not None and "login" not in prompt:
+        return _after_authentication(idp, login, session, acr="0")
+    if "none" in prompt:
+        return _respond(idp, params, redirect_uri, {"error": "login_required", "error_description": "Login required"})
+    idp.store.logins[login.id] = login
+    return _login_form(idp, login, username=params.get("login_hint", ""))
+
+
+def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | None:
+    login = idp.store.logins.get(request.query_params.get("session_code", ""))
+    if login is None or login.expires_at < idp.clock.now():
+        return None
+    return login
+
+
+async def authenticate(request: Request) -> Response:
+    """``POST login-actions/authenticate``: the login form's target."""
+    idp = idp_of(request)
+    login = _pending_login(request, idp)
+    if login is None:
+        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    user = idp.check_password(username, password) if username and password else None
+    if user is None:
+        return _login_form(idp, login, error=INVALID_LOGIN, username=username)
+    session = idp.store.start_session(user.username)
+    idp.store.save()
+    response = _after_authentication(idp, login, session, acr="1")
+    response.set_cookie(SSO_COOKIE, session.sid, path=cookie_path(idp), httponly=True, samesite="lax")
+    return response
+
+
+async def consent(request: Request) -> Response:
+    """``POST login-actions/consent``: the consent page's target."""
+    idp = idp_of(request)
+    login = _pending_login(request, idp)
+    session = idp.live_session(login.sid) if login is not None else None
+    if login is None or session is None:
+        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+    if "accept" not in form:
+        idp.store.logins.pop(login.id, None)
+        return _respond(idp, login.params, login.redirect_uri, {"error": "access_denied", "error_description": "User denied consent"})
+    idp.store.grant_consent(session.username, login.client_id)
+    idp.store.save()
+    return _issue_code(idp, login, session, acr="1")
+
+
+def routes(prefix: str) -> list[Route]:
+    return [
+        Route(f"{prefix}/protocol/openid-connect/auth", authorize, methods=["GET", "POST"]),
+        Route(f"{prefix}/login-actions/authenticate", authenticate, methods=["POST"]),
+        Route(f"{prefix}/login-actions/consent", consent, methods=["POST"]),
+    ]

@@ -1,0 +1,91 @@
+"""OpenID Connect Discovery 1.0 / RFC 8414 metadata and Keycloak's realm info."""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.hazmat.primitives import serialization
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mock_idp.client_auth import AUTH_METHODS
+from mock_idp.endpoints import idp_of
+from mock_idp.idp import IdentityProvider
+
+GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_credentials"]
+
+
+def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
+    issuer, oidc = idp.issuer, f"{idp.issuer}/protocol/openid-connect"
+    claims = ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "email_verified", "acr", "azp", "sid"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{oidc}/auth",
+        "token_endpoint": f"{oidc}/token",
+        "introspection_endpoint": f"{oidc}/token/introspect",
+        "userinfo_endpoint": f"{oidc}/userinfo",
+        "end_session_endpoint": f"{oidc}/logout",
+        "frontchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": True,
+        "jwks_uri": f"{oidc}/certs",
+        "grant_types_supported": GRANT_TYPES,
+        "acr_values_supported": ["0", "1"],
+        "response_types_supported": ["code", "none"],
+        "subject_types_supported": ["public"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "request_object_signing_alg_values_supported": ["none"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "registration_endpoint": f"{issuer}/clients-registrations/openid-connect",
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "claims_supported": claims,
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": False,
+        "scopes_supported": ["openid", *idp.realm.client_scopes],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "tls_client_certificate_bound_access_tokens": False,
+        "revocation_endpoint": f"{oidc}/revoke",
+        "backchannel_logout_supported": False,
+        "backchannel_logout_session_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+async def well_known(request: Request) -> JSONResponse:
+    return JSONResponse(openid_configuration(idp_of(request)))
+
+
+async def certs(request: Request) -> JSONResponse:
+    return JSONResponse(idp_of(request).keys.jwks(), headers={"Cache-Control": "no-cache"})
+
+
+async def realm_info(request: Request) -> JSONResponse:
+    """``GET /realms/{realm}``: what Keycloak answers there."""
+    idp = idp_of(request)
+    der = idp.keys.key.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return JSONResponse(
+        {
+            "realm": idp.realm.name,
+            "public_key": base64.b64encode(der).decode("ascii"),
+            "token-service": f"{idp.issuer}/protocol/openid-connect",
+            "account-service": f"{idp.issuer}/account",
+            "tokens-not-before": 0,
+        }
+    )
+
+
+def routes(prefix: str) -> list[Route]:
+    return [
+        Route(prefix, realm_info, methods=["GET"]),
+        Route(f"{prefix}/.well-known/openid-configuration", well_known, methods=["GET"]),
+        Route(f"{prefix}/.well-known/oauth-authorization-server", well_known, methods=["GET"]),
+        Route(f"{prefix}/protocol/openid-connect/certs", certs, methods=["GET"]),
+    ]

@@ -1,0 +1,39 @@
+"""Token revocation (RFC 7009): a refresh token ends its client session, an access token is listed as revoked."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mock_idp.bodies import read_form
+from mock_idp.client_auth import authenticate_client
+from mock_idp.endpoints import idp_of
+from mock_idp.errors import NO_STORE, OAuthError, invalid_request
+
+
+async def revoke(request: Request) -> Response:
+    idp = idp_of(request)
+    form = await read_form(request)
+    client = authenticate_client(request, form, idp.find_client)
+    token = form.get("token")
+    if not token:
+        raise invalid_request("Token not provided.")
+    claims = idp.keys.verify(token)
+    # Unknown or invalid tokens are not an error (RFC 7009 §2.2).
+    if claims is None or claims.get("iss") != idp.issuer:
+        return Response(status_code=200, headers=NO_STORE)
+    if claims.get("azp") != client.client_id:
+        raise OAuthError("invalid_request", "Unmatching clients", 400)
+    if claims.get("typ") == "Refresh":
+        client_session = idp.store.find_client_session(claims)
+        if client_session is not None:
+            idp.revoke_client_session(client_session)
+    elif isinstance(claims.get("jti"), str) and isinstance(claims.get("exp"), int):
+        idp.store.revoke(claims["jti"], claims["exp"])
+        idp.store.save()
+    return Response(status_code=200, headers=NO_STORE)
+
+
+def routes(prefix: str) -> list[Route]:
+    return [Route(f"{prefix}/protocol/openid-connect/revoke", revoke, methods=["POST"])]

@@ -1,0 +1,130 @@
+"""Token endpoint (RFC 6749 §3.2) with Keycloak's grant rules and error texts."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mock_idp import pkce
+from mock_idp.bodies import read_form
+from mock_idp.client_auth import authenticate_client
+from mock_idp.endpoints import idp_of
+from mock_idp.errors import NO_STORE, OAuthError, invalid_grant, invalid_request, unauthorized_client
+from mock_idp.idp import IdentityProvider
+from mock_idp.realm import Client
+
+Grant = Callable[[IdentityProvider, Client, dict[str, str]], dict[str, Any]]
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise invalid_request(f"Missing parameter: {name}")
+    return value
+
+
+def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+    code = idp.store.codes.get(_required(form, "code"))
+    if code is None:
+        raise invalid_grant("Code not valid")
+    if code.used:
+        # A replayed code means it leaked: revoke what its first use issued (RFC 6749 §4.1.2).
+        client_session = idp.store.client_sessions.get(f"{code.sid}/{code.client_id}")
+        if client_session is not None:
+            idp.revoke_client_session(client_session)
+        raise invalid_grant("Code not valid")
+    code.used = True  # single use from the first presentation, whatever happens next
+    if code.expires_at < idp.clock.now():
+        raise invalid_grant("Code is expired")
+    if code.client_id != client.client_id:
+        raise invalid_grant("Auth error")
+    if form.get("redirect_uri") != code.redirect_uri:
+        raise invalid_grant("Incorrect redirect_uri")
+    if code.code_challenge is not None:
+        verifier = form.get("code_verifier")
+        if not verifier:
+            raise invalid_grant("PKCE code verifier not specified")
+        if not pkce.verify(verifier, code.code_challenge, code.code_challenge_method or "plain"):
+            raise invalid_grant("PKCE verification failed: Code mismatch")
+    session = idp.live_session(code.sid)
+    user = idp.find_user(code.username)
+    if session is None or user is None:
+        raise invalid_grant("Session not active")
+    return idp.issue_tokens(client, user, session, code.scope, nonce=code.nonce, acr=code.acr)
+
+
+def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+    claims = idp.keys.verify(_required(form, "refresh_token"))
+    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != idp.issuer:
+        raise invalid_grant("Invalid refresh token")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= idp.clock.now():
+        raise invalid_grant("Token is not active")
+    if claims.get("azp") != client.client_id:
+        raise invalid_grant("Invalid refresh token. Token client and authorized client don't match")
+    session = idp.live_session(claims.get("sid"))
+    if session is None:
+        raise invalid_grant("Session not active")
+    client_session = idp.store.find_client_session(claims)
+    if client_session is None:
+        raise invalid_grant("Session doesn't have required client")
+    realm = idp.realm
+    if realm.revoke_refresh_token:
+        uses = client_session.refresh_uses.get(str(claims.get("jti")))
+        if uses is None:
+            raise invalid_grant("Stale token")
+        if uses > realm.refresh_token_max_reuse:
+            # Keycloak treats reuse as theft and ends the whole user session.
+            idp.end_session(session.sid)
+            raise invalid_grant("Maximum allowed refresh token reuse exceeded")
+        client_session.refresh_uses[str(claims["jti"])] = uses + 1
+    user = idp.find_user(session.username)
+    if user is None:
+        raise invalid_grant("User not found")
+    session.last_refresh = idp.clock.now()
+    return idp.issue_tokens(client, user, session, str(claims.get("scope", "")))
+
+
+def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+    if not client.direct_access_grants:
+        raise unauthorized_client("Client not allowed for direct access grants")
+    user = idp.check_password(_required(form, "username"), _required(form, "password"))
+    if user is None:
+        raise invalid_grant("Invalid user credentials", status_code=401)
+    session = idp.store.start_session(user.username)
+    return idp.issue_tokens(client, user, session, form.get("scope", ""))
+
+
+def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+    if client.public:
+        raise unauthorized_client("Public client not allowed to retrieve service account")
+    if not client.service_accounts:
+        raise unauthorized_client("Client not enabled to retrieve service account")
+    return idp.issue_tokens(client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
+
+
+GRANTS: dict[str, Grant] = {
+    "authorization_code": authorization_code,
+    "refresh_token": refresh_token,
+    "password": password,
+    "client_credentials": client_credentials,
+}
+
+
+async def token(request: Request) -> Response:
+    idp = idp_of(request)
+    form = await read_form(request)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise invalid_request("Missing form parameter: grant_type")
+    client = authenticate_client(request, form, idp.find_client)
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise OAuthError("unsupported_grant_type", f"Unsupported grant_type: {grant_type}")
+    return JSONResponse(grant(idp, client, form), headers=NO_STORE)
+
+
+def routes(prefix: str) -> list[Route]:
+    return [Route(f"{prefix}/protocol/openid-connect/token", token, methods=["POST"])]

@@ -1,0 +1,47 @@
+"""OAuth 2.0 error responses (RFC 6749 §5.2, RFC 7591 §3.2.2) with Keycloak's statuses."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """Raised anywhere in request handling; rendered as ``{"error", "error_description"}``."""
+
+    def __init__(self, error: str, description: str, status_code: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        body = {"error": self.error, "error_description": self.description}
+        return JSONResponse(body, status_code=self.status_code, headers={**NO_STORE, **self.headers})
+
+
+def invalid_request(description: str) -> OAuthError:
+    return OAuthError("invalid_request", description, 400)
+
+
+def invalid_grant(description: str, status_code: int = 400) -> OAuthError:
+    return OAuthError("invalid_grant", description, status_code)
+
+
+def invalid_client(description: str = "Invalid client or Invalid client credentials") -> OAuthError:
+    return OAuthError("invalid_client", description, 401)
+
+
+def unauthorized_client(description: str) -> OAuthError:
+    return OAuthError("unauthorized_client", description, 400)
+
+
+def invalid_token(realm_name: str, description: str = "Token verification failed") -> OAuthError:
+    header = f'Bearer realm="{realm_name}", error="invalid_token", error_description="{description}"'
+    return OAuthError("invalid_token", description, 401, {"WWW-Authenticate": header})
+
+
+def body_too_large(limit: int) -> OAuthError:
+    return OAuthError("invalid_request", f"Request body exceeds {limit} bytes", 413)

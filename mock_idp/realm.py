@@ -1,0 +1,375 @@
+"""Keycloak realm export (JSON) -> validated, read-only :class:`Realm`.
+
+The mock reads the very file Keycloak imports (``--import-realm``), so every
+user, role, client and mapper it serves comes from that file. Fields the mock
+does not implement are collected in :attr:`Realm.unknown_fields` (JSON paths)
+for one startup warning; a malformed file raises :class:`RealmError` naming the
+file, the JSON path and the problem on one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mock_idp.defaults import (
+    BUILTIN_CLIENT_SCOPES,
+    DEFAULT_CLIENT_SCOPES,
+    DEFAULT_REGISTRATION_POLICIES,
+    DEFAULT_ROLE_COMPOSITES,
+)
+
+REGISTRATION_POLICY_TYPE = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy"
+
+# Mapper types tokens.py knows how to apply.
+SUPPORTED_MAPPERS = frozenset(
+    {
+        "oidc-audience-mapper",
+        "oidc-audience-resolve-mapper",
+        "oidc-usermodel-realm-role-mapper",
+        "oidc-usermodel-client-role-mapper",
+        "oidc-usermodel-attribute-mapper",
+        "oidc-usermodel-property-mapper",
+        "oidc-full-name-mapper",
+        "oidc-hardcoded-claim-mapper",
+        "oidc-sub-mapper",
+        "oidc-usersessionmodel-note-mapper",
+        "oidc-acr-mapper",
+        "oidc-allowed-origins-mapper",
+    }
+)
+SUPPORTED_POLICIES = frozenset({"trusted-hosts", "consent-required", "max-clients"})
+# Client attributes with behaviour in the mock; other attributes are reported.
+KNOWN_CLIENT_ATTRIBUTES = frozenset({"pkce.code.challenge.method", "post.logout.redirect.uris"})
+
+
+class RealmError(ValueError):
+    """A realm file that cannot be served; ``str()`` is one CLI-ready line."""
+
+
+class _Model(BaseModel):
+    # extra="allow" keeps unknown keys so they can be reported, not dropped.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+
+class ProtocolMapper(_Model):
+    name: str
+    protocol: str = "openid-connect"
+    protocol_mapper: str = Field(alias="protocolMapper")
+    consent_required: bool = Field(False, alias="consentRequired")
+    config: dict[str, str] = Field(default_factory=dict)
+    id: str | None = None
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.config.get(key)
+        return default if value is None else value.lower() == "true"
+
+
+class ClientScope(_Model):
+    name: str
+    protocol: str = "openid-connect"
+    description: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    protocol_mappers: list[ProtocolMapper] = Field(default_factory=list, alias="protocolMappers")
+    id: str | None = None
+
+    @property
+    def include_in_token_scope(self) -> bool:
+        return self.attributes.get("include.in.token.scope", "true").lower() == "true"
+
+
+class Client(_Model):
+    client_id: str = Field(alias="clientId")
+    name: str | None = None
+    description: str | None = None
+    enabled: bool = True
+    public: bool = Field(False, alias="publicClient")
+    secret: str | None = None
+    client_authenticator_type: str = Field("client-secret", alias="clientAuthenticatorType")
+    redirect_uris: list[str] = Field(default_factory=list, alias="redirectUris")
+    web_origins: list[str] = Field(default_factory=list, alias="webOrigins")
+    standard_flow: bool = Field(True, alias="standardFlowEnabled")
+    implicit_flow: bool = Field(False, alias="implicitFlowEnabled")
+    direct_access_grants: bool = Field(False, alias="directAccessGrantsEnabled")
+    service_accounts: bool = Field(False, alias="serviceAccountsEnabled")
+    consent_required: bool = Field(False, alias="consentRequired")
+    full_scope_allowed: bool = Field(True, alias="fullScopeAllowed")
+    protocol: str = "openid-connect"
+    attributes: dict[str, str] = Field(default_factory=dict)
+    protocol_mappers: list[ProtocolMapper] = Field(default_factory=list, alias="protocolMappers")
+    default_client_scopes: list[str] | None = Field(None, alias="defaultClientScopes")
+    optional_client_scopes: list[str] | None = Field(None, alias="optionalClientScopes")
+    id: str | None = None
+
+    @property
+    def pkce_method(self) -> str | None:
+        """``S256``/``plain`` when the client enforces PKCE, else ``None``."""
+        return self.attributes.get("pkce.code.challenge.method") or None
+
+    @property
+    def post_logout_redirect_uris(self) -> list[str]:
+        # Keycloak: "+" means "same as the redirect URIs"; entries are "##"-separated.
+        raw = self.attributes.get("post.logout.redirect.uris", "")
+        uris: list[str] = []
+        for item in filter(None, raw.split("##")):
+            uris.extend(self.redirect_uris if item == "+" else [item])
+        return uris
+
+
+class Credential(_Model):
+    type: str
+    value: str | None = None
+    temporary: bool = False
+
+
+class User(_Model):
+    username: str
+    enabled: bool = True
+    email: str | None = None
+    email_verified: bool = Field(False, alias="emailVerified")
+    first_name: str | None = Field(None, alias="firstName")
+    last_name: str | None = Field(None, alias="lastName")
+    credentials: list[Credential] = Field(default_factory=list)
+    realm_roles: list[str] = Field(default_factory=list, alias="realmRoles")
+    attributes: dict[str, list[str]] = Field(default_factory=dict)
+    service_account_client_id: str | None = Field(None, alias="serviceAccountClientId")
+    id: str | None = None
+
+    @property
+    def password(self) -> str | None:
+        for credential in self.credentials:
+            if credential.type == "password":
+                return credential.value
+        return None
+
+
+class RoleComposites(_Model):
+    realm: list[str] = Field(default_factory=list)
+
+
+class Role(_Model):
+    name: str
+    description: str | None = None
+    composite: bool = False
+    composites: RoleComposites | None = None
+    id: str | None = None
+
+
+class Roles(_Model):
+    realm: list[Role] = Field(default_factory=list)
+
+
+class RegistrationPolicy(_Model):
+    name: str
+    provider_id: str = Field(alias="providerId")
+    sub_type: str = Field("anonymous", alias="subType")
+    config: dict[str, list[str]] = Field(default_factory=dict)
+    id: str | None = None
+
+    def values(self, key: str) -> list[str]:
+        return self.config.get(key, [])
+
+    def flag(self, key: str, default: bool) -> bool:
+        values = self.config.get(key)
+        return default if not values else values[0].lower() == "true"
+
+
+class Components(_Model):
+    registration_policies: list[RegistrationPolicy] = Field(default_factory=list, alias=REGISTRATION_POLICY_TYPE)
+
+
+class Realm(_Model):
+    """A Keycloak realm as the mock serves it."""
+
+    name: str = Field(alias="realm")
+    id: str | None = None
+    enabled: bool = True
+    display_name: str | None = Field(None, alias="displayName")
+    ssl_required: str = Field("external", alias="sslRequired")
+    access_token_lifespan: int = Field(300, alias="accessTokenLifespan")
+    access_code_lifespan: int = Field(60, alias="accessCodeLifespan")
+    access_code_lifespan_login: int = Field(1800, alias="accessCodeLifespanLogin")
+    sso_session_idle_timeout: int = Field(1800, alias="ssoSessionIdleTimeout")
+    sso_session_max_lifespan: int = Field(36000, alias="ssoSessionMaxLifespan")
+    revoke_refresh_token: bool = Field(False, alias="revokeRefreshToken")
+    refresh_token_max_reuse: int = Field(0, alias="refreshTokenMaxReuse")
+    roles: Roles = Field(default_factory=Roles)
+    user_list: list[User] = Field(default_factory=list, alias="users")
+    client_list: list[Client] = Field(default_factory=list, alias="clients")
+    client_scope_list: list[ClientScope] | None = Field(None, alias="clientScopes")
+    default_default_client_scopes: list[str] | None = Field(None, alias="defaultDefaultClientScopes")
+    default_optional_client_scopes: list[str] | None = Field(None, alias="defaultOptionalClientScopes")
+    components: Components = Field(default_factory=Components)
+
+    # -- lookups ----------------------------------------------------------------
+
+    @cached_property
+    def clients(self) -> dict[str, Client]:
+        return {client.client_id: client for client in self.client_list}
+
+    @cached_property
+    def users(self) -> dict[str, User]:
+        return {user.username: user for user in self.user_list}
+
+    @cached_property
+    def client_scopes(self) -> dict[str, ClientScope]:
+        """Declared scopes, or Keycloak's built-ins when the file declares none
+        (Keycloak creates them on import in exactly that case)."""
+        scopes = self.client_scope_list
+        if scopes is None:
+            scopes = [ClientScope.model_validate(raw) for raw in BUILTIN_CLIENT_SCOPES]
+        return {scope.name: scope for scope in scopes}
+
+    @cached_property
+    def registration_policies(self) -> list[RegistrationPolicy]:
+        """Anonymous DCR policies: the file's, or Keycloak's defaults if it declares none."""
+        declared = self.components.registration_policies
+        if not declared:
+            declared = [RegistrationPolicy.model_validate(raw) for raw in DEFAULT_REGISTRATION_POLICIES]
+        return [policy for policy in declared if policy.sub_type == "anonymous"]
+
+    @property
+    def default_role_name(self) -> str:
+        return f"default-roles-{self.name.lower()}"
+
+    def default_scopes_for(self, client: Client) -> list[str]:
+        if client.default_client_scopes is not None:
+            return client.default_client_scopes
+        if self.default_default_client_scopes is not None:
+            return self.default_default_client_scopes
+        return list(DEFAULT_CLIENT_SCOPES)
+
+    def optional_scopes_for(self, client: Client) -> list[str]:
+        if client.optional_client_scopes is not None:
+            return client.optional_client_scopes
+        return list(self.default_optional_client_scopes or [])
+
+    def effective_roles(self, user: User) -> list[str]:
+        """The user's realm roles plus the realm default role, composites expanded."""
+        declared = {role.name: role for role in self.roles.realm}
+        pending = [*user.realm_roles, self.default_role_name]
+        seen: list[str] = []
+        while pending:
+            name = pending.pop(0)
+            if name in seen:
+                continue
+            seen.append(name)
+            role = declared.get(name)
+            if role is not None and role.composites is not None:
+                pending.extend(role.composites.realm)
+            elif name == self.default_role_name and role is None:
+                pending.extend(DEFAULT_ROLE_COMPOSITES)
+        return seen
+
+    def user_id(self, user: User) -> str:
+        """``sub``: the file's ``id`` if given, else a UUID stable per realm and user."""
+        return user.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{self.name}:user:{user.username}"))
+
+    @cached_property
+    def unknown_fields(self) -> list[str]:
+        return list(_unknown_fields(self, "$"))
+
+
+# -- loading --------------------------------------------------------------------
+
+
+def load_realm(source: str | os.PathLike[str] | dict[str, Any]) -> Realm:
+    """Parse and validate a realm export from a path or an already-loaded dict."""
+    if isinstance(source, dict):
+        origin, data = "<realm dict>", source
+    else:
+        origin = str(source)
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise RealmError(f"{origin}: $: expected a JSON object (a Keycloak realm export), got {type(data).__name__}")
+    try:
+        realm = Realm.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise RealmError(f"{origin}: {json_path(error['loc'])}: {error['msg']}") from None
+    _check_references(realm, origin)
+    return realm
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    path = "$"
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.isidentifier():
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(part)}]"
+    return path
+
+
+def _check_references(realm: Realm, origin: str) -> None:
+    """Cross-field rules Keycloak enforces on import."""
+
+    def fail(loc: tuple[int | str, ...], problem: str) -> None:
+        raise RealmError(f"{origin}: {json_path(loc)}: {problem}")
+
+    seen_clients: set[str] = set()
+    for index, client in enumerate(realm.client_list):
+        if client.client_id in seen_clients:
+            fail(("clients", index, "clientId"), f"duplicate clientId {client.client_id!r}")
+        seen_clients.add(client.client_id)
+        if not client.public and not client.secret and client.enabled and not _bearer_only(client):
+            fail(("clients", index, "secret"), "a confidential client needs a secret in the file")
+        method = client.pkce_method
+        if method not in (None, "S256", "plain"):
+            fail(("clients", index, "attributes", "pkce.code.challenge.method"), f"unsupported PKCE method {method!r}")
+    role_names = {role.name for role in realm.roles.realm} | {realm.default_role_name, *DEFAULT_ROLE_COMPOSITES}
+    seen_users: set[str] = set()
+    for index, user in enumerate(realm.user_list):
+        if user.username in seen_users:
+            fail(("users", index, "username"), f"duplicate username {user.username!r}")
+        seen_users.add(user.username)
+        for role_index, role in enumerate(user.realm_roles):
+            if role not in role_names:
+                fail(("users", index, "realmRoles", role_index), f"role {role!r} is not declared in $.roles.realm")
+    for index, policy in enumerate(realm.components.registration_policies):
+        if policy.provider_id == "max-clients":
+            value = (policy.values("max-clients") or ["200"])[0]
+            if not value.isdigit():
+                fail(("components", REGISTRATION_POLICY_TYPE, index, "config", "max-clients", 0), "expected an integer")
+
+
+def _bearer_only(client: Client) -> bool:
+    return bool((client.model_extra or {}).get("bearerOnly"))
+
+
+def _unknown_fields(model: BaseModel, path: str) -> Iterator[str]:
+    for key in model.model_extra or {}:
+        yield f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key)}]"
+    for field_name, info in type(model).model_fields.items():
+        value = getattr(model, field_name)
+        alias = info.alias or field_name
+        child = f"{path}.{alias}" if alias.isidentifier() else f"{path}[{json.dumps(alias)}]"
+        if isinstance(value, BaseModel):
+            yield from _unknown_fields(value, child)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _unknown_fields(item, f"{child}[{index}]")
+    if isinstance(model, ProtocolMapper) and model.protocol_mapper not in SUPPORTED_MAPPERS:
+        yield f"{path}.protocolMapper={model.protocol_mapper!r} (mapper type not implemented)"
+    if isinstance(model, RegistrationPolicy) and model.provider_id not in SUPPORTED_POLICIES:
+        yield f"{path}.providerId={model.provider_id!r} (registration policy not implemented)"
+    if isinstance(model, Client):
+        for key in model.attributes:
+            if key not in KNOWN_CLIENT_ATTRIBUTES:
+                yield f"{path}.attributes[{json.dumps(key)}]"

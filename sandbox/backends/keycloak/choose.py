@@ -1,0 +1,85 @@
+"""Pick how to run Keycloak on this machine: Docker when it answers, else a local distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from sandbox.backends.keycloak.base import KEYCLOAK_VERSION, KeycloakLauncher, KeycloakStartError, Progress
+from sandbox.backends.keycloak.cache import cached_home, default_cache_dir, is_distribution
+from sandbox.backends.keycloak.container import ContainerLauncher, docker_available
+from sandbox.backends.keycloak.distribution import DistributionLauncher, keycloak_home_from_env
+from sandbox.backends.keycloak.java import JavaNotFound, find_jdk
+from sandbox.backends.keycloak.maven import find_mvn
+
+Mode = Literal["auto", "container", "distribution"]
+
+
+def distribution_unavailable_reason(
+    version: str = KEYCLOAK_VERSION, keycloak_home: Path | None = None, cache_dir: Path | None = None
+) -> str | None:
+    """Why the distribution launcher cannot run here, or None if it can."""
+    try:
+        find_jdk()
+    except JavaNotFound as exc:
+        return str(exc)
+    home = keycloak_home or keycloak_home_from_env()
+    if home is not None:
+        return None if is_distribution(home) else f"KEYCLOAK_HOME {home} is not a Keycloak distribution"
+    if is_distribution(cached_home(cache_dir or default_cache_dir(), version)) or find_mvn() is not None:
+        return None
+    return "no Keycloak distribution: set KEYCLOAK_HOME, or install Maven (mvn) so it can be downloaded"
+
+
+def keycloak_unavailable_reason(
+    version: str = KEYCLOAK_VERSION, keycloak_home: Path | None = None, cache_dir: Path | None = None
+) -> str | None:
+    """One line saying why no Keycloak can be started on this machine, or None if one can."""
+    if docker_available():
+        return None
+    reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
+    return None if reason is None else f"no Docker engine answered, and {reason}"
+
+
+def choose_launcher(
+    realm_file: Path,
+    *,
+    port: int = 8080,
+    management_port: int = 9000,
+    mode: Mode = "auto",
+    version: str = KEYCLOAK_VERSION,
+    keycloak_home: Path | None = None,
+    cache_dir: Path | None = None,
+    keep_state: bool = False,
+    ready_timeout: float = 180.0,
+    progress: Progress | None = None,
+) -> KeycloakLauncher:
+    if mode not in ("auto", "container", "distribution"):
+        raise ValueError(f"unknown Keycloak launch mode {mode!r}")
+    if mode == "container" and not docker_available():
+        raise KeycloakStartError("Keycloak mode 'container' needs Docker, but no Docker engine answered")
+    if mode == "container" or (mode == "auto" and docker_available()):
+        return ContainerLauncher(
+            realm_file,
+            port=port,
+            management_port=management_port,
+            version=version,
+            cache_dir=cache_dir,
+            ready_timeout=ready_timeout,
+            progress=progress,
+        )
+    if mode == "auto":
+        reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
+        if reason is not None:
+            raise KeycloakStartError(f"cannot run Keycloak: no Docker engine answered, and {reason}")
+    return DistributionLauncher(
+        realm_file,
+        port=port,
+        management_port=management_port,
+        version=version,
+        keycloak_home=keycloak_home,
+        cache_dir=cache_dir,
+        keep_state=keep_state,
+        ready_timeout=ready_timeout,
+        progress=progress,
+    )

@@ -1,0 +1,156 @@
+"""Run Keycloak in Docker through testcontainers, when a Docker engine answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from sandbox.backends.keycloak.base import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    KEYCLOAK_VERSION,
+    KeycloakInfo,
+    KeycloakStartError,
+    LauncherContext,
+    Progress,
+    no_progress,
+    read_realm_name,
+)
+from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root
+from sandbox.backends.keycloak.ports import port_in_use
+from sandbox.backends.keycloak.readiness import NotReady, wait_until_ready
+
+if TYPE_CHECKING:
+    from testcontainers.community.keycloak import KeycloakContainer
+
+IMAGE = "quay.io/keycloak/keycloak"
+# Ports inside the container; the host ports are whatever the caller asked for.
+CONTAINER_HTTP_PORT = 8080
+CONTAINER_MANAGEMENT_PORT = 9000
+DOCKER_PING_TIMEOUT = 2
+
+
+def docker_available(timeout: int = DOCKER_PING_TIMEOUT) -> bool:
+    """True when a Docker engine answers a ping; never raises, never waits long."""
+    try:
+        import docker
+    except ImportError:
+        return False
+    try:
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        # DockerException, connection errors, bad DOCKER_HOST: all mean "no usable engine".
+        return False
+
+
+def _container_class() -> Callable[..., KeycloakContainer]:
+    from testcontainers.community.keycloak import KeycloakContainer
+
+    return KeycloakContainer
+
+
+class ContainerLauncher(LauncherContext):
+    def __init__(
+        self,
+        realm_file: Path,
+        *,
+        port: int = 8080,
+        management_port: int = 9000,
+        version: str = KEYCLOAK_VERSION,
+        cache_dir: Path | None = None,
+        ready_timeout: float = 180.0,
+        progress: Progress | None = None,
+        container_class: Callable[..., Any] | None = None,
+    ) -> None:
+        self.realm_file = Path(realm_file)
+        self.port = port
+        self.management_port = management_port
+        self.image = f"{IMAGE}:{version}"
+        self.ready_timeout = ready_timeout
+        self.progress = progress or no_progress
+        self.base_url = f"http://localhost:{port}"
+        # Container logs are copied here when the container stops, since they vanish with it.
+        self.log_file = keycloak_root(cache_dir or default_cache_dir()) / "logs" / f"keycloak-container-{port}.log"
+        self._container_class = container_class or _container_class()
+        self._container: Any = None
+
+    def command(self) -> str:
+        # testcontainers appends --import-realm itself once a realm file is mapped.
+        return f"start-dev --hostname={self.base_url}"
+
+    def build_container(self) -> Any:
+        container = self._container_class(
+            self.image,
+            username=ADMIN_USERNAME,
+            password=ADMIN_PASSWORD,
+            port=CONTAINER_HTTP_PORT,
+            management_port=CONTAINER_MANAGEMENT_PORT,
+            cmd=self.command(),
+        )
+        container.with_realm_import_file(str(self.realm_file.resolve()))
+        # Fixed host ports keep the issuer (http://localhost:<port>/realms/...) stable across runs.
+        container.with_bind_ports(CONTAINER_HTTP_PORT, self.port)
+        container.with_bind_ports(CONTAINER_MANAGEMENT_PORT, self.management_port)
+        return container
+
+    def start(self) -> KeycloakInfo:
+        if self._container is not None:
+            raise KeycloakStartError("this launcher is already running; stop() it first")
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            try:
+                realm_name = read_realm_name(self.realm_file)
+            except KeycloakStartError as exc:
+                raise self._error(str(exc)) from None
+            for port in (self.port, self.management_port):
+                if port_in_use(port):
+                    raise self._error(f"port {port} is already in use; stop what listens there or choose another port")
+            realm_url = f"{self.base_url}/realms/{realm_name}"
+            self._container = self.build_container()
+            self.progress(f"boot: starting {self.image} on {self.base_url}")
+            try:
+                # Blocks until /health/ready answers on the management port (testcontainers' probe).
+                self._container.start()
+            except Exception as exc:
+                raise self._error(f"container {self.image} failed to start: {_one_line(exc)}") from None
+            try:
+                wait_until_ready(
+                    realm_url,
+                    health_url=f"http://localhost:{self.management_port}/health/ready",
+                    timeout=self.ready_timeout,
+                )
+            except NotReady as exc:
+                raise self._error(f"Keycloak {exc}") from None
+            self.progress(f"ready: {realm_url} answers discovery")
+            return KeycloakInfo(realm_url, self.base_url, ADMIN_USERNAME, ADMIN_PASSWORD, self.log_file)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            self._save_logs(container)
+        finally:
+            container.stop()
+
+    def _save_logs(self, container: Any) -> None:
+        try:
+            stdout, stderr = container.get_logs()
+            self.log_file.write_bytes(stdout + stderr)
+        except Exception:
+            pass  # the container may never have been created
+
+    def _error(self, cause: str) -> KeycloakStartError:
+        return KeycloakStartError(f"{cause} (log: {self.log_file})")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -1,0 +1,152 @@
+"""A child process in its own process group, which is always killed as a whole.
+
+kc.sh forks the JVM, and after a first-boot re-augmentation it `exec`s a second one, so
+signalling only the pid we spawned can leave a JVM behind. We signal the group instead,
+and stop every live group at interpreter exit and on SIGTERM, so neither Ctrl-C nor a
+`kill` of the Python process leaves an orphan JVM holding the ports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+STOP_GRACE_SECONDS = 15.0
+
+_live: set[ProcessGroup] = set()
+_live_lock = threading.Lock()
+_handlers_installed = False
+
+
+class ProcessGroup:
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pgid = popen.pid  # start_new_session=True makes the child the group leader
+
+    @classmethod
+    def spawn(cls, args: list[str], *, cwd: Path, env: dict[str, str], output: IO[bytes]) -> ProcessGroup:
+        _install_exit_handlers()
+        popen = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own session: a terminal's Ctrl-C reaches us, and we decide how the JVM stops.
+            start_new_session=True,
+        )
+        group = cls(popen)
+        with _live_lock:
+            _live.add(group)
+        return group
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exit_code(self) -> int | None:
+        """The spawned process's exit code, or None while it runs."""
+        return self.popen.poll()
+
+    def alive(self) -> bool:
+        """True while any non-zombie process of the group exists."""
+        return bool(group_members(self.pgid))
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """SIGTERM the group, wait up to `grace` seconds, then SIGKILL what is left. Idempotent."""
+        try:
+            if self.alive():
+                _signal_group(self.pgid, signal.SIGTERM)
+                deadline = time.monotonic() + grace
+                while time.monotonic() < deadline and self.alive():
+                    self._reap()
+                    time.sleep(0.1)
+                if self.alive():
+                    _signal_group(self.pgid, signal.SIGKILL)
+                    deadline = time.monotonic() + 5.0
+                    while time.monotonic() < deadline and self.alive():
+                        self._reap()
+                        time.sleep(0.05)
+            self._reap(wait=True)
+        finally:
+            with _live_lock:
+                _live.discard(self)
+
+    def _reap(self, wait: bool = False) -> None:
+        try:
+            self.popen.wait(timeout=5.0 if wait else 0)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of running (non-zombie) processes in the group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        # No procfs (macOS): fall back to "can the group be signalled at all".
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [pgid]
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may contain spaces, so split after its ")".
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all() -> None:
+    with _live_lock:
+        groups = list(_live)
+    for group in groups:
+        group.stop()
+
+
+def _raise_system_exit(signum: int, frame: object) -> None:
+    # SystemExit unwinds `finally` blocks and runs atexit, where the JVMs are stopped.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_handlers() -> None:
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(stop_all)
+    # Python's default SIGTERM kills the interpreter without running atexit; turn it into
+    # SystemExit, but only if nobody (uvicorn, pytest, the app) installed a handler already.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)

@@ -1,0 +1,85 @@
+"""Wait until Keycloak serves the realm: health first, then the realm's own discovery document."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import httpx
+
+POLL_INTERVAL = 0.5
+
+
+class NotReady(Exception):
+    """The realm did not come up in time; the message says what was last seen."""
+
+
+class ExitedEarly(Exception):
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"exited early with code {exit_code}")
+        self.exit_code = exit_code
+
+
+def discovery_url(realm_url: str) -> str:
+    return f"{realm_url}/.well-known/openid-configuration"
+
+
+def check_realm(client: httpx.Client, health_url: str | None, realm_url: str) -> str | None:
+    """None when ready, else a short description of what is not ready yet."""
+    try:
+        if health_url is not None:
+            health = client.get(health_url)
+            if health.status_code != 200:
+                return f"{health_url} answered {health.status_code}"
+        response = client.get(discovery_url(realm_url))
+        if response.status_code != 200:
+            return f"{discovery_url(realm_url)} answered {response.status_code}"
+        issuer = response.json().get("issuer")
+        if issuer != realm_url:
+            # The hostname must be pinned, or tokens would name a different issuer than clients expect.
+            return f"issuer is {issuer!r}, expected {realm_url!r}"
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__} on {exc.request.url}" if _has_request(exc) else type(exc).__name__
+    except ValueError:
+        return f"{discovery_url(realm_url)} did not answer JSON"
+    return None
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request
+    except RuntimeError:
+        return False
+    return True
+
+
+def wait_until_ready(
+    realm_url: str,
+    *,
+    health_url: str | None,
+    timeout: float,
+    exit_code: Callable[[], int | None] = lambda: None,
+    on_poll: Callable[[], None] = lambda: None,
+    client: httpx.Client | None = None,
+) -> None:
+    """Poll until the realm is served; raise ExitedEarly if the process dies, NotReady after timeout."""
+    deadline = time.monotonic() + timeout
+    owned = client is None
+    client = client or httpx.Client(timeout=5.0)
+    try:
+        last = "no answer yet"
+        while True:
+            on_poll()
+            code = exit_code()
+            if code is not None:
+                raise ExitedEarly(code)
+            status = check_realm(client, health_url, realm_url)
+            if status is None:
+                return
+            last = status
+            if time.monotonic() >= deadline:
+                raise NotReady(f"not ready within {timeout:.0f}s (last: {last})")
+            time.sleep(POLL_INTERVAL)
+    finally:
+        if owned:
+            client.close()

@@ -1,0 +1,64 @@
+"""Helpers shared by the mock IdP tests (constants and login-form driving)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from mock_idp.pkce import s256
+
+REPO = Path(__file__).resolve().parents[2]
+REALM_PATH = REPO / "realms" / "sandbox.json"
+BASE = "http://localhost:8080"
+ISSUER = f"{BASE}/realms/sandbox"
+OIDC = f"{ISSUER}/protocol/openid-connect"
+PROXY = ("sandbox-proxy", "sandbox-proxy-secret")
+PROXY_REDIRECT = "http://localhost:8000/auth/callback"
+VERIFIER = "v" * 43 + "-verifier-for-tests"
+
+
+def form_action(html: str) -> str:
+    match = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', html) or re.search(r'<form[^>]*action="([^"]+)"', html)
+    assert match, "no form in page"
+    return unescape(match.group(1))
+
+
+def auth_params(**overrides: str) -> dict[str, str]:
+    params = {
+        "client_id": "sandbox-proxy",
+        "redirect_uri": PROXY_REDIRECT,
+        "response_type": "code",
+        "scope": "openid profile email",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+    }
+    params.update(overrides)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def redirect_params(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def login(http: httpx.AsyncClient, username: str = "alice", password: str | None = None, **overrides: str) -> dict[str, str]:
+    """Drive /auth and the login form; return the parameters of the redirect back."""
+    page = await http.get(f"{OIDC}/auth", params=auth_params(**overrides))
+    assert page.status_code == 200, page.text
+    response = await http.post(form_action(page.text), data={"username": username, "password": password or username})
+    return redirect_params(response)
+
+
+async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, Any]:
+    code = (await login(http, **overrides))["code"]
+    response = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "authorization_code", "code": code, "redirect_uri": PROXY_REDIRECT, "code_verifier": VERIFIER})
+    assert response.status_code == 200, response.text
+    return response.json()
