@@ -17,7 +17,7 @@ from sandbox.backends.keycloak.base import (
     read_realm_name,
 )
 from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root
-from sandbox.backends.keycloak.ports import port_in_use
+from sandbox.backends.keycloak.ports import port_conflict
 from sandbox.backends.keycloak.readiness import NotReady, wait_until_ready
 
 if TYPE_CHECKING:
@@ -106,9 +106,8 @@ class ContainerLauncher(LauncherContext):
                 realm_name = read_realm_name(self.realm_file)
             except KeycloakStartError as exc:
                 raise self._error(str(exc)) from None
-            for port in (self.port, self.management_port):
-                if port_in_use(port):
-                    raise self._error(f"port {port} is already in use; stop what listens there or choose another port")
+            if conflict := port_conflict(self.port, self.management_port):
+                raise self._error(conflict)
             realm_url = f"{self.base_url}/realms/{realm_name}"
             self._container = self.build_container()
             self.progress(f"boot: starting {self.image} on {self.base_url}")

@@ -28,7 +28,7 @@ from sandbox.backends.keycloak.cache import (
 )
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk, find_jdk
 from sandbox.backends.keycloak.maven import MavenError
-from sandbox.backends.keycloak.ports import port_in_use
+from sandbox.backends.keycloak.ports import port_conflict
 from sandbox.backends.keycloak.process import ProcessGroup, pid_alive
 from sandbox.backends.keycloak.readiness import ExitedEarly, NotReady, wait_until_ready
 from sandbox.backends.keycloak.run_home import place_realm, prepare_run_home, save_seed, seed_path
@@ -131,9 +131,8 @@ class DistributionLauncher(LauncherContext):
             raise self._error(str(exc)) from None
         realm_url = f"{self.base_url}/realms/{realm_name}"
         jdk = self._jdk()
-        for port in (self.port, self.management_port):
-            if port_in_use(port):
-                raise self._error(f"port {port} is already in use; stop what listens there or choose another port")
+        if conflict := port_conflict(self.port, self.management_port):
+            raise self._error(conflict)
         dist_home = self._distribution()
 
         seed = seed_path(keycloak_root(self.cache_dir) / "augmented", dist_home, self.build_options())

@@ -32,3 +32,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_conflict(*ports: int) -> str | None:
+    """A one-line complaint about the first port in use, or None when all are free."""
+    for port in ports:
+        if port_in_use(port):
+            return f"port {port} is already in use; stop what listens there or choose another port"
+    return None
