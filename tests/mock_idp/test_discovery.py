@@ -1,0 +1,77 @@
+"""Discovery, JWKS, realm info, and URLs derived from issuer_base only."""
+
+from __future__ import annotations
+
+import httpx
+from fastmcp.server.auth.oidc_proxy import OIDCConfiguration
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from mockidp_support import ISSUER, OIDC, auth_params, code_tokens, form_action
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from mock_idp import create_app
+
+
+async def test_discovery_document_matches_keycloak_layout(client):
+    response = await client.get(f"{ISSUER}/.well-known/openid-configuration")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["issuer"] == ISSUER
+    assert doc["authorization_endpoint"] == f"{OIDC}/auth"
+    assert doc["token_endpoint"] == f"{OIDC}/token"
+    assert doc["introspection_endpoint"] == f"{OIDC}/token/introspect"
+    assert doc["userinfo_endpoint"] == f"{OIDC}/userinfo"
+    assert doc["end_session_endpoint"] == f"{OIDC}/logout"
+    assert doc["jwks_uri"] == f"{OIDC}/certs"
+    assert doc["revocation_endpoint"] == f"{OIDC}/revoke"
+    assert doc["registration_endpoint"] == f"{ISSUER}/clients-registrations/openid-connect"
+    assert doc["code_challenge_methods_supported"] == ["plain", "S256"]
+    assert {"authorization_code", "refresh_token", "client_credentials", "password"} <= set(doc["grant_types_supported"])
+    assert {"client_secret_basic", "client_secret_post"} <= set(doc["token_endpoint_auth_methods_supported"])
+    assert {"openid", "profile", "email", "roles"} <= set(doc["scopes_supported"])
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
+
+
+async def test_fastmcp_strict_oidc_model_accepts_the_document(client):
+    doc = (await client.get(f"{ISSUER}/.well-known/openid-configuration")).json()
+    config = OIDCConfiguration.model_validate({**doc, "strict": True})
+    assert str(config.issuer).rstrip("/") == ISSUER
+    assert str(config.jwks_uri) == f"{OIDC}/certs"
+
+
+async def test_jwks_publishes_the_signing_key_with_kid(client):
+    jwks = (await client.get(f"{OIDC}/certs")).json()
+    [key] = jwks["keys"]
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
+    assert "d" not in key and "p" not in key
+    tokens = await code_tokens(client)
+    token = jwt.decode(tokens["access_token"], KeySet.import_key_set(jwks))
+    assert token.header == {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
+
+
+async def test_realm_info_like_keycloak(client):
+    info = (await client.get(ISSUER)).json()
+    assert info["realm"] == "sandbox" and info["token-service"] == f"{ISSUER}/protocol/openid-connect" and info["public_key"]
+
+
+async def test_unknown_path_and_realm_are_json_404(client):
+    for path in ("/realms/other/.well-known/openid-configuration", f"{ISSUER}/nope"):
+        response = await client.get(path)
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_dict, tmp_path):
+    idp_app = create_app(realm_dict, issuer_base="http://localhost:8000/idp", state_dir=tmp_path)
+    outer = Starlette(routes=[Mount("/idp", app=idp_app)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer), base_url="http://127.0.0.1:8000") as http:
+        doc = (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).json()
+        assert doc["issuer"] == "http://localhost:8000/idp/realms/sandbox"
+        assert doc["token_endpoint"] == "http://localhost:8000/idp/realms/sandbox/protocol/openid-connect/token"
+        page = await http.get("/idp/realms/sandbox/protocol/openid-connect/auth", params=auth_params())
+        action = form_action(page.text)
+        assert action.startswith("http://localhost:8000/idp/realms/sandbox/login-actions/authenticate?")
+        done = await http.post(action.replace("http://localhost:8000", ""), data={"username": "alice", "password": "alice"})
+        assert done.status_code == 302
+        assert done.headers["set-cookie"].count("Path=/idp/realms/sandbox/") == 1
+        assert "iss=http%3A%2F%2Flocalhost%3A8000%2Fidp%2Frealms%2Fsandbox" in done.headers["location"]
