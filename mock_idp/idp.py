@@ -6,7 +6,7 @@ protocol adapters around it.
 
 from __future__ import annotations
 
-import logging
+import hmac
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,8 @@ from typing import Any
 from mock_idp.clock import Clock
 from mock_idp.keys import KeyStore
 from mock_idp.realm import Client, Realm, User
-from mock_idp.store import ClientSession, Store, UserSession, new_id
+from mock_idp.store import ClientSession, Store, UserSession
 from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
-
-log = logging.getLogger("mock_idp")
 
 
 class IdentityProvider:
@@ -143,14 +141,8 @@ class IdentityProvider:
 
 
 def _jti() -> str:
-    # Keycloak uses "onrtac:"/"onrtrt:" style prefixes in 26.x; a UUID is what clients see otherwise.
     return str(uuid.uuid4())
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-__all__ = ["IdentityProvider", "new_id"]
