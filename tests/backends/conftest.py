@@ -9,6 +9,9 @@ import pytest
 
 from keycloak_support import write_executable
 
+from sandbox.backends.keycloak import KeycloakInfo
+from sandbox.backends.keycloak.choose import distribution_unavailable_reason
+from sandbox.backends.keycloak.distribution import DistributionLauncher
 from sandbox.backends.keycloak.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,11 +74,8 @@ def make_jdk(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="module")
-def real_keycloak(realm_file: Path) -> Iterator[tuple[object, object]]:
+def real_keycloak(realm_file: Path) -> Iterator[tuple[DistributionLauncher, KeycloakInfo]]:
     """Keycloak 26.7.3 from the cached distribution (downloaded on first use), on free ports."""
-    from sandbox.backends.keycloak.choose import distribution_unavailable_reason
-    from sandbox.backends.keycloak.distribution import DistributionLauncher
-
     reason = distribution_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)

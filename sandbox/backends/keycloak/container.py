@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -48,7 +49,10 @@ def docker_available(timeout: int = DOCKER_PING_TIMEOUT) -> bool:
 
 
 def _container_class() -> Callable[..., KeycloakContainer]:
-    from testcontainers.community.keycloak import KeycloakContainer
+    # testcontainers warns about its own internal decorator at import; nothing we can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from testcontainers.community.keycloak import KeycloakContainer
 
     return KeycloakContainer
 
