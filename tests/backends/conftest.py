@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from keycloak_support import write_executable
 
 from sandbox.backends.keycloak import KeycloakInfo
@@ -66,7 +65,7 @@ def make_jdk(tmp_path: Path) -> Callable[..., Path]:
 
     def make(version: str, name: str | None = None, parent: Path | None = None) -> Path:
         home = (parent or tmp_path / "jvm") / (name or f"jdk-{version}")
-        write_executable(home / "bin" / "java", f'echo \'openjdk version "{version}"\' >&2\n')
+        write_executable(home / "bin" / "java", f"echo 'openjdk version \"{version}\"' >&2\n")
         (home / "release").write_text(f'IMPLEMENTOR="Test"\nJAVA_VERSION="{version}"\n')
         return home
 

@@ -3,7 +3,11 @@ from pathlib import Path
 import pytest
 
 from sandbox.backends.keycloak import KeycloakStartError, choose
-from sandbox.backends.keycloak.choose import choose_launcher, distribution_unavailable_reason, keycloak_unavailable_reason
+from sandbox.backends.keycloak.choose import (
+    choose_launcher,
+    distribution_unavailable_reason,
+    keycloak_unavailable_reason,
+)
 from sandbox.backends.keycloak.container import ContainerLauncher
 from sandbox.backends.keycloak.distribution import DistributionLauncher
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk

@@ -77,7 +77,9 @@ def test_builds_the_pinned_image_with_import_and_fixed_ports(fake_container, min
     assert built.bound_ports == {8080: 8081, 9000: 9001}
 
 
-def test_start_waits_for_the_realm_and_returns_localhost_urls(fake_container, minimal_realm, tmp_path, two_free_ports, monkeypatch) -> None:
+def test_start_waits_for_the_realm_and_returns_localhost_urls(
+    fake_container, minimal_realm, tmp_path, two_free_ports, monkeypatch
+) -> None:
     waited: list[tuple[str, str | None]] = []
     monkeypatch.setattr(
         container, "wait_until_ready", lambda realm_url, *, health_url, timeout: waited.append((realm_url, health_url))
@@ -93,7 +95,9 @@ def test_start_waits_for_the_realm_and_returns_localhost_urls(fake_container, mi
     assert info.log_file is not None and info.log_file.read_text() == "keycloak stdout\nkeycloak stderr\n"
 
 
-def test_a_failed_container_start_is_stopped_and_one_line(fake_container, minimal_realm, tmp_path, two_free_ports) -> None:
+def test_a_failed_container_start_is_stopped_and_one_line(
+    fake_container, minimal_realm, tmp_path, two_free_ports
+) -> None:
     fake_container.fail_start = RuntimeError("pull access denied\nfull docker trace")
     kc = launcher(minimal_realm, tmp_path, two_free_ports)
     with pytest.raises(KeycloakStartError) as raised:
@@ -106,7 +110,9 @@ def test_a_failed_container_start_is_stopped_and_one_line(fake_container, minima
     assert fake_container.instances[0].stopped == 1
 
 
-def test_a_realm_that_never_answers_stops_the_container(fake_container, minimal_realm, tmp_path, two_free_ports) -> None:
+def test_a_realm_that_never_answers_stops_the_container(
+    fake_container, minimal_realm, tmp_path, two_free_ports
+) -> None:
     # Nothing listens on the free ports, so the discovery wait must time out.
     kc = launcher(minimal_realm, tmp_path, two_free_ports, ready_timeout=0.3)
     with pytest.raises(KeycloakStartError, match=r"^Keycloak not ready within 0s \(last: ConnectError on .*\) \(log: "):
@@ -114,7 +120,9 @@ def test_a_realm_that_never_answers_stops_the_container(fake_container, minimal_
     assert fake_container.instances[0].stopped == 1
 
 
-def test_a_port_in_use_is_refused_before_docker_is_asked(fake_container, minimal_realm, tmp_path, two_free_ports) -> None:
+def test_a_port_in_use_is_refused_before_docker_is_asked(
+    fake_container, minimal_realm, tmp_path, two_free_ports
+) -> None:
     import socket
 
     with socket.socket() as busy:

@@ -69,7 +69,9 @@ def test_keep_state_uses_a_file_database_at_a_fixed_home(tmp_path: Path, make_di
     assert launcher.run_home == tmp_path / "cache" / "keycloak" / "state" / "26.7.3"
 
 
-def test_early_exit_names_the_cause_and_the_log(tmp_path: Path, make_distribution, minimal_realm, two_free_ports) -> None:
+def test_early_exit_names_the_cause_and_the_log(
+    tmp_path: Path, make_distribution, minimal_realm, two_free_ports
+) -> None:
     dist = make_distribution("echo 'INFO starting'; echo 'ERROR: Unable to start HTTP server' >&2; exit 1\n")
     launcher = launcher_for(dist, tmp_path, minimal_realm, two_free_ports)
 
@@ -83,11 +85,15 @@ def test_early_exit_names_the_cause_and_the_log(tmp_path: Path, make_distributio
     assert launcher.log_file.read_text().endswith(f"launcher: {message}\n")
 
 
-def test_not_ready_in_time_stops_the_process_group(tmp_path: Path, make_distribution, minimal_realm, two_free_ports) -> None:
+def test_not_ready_in_time_stops_the_process_group(
+    tmp_path: Path, make_distribution, minimal_realm, two_free_ports
+) -> None:
     dist = make_distribution(hangs(tmp_path / "kc.pid"))
     launcher = launcher_for(dist, tmp_path, minimal_realm, two_free_ports, ready_timeout=1)
 
-    with pytest.raises(KeycloakStartError, match=r"^Keycloak not ready within 1s \(last: .*\) \(log: .*keycloak-\d+\.log\)$"):
+    with pytest.raises(
+        KeycloakStartError, match=r"^Keycloak not ready within 1s \(last: .*\) \(log: .*keycloak-\d+\.log\)$"
+    ):
         launcher.start()
 
     assert group_members(int(wait_for_file(tmp_path / "kc.pid"))) == []
@@ -95,7 +101,9 @@ def test_not_ready_in_time_stops_the_process_group(tmp_path: Path, make_distribu
     assert not launcher.run_home.exists()
 
 
-def test_ctrl_c_during_boot_leaves_no_process(tmp_path: Path, make_distribution, minimal_realm, two_free_ports, monkeypatch) -> None:
+def test_ctrl_c_during_boot_leaves_no_process(
+    tmp_path: Path, make_distribution, minimal_realm, two_free_ports, monkeypatch
+) -> None:
     pid_file = tmp_path / "kc.pid"
     launcher = launcher_for(make_distribution(hangs(pid_file)), tmp_path, minimal_realm, two_free_ports)
 
@@ -137,7 +145,9 @@ def test_sigterm_to_python_stops_the_jvm(tmp_path: Path, make_distribution, mini
         child.kill()
 
 
-def test_port_in_use_is_refused_before_starting(tmp_path: Path, make_distribution, minimal_realm, two_free_ports) -> None:
+def test_port_in_use_is_refused_before_starting(
+    tmp_path: Path, make_distribution, minimal_realm, two_free_ports
+) -> None:
     http, management = two_free_ports
     launcher = launcher_for(make_distribution(hangs(tmp_path / "kc.pid")), tmp_path, minimal_realm, two_free_ports)
     with socket.socket() as busy:
@@ -166,7 +176,9 @@ def test_a_keycloak_home_without_kc_sh_is_refused(tmp_path: Path, minimal_realm)
 
 
 def test_a_missing_realm_file_is_refused(tmp_path: Path, make_distribution) -> None:
-    launcher = launcher_for(make_distribution(hangs(tmp_path / "kc.pid")), tmp_path, tmp_path / "nope.json", (8081, 9001))
+    launcher = launcher_for(
+        make_distribution(hangs(tmp_path / "kc.pid")), tmp_path, tmp_path / "nope.json", (8081, 9001)
+    )
     with pytest.raises(KeycloakStartError, match=r"^realm file not found: .*nope\.json \(log: "):
         launcher.start()
 

@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
+from keycloak_support import write_executable
 
 from sandbox.backends.keycloak import maven
 from sandbox.backends.keycloak.maven import MavenError, copy_command, download_distribution
-from keycloak_support import write_executable
 
 
 def test_copy_command_pins_the_plugin_and_artifact(tmp_path: Path) -> None:

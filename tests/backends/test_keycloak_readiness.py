@@ -32,7 +32,9 @@ def test_an_issuer_on_another_hostname_is_not_ready() -> None:
 
 def test_times_out_with_the_last_thing_seen() -> None:
     started = time.monotonic()
-    with pytest.raises(NotReady, match=r"not ready within 0s \(last: http://localhost:9000/health/ready answered 503\)"):
+    with pytest.raises(
+        NotReady, match=r"not ready within 0s \(last: http://localhost:9000/health/ready answered 503\)"
+    ):
         wait_until_ready(REALM, health_url=HEALTH, timeout=0.2, client=client_for(health=503))
     assert time.monotonic() - started < 2
 

@@ -1,7 +1,7 @@
 """Run a real Keycloak for the sandbox: in Docker when available, else from its distribution.
 
-    with choose_launcher(Path("realms/sandbox.json")) as keycloak:
-        print(keycloak.realm_url)  # http://localhost:8080/realms/sandbox
+with choose_launcher(Path("realms/sandbox.json")) as keycloak:
+    print(keycloak.realm_url)  # http://localhost:8080/realms/sandbox
 """
 
 from sandbox.backends.keycloak.base import (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Protocol
+from typing import Protocol
 
 # 26.6+ is needed for dynamic client registration; 26.7.x is what Maven Central serves.
 KEYCLOAK_VERSION = "26.7.3"

@@ -42,7 +42,9 @@ class BootLog:
     def _on_line(self, line: str) -> None:
         now = time.monotonic()
         if match := _AUGMENTED.search(line):
-            self.progress(f"boot: re-augmented the server in {int(match.group(1)) / 1000:.1f}s (first run on this build)")
+            self.progress(
+                f"boot: re-augmented the server in {int(match.group(1)) / 1000:.1f}s (first run on this build)"
+            )
         elif _IMPORT_STARTED.search(line) and self.booted_at is None:
             self.booted_at = now
             self.progress(f"boot: done in {now - self.started:.1f}s")

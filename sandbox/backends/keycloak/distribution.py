@@ -222,4 +222,3 @@ class DistributionLauncher(LauncherContext):
                 log.write(line + "\n")
         except OSError:
             pass
-

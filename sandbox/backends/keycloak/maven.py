@@ -56,7 +56,9 @@ def download_distribution(version: str, output_dir: Path, log_file: Path) -> Pat
                 command, cwd=output_dir, stdout=log, stderr=subprocess.STDOUT, timeout=DOWNLOAD_TIMEOUT
             )
         except subprocess.TimeoutExpired:
-            raise MavenError(f"Maven download of {distribution_artifact(version)} timed out (log: {log_file})")
+            raise MavenError(
+                f"Maven download of {distribution_artifact(version)} timed out (log: {log_file})"
+            ) from None
     archive = output_dir / distribution_filename(version)
     if result.returncode != 0 or not archive.is_file():
         raise MavenError(

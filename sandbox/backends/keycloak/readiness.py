@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
@@ -26,31 +26,22 @@ def discovery_url(realm_url: str) -> str:
 
 def check_realm(client: httpx.Client, health_url: str | None, realm_url: str) -> str | None:
     """None when ready, else a short description of what is not ready yet."""
-    try:
-        if health_url is not None:
-            health = client.get(health_url)
-            if health.status_code != 200:
-                return f"{health_url} answered {health.status_code}"
-        response = client.get(discovery_url(realm_url))
+    urls = [url for url in (health_url, discovery_url(realm_url)) if url is not None]
+    for url in urls:
+        try:
+            response = client.get(url)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__} on {url}"
         if response.status_code != 200:
-            return f"{discovery_url(realm_url)} answered {response.status_code}"
+            return f"{url} answered {response.status_code}"
+    try:
         issuer = response.json().get("issuer")
-        if issuer != realm_url:
-            # The hostname must be pinned, or tokens would name a different issuer than clients expect.
-            return f"issuer is {issuer!r}, expected {realm_url!r}"
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__} on {exc.request.url}" if _has_request(exc) else type(exc).__name__
     except ValueError:
         return f"{discovery_url(realm_url)} did not answer JSON"
+    if issuer != realm_url:
+        # The hostname must be pinned, or tokens would name a different issuer than clients expect.
+        return f"issuer is {issuer!r}, expected {realm_url!r}"
     return None
-
-
-def _has_request(exc: httpx.HTTPError) -> bool:
-    try:
-        exc.request
-    except RuntimeError:
-        return False
-    return True
 
 
 def wait_until_ready(
