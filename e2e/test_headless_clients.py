@@ -132,10 +132,12 @@ async def test_refresh_after_access_token_expires(short_lived_sandbox, headless_
 
 async def test_wrong_password_is_refused_and_nothing_is_issued(sandbox):
     browser = HeadlessBrowser("alice", "not-her-password")
-    storage = MemoryStore()
-    with pytest.raises(LoginFailed):
-        async with fastmcp_client(sandbox.mcp_url, browser, storage) as client:
+    auth = HeadlessOAuth(browser, token_storage=MemoryStore())
+    with pytest.raises(RuntimeError) as failure:
+        async with FastMCPClient(sandbox.mcp_url, auth=auth) as client:
             await client.call_tool("greet", {"name": "nobody"})
+    assert isinstance(cause_of(failure.value, LoginFailed), LoginFailed)
+    assert await auth.token_storage_adapter.get_tokens() is None
     assert browser.pages == ["consent", "login"] if sandbox.settings.consent else ["login"]
 
 
@@ -143,11 +145,24 @@ async def test_denied_consent_reaches_the_client_as_access_denied(sandbox):
     if not sandbox.settings.consent:
         pytest.skip("this sandbox runs without a consent screen")
     browser = HeadlessBrowser("alice", "alice", consent="deny")
-    with pytest.raises(AuthorizationDenied) as denied:
+    with pytest.raises(RuntimeError) as failure:
         async with fastmcp_client(sandbox.mcp_url, browser) as client:
             await client.call_tool("greet", {"name": "nobody"})
-    assert denied.value.error == "access_denied"
+    denied = cause_of(failure.value, AuthorizationDenied)
+    assert isinstance(denied, AuthorizationDenied)
+    assert denied.error == "access_denied"
     assert browser.pages == ["consent"]  # never reached the IdP
+
+
+def cause_of(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of ``kind`` in the chain FastMCP's client wraps around it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _unverified_claims(token: str) -> dict:

@@ -119,3 +119,12 @@ def _b64(data: bytes) -> str:
 def _claims(token: str) -> dict:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def test_root_form_of_resource_metadata_matches_the_path_form(sandbox):
+    async with httpx.AsyncClient() as http:
+        root = await http.get(f"{sandbox.base_url}/.well-known/oauth-protected-resource")
+        path = await http.get(f"{sandbox.base_url}/.well-known/oauth-protected-resource/mcp")
+    assert root.status_code == path.status_code == 200
+    assert root.json() == path.json()
+    assert root.json()["resource"] == sandbox.mcp_url

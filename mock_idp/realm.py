@@ -279,22 +279,15 @@ class Realm(_Model):
 # -- loading --------------------------------------------------------------------
 
 
-def load_realm(source: str | os.PathLike[str] | dict[str, Any]) -> Realm:
-    """Parse and validate a realm export from a path or an already-loaded dict."""
+def load_realm(source: str | os.PathLike[str] | dict[str, Any], *, origin: str | None = None) -> Realm:
+    """Parse and validate a realm export from a path or an already-loaded dict.
+
+    ``origin`` names where a dict came from, so errors still point at the file.
+    """
     if isinstance(source, dict):
-        origin, data = "<realm dict>", source
+        data, origin = source, origin or "<realm dict>"
     else:
-        origin = str(source)
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise RealmError(f"{origin}: $: expected a JSON object (a Keycloak realm export), got {type(data).__name__}")
+        data, origin = read_realm_json(source), origin or str(source)
     try:
         realm = Realm.model_validate(data)
     except ValidationError as exc:
@@ -302,6 +295,22 @@ def load_realm(source: str | os.PathLike[str] | dict[str, Any]) -> Realm:
         raise RealmError(f"{origin}: {json_path(error['loc'])}: {error['msg']}") from None
     _check_references(realm, origin)
     return realm
+
+
+def read_realm_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The realm file as a JSON object, or a one-line RealmError naming the file."""
+    origin = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise RealmError(f"{origin}: $: expected a JSON object (a Keycloak realm export), got {type(data).__name__}")
+    return data
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:

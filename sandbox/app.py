@@ -15,15 +15,19 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastmcp import FastMCP
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from sandbox import landing
 from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
-from sandbox.realm import read_realm, upstream_client
+from sandbox.realm import RealmFile, read_realm
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 from sandbox.tools import create_sample_server
+
+
+PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
 
 
 @dataclass
@@ -31,7 +35,7 @@ class Sandbox:
     """What a running sandbox is made of; kept on ``app.state.sandbox`` for pages and tests."""
 
     settings: SandboxSettings
-    realm: dict[str, Any]
+    realm: RealmFile
     backend: Backend
     upstream: Upstream
     oauth_config: dict[str, Any]
@@ -42,16 +46,17 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     settings = settings or SandboxSettings()
     state = StateDir(settings.state_dir)
     realm = read_realm(settings.realm_file, settings.base_url)
-    client = upstream_client(realm, settings.upstream_client_id, settings.realm_file)
+    client_id, client_secret = realm.upstream_client(settings.upstream_client_id)
     backend = create_backend(settings, realm, state)
     upstream = backend.start()
     try:
-        oauth_config = public_oauth_config(settings, backend, upstream, client.client_id)
+        oauth_config = public_oauth_config(settings, backend, upstream, client_id)
         mcp = server or create_sample_server(oauth_config)
         mcp.auth = build_proxy(
             settings,
             upstream,
-            client,
+            client_id,
+            client_secret,
             storage=state.client_storage(settings.store),
             signing_key=state.proxy_secret(),
         )
@@ -79,12 +84,27 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def landing_page() -> HTMLResponse:
-        return HTMLResponse(landing.render(settings, realm, oauth_config))
+        return HTMLResponse(landing.render(settings, realm.model, oauth_config))
 
+    app.router.routes.append(root_resource_metadata_route(mcp_app))
     if backend.mount:
         app.mount(*backend.mount)
     app.mount("/", mcp_app)
     return app
+
+
+def root_resource_metadata_route(mcp_app: Starlette) -> Route:
+    """RFC 9728's root form, served by FastMCP's own handler for the ``/mcp`` resource.
+
+    FastMCP publishes only the path form (``/.well-known/oauth-protected-resource/mcp``);
+    clients that probe the root form first should find the same document there.
+    """
+    path_form = next(
+        route
+        for route in mcp_app.routes
+        if isinstance(route, Route) and route.path.startswith(f"{PROTECTED_RESOURCE_METADATA}/")
+    )
+    return Route(PROTECTED_RESOURCE_METADATA, endpoint=path_form.endpoint, methods=list(path_form.methods or []))
 
 
 def public_oauth_config(
@@ -97,7 +117,7 @@ def public_oauth_config(
         "realm_url": upstream.realm_url,
         "upstream_client_id": upstream_client_id,
         "authorization_server": settings.base_url,
-        "protected_resource_metadata": f"{settings.base_url}/.well-known/oauth-protected-resource/mcp",
+        "protected_resource_metadata": f"{settings.base_url}{PROTECTED_RESOURCE_METADATA}/mcp",
         "authorization_server_metadata": f"{settings.base_url}/.well-known/oauth-authorization-server",
         "callback_url": f"{settings.base_url}{CALLBACK_PATH}",
         "allowed_client_redirect_uris": CLIENT_REDIRECT_PATTERNS,

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mock_idp import Realm
 from pydantic import ValidationError
 
 from sandbox.settings import SandboxSettings
@@ -60,10 +61,8 @@ def ensure_port_free(host: str, port: int) -> None:
             raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def banner(settings: SandboxSettings, realm: dict[str, Any], realm_url: str) -> str:
-    from sandbox.landing import demo_users
-
-    users = ", ".join(f"{u['username']}/{u['password']}" for u in demo_users(realm)) or "none"
+def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
+    users = ", ".join(f"{user.username}/{user.password}" for user in realm.users.values()) or "none"
     return "\n".join(
         [
             "MCP OAuth sandbox is ready",
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     sandbox = app.state.sandbox
-    print(banner(settings, sandbox.realm, sandbox.upstream.realm_url), flush=True)
+    print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url), flush=True)
     config = uvicorn.Config(
         app, host=BIND_HOST, port=settings.port, log_level=settings.log_level
     )
@@ -103,12 +102,11 @@ def build(settings: SandboxSettings):  # -> FastAPI
 
     from sandbox.app import create_app
     from sandbox.backends import BackendError
-    from sandbox.realm import RealmFileError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return create_app(settings)
-    except (RealmFileError, BackendError) as exc:
+    except (RealmError, BackendError) as exc:
         raise StartupError(str(exc)) from None
-    except RealmError as exc:
-        raise StartupError(f"realm file {settings.realm_file}: {exc}") from None

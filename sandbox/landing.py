@@ -8,31 +8,20 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
+from mock_idp import Realm
+
 from sandbox.settings import SandboxSettings
 
 _TEMPLATE = Template((files("sandbox") / "templates" / "landing.html").read_text(encoding="utf-8"))
 
 
-def demo_users(realm: dict[str, Any]) -> list[dict[str, Any]]:
-    """Users of the realm file with their plain password, as a sandbox may show them."""
-    users = []
-    for user in realm.get("users") or []:
-        passwords = [c.get("value") for c in user.get("credentials") or [] if c.get("type") == "password"]
-        users.append(
-            {
-                "username": user.get("username", ""),
-                "password": passwords[0] if passwords else "",
-                "roles": sorted(user.get("realmRoles") or []),
-            }
-        )
-    return users
-
-
-def render(settings: SandboxSettings, realm: dict[str, Any], oauth_config: dict[str, Any]) -> str:
+def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]) -> str:
+    # The realm file's plain passwords: a sandbox's demo users are meant to be shown.
     rows = "\n".join(
-        f"<tr><td>{escape(u['username'])}</td><td><code>{escape(u['password'])}</code></td>"
-        f"<td>{escape(', '.join(u['roles']))}</td></tr>"
-        for u in demo_users(realm)
+        f"<tr><td>{escape(user.username)}</td><td><code>{escape(user.password or '')}</code></td>"
+        f"<td>{escape(', '.join(sorted(user.realm_roles)))}</td></tr>"
+        for user in realm.users.values()
+        if not user.service_account_client_id
     )
     vscode = json.dumps({"servers": {"sandbox": {"type": "http", "url": settings.mcp_url}}}, indent=2)
     return _TEMPLATE.substitute(

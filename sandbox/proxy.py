@@ -9,7 +9,6 @@ from key_value.aio.protocols import AsyncKeyValue
 from pydantic import AnyHttpUrl
 
 from sandbox.backends import Upstream
-from sandbox.realm import UpstreamClient
 from sandbox.settings import SandboxSettings
 
 CALLBACK_PATH = "/auth/callback"
@@ -40,7 +39,8 @@ class SandboxOIDCProxy(OIDCProxy):
 def build_proxy(
     settings: SandboxSettings,
     upstream: Upstream,
-    client: UpstreamClient,
+    client_id: str,
+    client_secret: str,
     *,
     storage: AsyncKeyValue,
     signing_key: bytes,
@@ -49,8 +49,8 @@ def build_proxy(
         config_url=upstream.discovery_url,
         discovery=upstream.discovery,
         strict=True,
-        client_id=client.client_id,
-        client_secret=client.client_secret,
+        client_id=client_id,
+        client_secret=client_secret,
         # Upstream access tokens must name this MCP server (the realm's audience mapper).
         audience=settings.mcp_url,
         required_scopes=["openid"],

@@ -7,50 +7,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mock_idp import Realm, RealmError, load_realm
+from mock_idp.realm import read_realm_json
+
 # The realm file is written for the default address; a sandbox on another port
 # rewrites these URLs (redirect URI, MCP audience) before either backend sees them.
 REALM_FILE_BASE_URL = "http://localhost:8000"
 
 
-class RealmFileError(Exception):
-    """The realm file cannot be used; the message is one line naming the file and the cause."""
-
-
 @dataclass(frozen=True)
-class UpstreamClient:
-    client_id: str
-    client_secret: str
+class RealmFile:
+    """The realm as both backends get it (``data``) and as the sandbox reads it (``model``)."""
+
+    path: Path
+    data: dict[str, Any]
+    model: Realm
+
+    def upstream_client(self, client_id: str) -> tuple[str, str]:
+        """Client id and secret of the confidential client the proxy uses upstream."""
+        client = self.model.clients.get(client_id)
+        if client is None:
+            raise RealmError(f"{self.path}: no client with clientId {client_id!r}")
+        if client.public or not client.secret:
+            raise RealmError(f"{self.path}: client {client_id!r} must be confidential with a 'secret'")
+        return client.client_id, client.secret
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.data, indent=2), encoding="utf-8")
+        return path
 
 
-def read_realm(path: Path, base_url: str = REALM_FILE_BASE_URL) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RealmFileError(f"realm file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RealmFileError(f"cannot read realm file {path}: {exc}") from None
-    try:
-        realm = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RealmFileError(f"realm file {path} is not valid JSON: {exc}") from None
-    if not isinstance(realm, dict):
-        raise RealmFileError(f"realm file {path}: expected a JSON object at $, got {type(realm).__name__}")
+def read_realm(path: Path, base_url: str = REALM_FILE_BASE_URL) -> RealmFile:
+    """Read and validate the realm file; errors are one-line ``RealmError``s naming the file."""
+    data = read_realm_json(path)
     if base_url != REALM_FILE_BASE_URL:
-        realm = _replace_in_strings(realm, REALM_FILE_BASE_URL, base_url)
-    return realm
-
-
-def upstream_client(realm: dict[str, Any], client_id: str, source: Path) -> UpstreamClient:
-    """The confidential client the proxy uses upstream, as the realm file declares it."""
-    for client in realm.get("clients") or []:
-        if isinstance(client, dict) and client.get("clientId") == client_id:
-            secret = client.get("secret")
-            if client.get("publicClient") or not isinstance(secret, str) or not secret:
-                raise RealmFileError(
-                    f"realm file {source}: client {client_id!r} must be confidential with a 'secret'"
-                )
-            return UpstreamClient(client_id=client_id, client_secret=secret)
-    raise RealmFileError(f"realm file {source}: no client with clientId {client_id!r}")
+        data = _replace_in_strings(data, REALM_FILE_BASE_URL, base_url)
+    return RealmFile(path=path, data=data, model=load_realm(data, origin=str(path)))
 
 
 def _replace_in_strings(value: Any, old: str, new: str) -> Any:

@@ -49,7 +49,9 @@ def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
         token = get_access_token()
         claims = token.claims if token else {}
         user = claims.get("preferred_username") or claims.get("sub") or "an unknown user"
-        roles = ", ".join(sorted(claims.get("realm_access", {}).get("roles", []))) or "none"
+        # Only this server's roles: Keycloak also grants every user default-roles-<realm> and friends.
+        roles = ", ".join(sorted(r for r in claims.get("realm_access", {}).get("roles", []) if r.startswith("mcp-")))
+        roles = roles or "none"
         return f"Hello, {name}! You are signed in as {user} (roles: {roles})."
 
     @mcp.resource("resource://server/config", mime_type="application/json")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sandbox.backends import Backend
+from sandbox.realm import RealmFile
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 
 
-def create_backend(settings: SandboxSettings, realm: dict[str, Any], state: StateDir) -> Backend:
+def create_backend(settings: SandboxSettings, realm: RealmFile, state: StateDir) -> Backend:
     if settings.backend == "mock":
         from sandbox.backends.mock import MockBackend
 

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 import mock_idp
 from sandbox.backends import Upstream
+from sandbox.realm import RealmFile
 
 MOUNT_PATH = "/idp"
 
@@ -18,13 +19,13 @@ MOUNT_PATH = "/idp"
 class MockBackend:
     name = "mock"
 
-    def __init__(self, realm: dict[str, Any], *, base_url: str, state_dir: Path) -> None:
-        self.realm_url = f"{base_url}{MOUNT_PATH}/realms/{realm['realm']}"
+    def __init__(self, realm: RealmFile, *, base_url: str, state_dir: Path) -> None:
+        self.realm_url = f"{base_url}{MOUNT_PATH}/realms/{realm.model.name}"
         self.app: ASGIApp = mock_idp.create_app(
-            realm, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir
+            realm.model, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir
         )
         self.mount: tuple[str, ASGIApp] | None = (MOUNT_PATH, self.app)
-        self._realm_path = f"/realms/{realm['realm']}"
+        self._realm_path = f"/realms/{realm.model.name}"
 
     def start(self) -> Upstream:
         discovery = _get_json_in_process(self.app, f"{self._realm_path}/.well-known/openid-configuration")

@@ -40,14 +40,14 @@ def test_port_in_use(tmp_path):
 
 def test_missing_realm_file(tmp_path):
     result = run_cli("--realm", str(tmp_path / "nope.json"), "--state-dir", str(tmp_path))
-    assert_one_line_error(result, "realm file not found", "nope.json")
+    assert_one_line_error(result, "cannot read realm file", "nope.json")
 
 
 def test_malformed_realm_file(tmp_path):
     realm = tmp_path / "bad.json"
     realm.write_text('{"realm": "sandbox", "users": [')
     result = run_cli("--realm", str(realm), "--state-dir", str(tmp_path))
-    assert_one_line_error(result, "bad.json", "not valid JSON")
+    assert_one_line_error(result, "bad.json", "invalid JSON")
 
 
 def test_bad_environment_value_names_the_variable(tmp_path):

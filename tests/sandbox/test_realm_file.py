@@ -3,44 +3,46 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.realm import REALM_FILE_BASE_URL, RealmFileError, read_realm, upstream_client
+from mock_idp import RealmError
+from sandbox.realm import REALM_FILE_BASE_URL, read_realm
 from sandbox.settings import DEFAULT_REALM_FILE
 
 
 def test_default_realm_is_read_unchanged_for_the_default_address():
     realm = read_realm(DEFAULT_REALM_FILE)
-    assert realm == json.loads(DEFAULT_REALM_FILE.read_text())
+    assert realm.data == json.loads(DEFAULT_REALM_FILE.read_text())
+    assert realm.model.name == "sandbox"
 
 
 def test_other_port_rewrites_every_url_of_the_default_address():
     realm = read_realm(DEFAULT_REALM_FILE, "http://localhost:8123")
-    text = json.dumps(realm)
-    assert REALM_FILE_BASE_URL not in text
-    proxy = next(c for c in realm["clients"] if c["clientId"] == "sandbox-proxy")
-    assert proxy["redirectUris"] == ["http://localhost:8123/auth/callback"]
-    assert "http://localhost:8123/mcp" in text
+    assert REALM_FILE_BASE_URL not in json.dumps(realm.data)
+    proxy = realm.model.clients["sandbox-proxy"]
+    assert proxy.redirect_uris == ["http://localhost:8123/auth/callback"]
+    audiences = [m.config.get("included.custom.audience") for m in proxy.protocol_mappers]
+    assert "http://localhost:8123/mcp" in audiences
 
 
 def test_upstream_client_comes_from_the_file():
     realm = read_realm(DEFAULT_REALM_FILE)
-    client = upstream_client(realm, "sandbox-proxy", DEFAULT_REALM_FILE)
-    declared = next(c for c in realm["clients"] if c["clientId"] == "sandbox-proxy")
-    assert client.client_secret == declared["secret"]
+    declared = next(c for c in realm.data["clients"] if c["clientId"] == "sandbox-proxy")
+    assert realm.upstream_client("sandbox-proxy") == ("sandbox-proxy", declared["secret"])
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        (None, "realm file not found"),
-        ("{not json", "is not valid JSON"),
-        ("[1, 2]", "expected a JSON object at $"),
+        (None, "cannot read realm file"),
+        ("{not json", "invalid JSON at line 1"),
+        ("[1, 2]", "$: expected a JSON object"),
+        ('{"realm": "x", "users": [{"username": 5}]}', "$.users[0].username"),
     ],
 )
 def test_unusable_files_fail_with_one_line_naming_the_file(tmp_path: Path, content, message):
     path = tmp_path / "realm.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(RealmFileError) as error:
+    with pytest.raises(RealmError) as error:
         read_realm(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
@@ -48,8 +50,10 @@ def test_unusable_files_fail_with_one_line_naming_the_file(tmp_path: Path, conte
 
 
 def test_public_or_missing_upstream_client_is_refused(tmp_path: Path):
-    realm = {"realm": "x", "clients": [{"clientId": "sandbox-proxy", "publicClient": True}]}
-    with pytest.raises(RealmFileError, match="must be confidential"):
-        upstream_client(realm, "sandbox-proxy", tmp_path)
-    with pytest.raises(RealmFileError, match="no client with clientId 'nope'"):
-        upstream_client(realm, "nope", tmp_path)
+    path = tmp_path / "realm.json"
+    path.write_text(json.dumps({"realm": "x", "clients": [{"clientId": "sandbox-proxy", "publicClient": True}]}))
+    realm = read_realm(path)
+    with pytest.raises(RealmError, match="must be confidential"):
+        realm.upstream_client("sandbox-proxy")
+    with pytest.raises(RealmError, match="no client with clientId 'nope'"):
+        realm.upstream_client("nope")

@@ -1,0 +1,115 @@
+"""Sandbox benchmark, one run on loopback (not a test: it prints figures, it asserts nothing).
+
+- stack cold start: `python -m sandbox` spawned until /healthz answers (s)
+- full headless flow: first 401 to the first `greet` result, fresh client each time (ms, median)
+- `greet` throughput: 200 sequential calls on one session, authenticated (file and memory
+  token store) vs the same tools served without auth, and the ratio
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastmcp import Client
+from key_value.aio.stores.memory import MemoryStore
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth  # noqa: E402
+from sandbox.testing.server import free_port  # noqa: E402
+
+FLOWS = 10
+CALLS = 200
+
+NO_AUTH_SERVER = """
+import sys, uvicorn
+from sandbox.tools import create_sample_server
+app = create_sample_server({"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""}).http_app(path="/mcp")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+@contextmanager
+def spawned(args: list[str], ready_url: str, timeout: float = 60.0):
+    started = time.perf_counter()
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited during start-up: {process.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(ready_url, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - started > timeout:
+                raise SystemExit(f"server not ready after {timeout} s")
+            time.sleep(0.02)
+        yield time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def sandbox_args(port: int, state_dir: str, store: str) -> list[str]:
+    return [sys.executable, "-m", "sandbox", "--port", str(port), "--state-dir", state_dir, "--store", store, "--log-level", "warning"]
+
+
+async def one_flow(mcp_url: str) -> float:
+    auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
+    started = time.perf_counter()
+    async with Client(mcp_url, auth=auth) as client:
+        await client.call_tool("greet", {"name": "bench"})
+    return (time.perf_counter() - started) * 1000
+
+
+async def greet_rate(mcp_url: str, auth: HeadlessOAuth | None) -> float:
+    async with Client(mcp_url, auth=auth) as client:
+        await client.call_tool("greet", {"name": "warm-up"})
+        started = time.perf_counter()
+        for _ in range(CALLS):
+            await client.call_tool("greet", {"name": "bench"})
+        return CALLS / (time.perf_counter() - started)
+
+
+def main() -> None:
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as state:
+        port = free_port()
+        with spawned(sandbox_args(port, state, "file"), f"http://localhost:{port}/healthz") as cold_start:
+            rows.append(("stack cold start to ready (mock backend)", f"{cold_start:.2f} s"))
+            mcp_url = f"http://localhost:{port}/mcp"
+            flows = [asyncio.run(one_flow(mcp_url)) for _ in range(FLOWS)]
+            rows.append((f"full headless flow, 401 -> first greet (median of {FLOWS})", f"{statistics.median(flows):.0f} ms"))
+            file_rate = asyncio.run(greet_rate(mcp_url, HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())))
+    with tempfile.TemporaryDirectory() as state:
+        port = free_port()
+        with spawned(sandbox_args(port, state, "memory"), f"http://localhost:{port}/healthz"):
+            memory_rate = asyncio.run(greet_rate(f"http://localhost:{port}/mcp", HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())))
+    port = free_port()
+    with spawned([sys.executable, "-c", NO_AUTH_SERVER, str(port)], f"http://localhost:{port}/mcp"):
+        open_rate = asyncio.run(greet_rate(f"http://localhost:{port}/mcp", None))
+
+    rows.append((f"greet, {CALLS} sequential calls, authenticated (file store)", f"{file_rate:.0f} calls/s"))
+    rows.append((f"greet, {CALLS} sequential calls, authenticated (memory store)", f"{memory_rate:.0f} calls/s"))
+    rows.append((f"greet, {CALLS} sequential calls, no auth", f"{open_rate:.0f} calls/s"))
+    rows.append(("authenticated / no auth (file store)", f"{file_rate / open_rate:.2f}"))
+    rows.append(("authenticated / no auth (memory store)", f"{memory_rate / open_rate:.2f}"))
+    width = max(len(name) for name, _ in rows)
+    print(f"sandbox benchmark ({os.cpu_count()} cores, loopback)")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
