@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 import os
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ async def greet_rate(mcp_url: str, auth: HeadlessOAuth | None) -> float:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", message="Using in-memory token storage")
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
