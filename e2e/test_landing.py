@@ -1,0 +1,27 @@
+"""The landing page tells a newcomer where to connect, who can log in, and how to configure clients."""
+
+import httpx
+
+from sandbox.testing.forms import parse_page
+
+
+async def test_landing_page_shows_url_backend_users_and_client_configs(sandbox):
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{sandbox.base_url}/")
+    assert response.status_code == 200
+    html = response.text
+    assert {"mcp-url", "backend", "users"} <= parse_page(html).ids
+    assert f'<code id="mcp-url">{sandbox.mcp_url}</code>' in html
+    assert f'<td id="backend">{sandbox.settings.backend}</td>' in html
+    for username in ("alice", "bob"):
+        assert f"<td>{username}</td><td><code>{username}</code></td>" in html
+    assert f"claude mcp add --transport http sandbox {sandbox.mcp_url}" in html
+    assert "&quot;url&quot;: &quot;" + sandbox.mcp_url in html  # VS Code mcp.json
+    _, secret = sandbox.sandbox.realm.upstream_client(sandbox.settings.upstream_client_id)
+    assert secret not in html
+
+
+async def test_healthz_reports_the_backend(sandbox):
+    async with httpx.AsyncClient() as http:
+        health = (await http.get(f"{sandbox.base_url}/healthz")).json()
+    assert health == {"status": "ok", "backend": sandbox.settings.backend, "mcp": sandbox.mcp_url}
