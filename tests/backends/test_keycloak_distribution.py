@@ -119,7 +119,7 @@ def test_ctrl_c_during_boot_leaves_no_process(
 
 
 def test_sigterm_to_python_stops_the_jvm(tmp_path: Path, make_distribution, minimal_realm, two_free_ports) -> None:
-    """A `kill <python pid>` mid-boot still stops the whole Keycloak process group."""
+    """A `kill <python pid>` mid-boot still stops the whole Keycloak process group and removes the run home."""
     dist = make_distribution(hangs(tmp_path / "kc.pid"))
     http, management = two_free_ports
     script = textwrap.dedent(
@@ -141,6 +141,7 @@ def test_sigterm_to_python_stops_the_jvm(tmp_path: Path, make_distribution, mini
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=30) == 128 + signal.SIGTERM
         assert group_members(pgid) == []
+        assert list((tmp_path / "cache" / "keycloak" / "runs").iterdir()) == []
     finally:
         child.kill()
 

@@ -29,13 +29,16 @@ from sandbox.backends.keycloak.cache import (
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk, find_jdk
 from sandbox.backends.keycloak.maven import MavenError
 from sandbox.backends.keycloak.ports import port_conflict
-from sandbox.backends.keycloak.process import ProcessGroup, pid_alive
+from sandbox.backends.keycloak.process import STOP_GRACE_SECONDS, ProcessGroup, forget_at_exit, pid_alive, stop_at_exit
 from sandbox.backends.keycloak.readiness import ExitedEarly, NotReady, wait_until_ready
 from sandbox.backends.keycloak.run_home import place_realm, prepare_run_home, save_seed, seed_path
 
 # Keycloak's own default outside containers; set explicitly because KC_RUN_IN_CONTAINER in
 # the environment would switch it to 70% of RAM. Measured RSS after boot: ~440 MB.
 DEFAULT_HEAP = "-Xms64m -Xmx512m"
+# Quarkus defers SIGTERM until its boot completes, and an unfinished boot has nothing worth
+# shutting down gracefully, so an aborted start (Ctrl-C, timeout) escalates to SIGKILL sooner.
+ABORTED_BOOT_GRACE_SECONDS = 2.0
 
 
 def keycloak_home_from_env() -> Path | None:
@@ -76,6 +79,7 @@ class DistributionLauncher(LauncherContext):
         # Seconds per phase of the last start(): download, unpack, boot, ready (ready counts from spawn).
         self.timings: dict[str, float] = {}
         self._group: ProcessGroup | None = None
+        self._ready = False
 
     @property
     def db_vendor(self) -> str:
@@ -144,6 +148,8 @@ class DistributionLauncher(LauncherContext):
         self.progress(f"boot: starting Keycloak on {self.base_url} with Java {jdk.major} ({jdk.home})")
         boot_log = BootLog(self.log_file, self.progress)
         with self.log_file.open("ab") as output:
+            # Registered so that atexit (and SIGTERM) also removes the run home, not just the JVM.
+            stop_at_exit(self)
             self._group = ProcessGroup.spawn(
                 self.command(), cwd=self.run_home, env=self.environment(jdk), output=output
             )
@@ -162,6 +168,7 @@ class DistributionLauncher(LauncherContext):
         except NotReady as exc:
             raise self._error(f"Keycloak {exc}") from None
         boot_log.poll()
+        self._ready = True
 
         ready = time.monotonic() - boot_log.started
         if boot_log.booted_at is not None:
@@ -172,9 +179,11 @@ class DistributionLauncher(LauncherContext):
         return KeycloakInfo(realm_url, self.base_url, ADMIN_USERNAME, ADMIN_PASSWORD, self.log_file)
 
     def stop(self) -> None:
+        forget_at_exit(self)
         group, self._group = self._group, None
         if group is not None:
-            group.stop()
+            group.stop(grace=STOP_GRACE_SECONDS if self._ready else ABORTED_BOOT_GRACE_SECONDS)
+        self._ready = False
         if not self.keep_state:
             shutil.rmtree(self.run_home, ignore_errors=True)
 

@@ -15,11 +15,17 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 STOP_GRACE_SECONDS = 15.0
 
-_live: set[ProcessGroup] = set()
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+# Everything to stop at interpreter exit: process groups, and launchers (which also clean up).
+_live: set[Stoppable] = set()
 _live_lock = threading.Lock()
 _handlers_installed = False
 
@@ -31,7 +37,6 @@ class ProcessGroup:
 
     @classmethod
     def spawn(cls, args: list[str], *, cwd: Path, env: dict[str, str], output: IO[bytes]) -> ProcessGroup:
-        _install_exit_handlers()
         popen = subprocess.Popen(
             args,
             cwd=cwd,
@@ -43,8 +48,7 @@ class ProcessGroup:
             start_new_session=True,
         )
         group = cls(popen)
-        with _live_lock:
-            _live.add(group)
+        stop_at_exit(group)
         return group
 
     @property
@@ -76,8 +80,7 @@ class ProcessGroup:
                         time.sleep(0.05)
             self._reap(wait=True)
         finally:
-            with _live_lock:
-                _live.discard(self)
+            forget_at_exit(self)
 
     def _reap(self, wait: bool = False) -> None:
         try:
@@ -128,11 +131,22 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
+def stop_at_exit(stoppable: Stoppable) -> None:
+    _install_exit_handlers()
+    with _live_lock:
+        _live.add(stoppable)
+
+
+def forget_at_exit(stoppable: Stoppable) -> None:
+    with _live_lock:
+        _live.discard(stoppable)
+
+
 def stop_all() -> None:
     with _live_lock:
-        groups = list(_live)
-    for group in groups:
-        group.stop()
+        stoppables = list(_live)
+    for stoppable in stoppables:
+        stoppable.stop()
 
 
 def _raise_system_exit(signum: int, frame: object) -> None:
