@@ -1,4 +1,11 @@
-"""``create_app``: the mock IdP as an ASGI application."""
+"""``create_app``: the mock IdP as an ASGI application.
+
+One app serves the realm from the file at ``/realms/<name>/...``, the
+synthesized ``master`` realm at ``/realms/master/...`` (for admin tokens) and
+the Admin REST API at ``/admin/realms/{realm}/...``. Each realm is its own
+Starlette app (so ``request.app.state.idp`` is that realm's IdP inside it);
+the outer app's ``state.idp`` is the file's realm, ``state.realms`` all of them.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,21 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_idp import admin
 from mock_idp.clock import Clock
 from mock_idp.endpoints import authorization, discovery, introspection, logout, registration, revocation, token, userinfo
-from mock_idp.errors import OAuthError
+from mock_idp.errors import AdminError, OAuthError, SpecError
+from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
 from mock_idp.keys import default_state_dir, ensure_dir
-from mock_idp.realm import Realm, load_realm
+from mock_idp.master import MASTER, master_realm
+from mock_idp.realm import Realm, RealmError, load_realm
 
 log = logging.getLogger("mock_idp")
 
@@ -36,10 +49,52 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": error, "error_description": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _admin_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AdminError)
+    return exc.response()
+
+
+async def _spec_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SpecError)
+    return JSONResponse({"error": "invalid_request", "error_description": str(exc), "field": exc.field}, status_code=400)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     # A safety net only: bad input is meant to be rejected before it can raise.
     log.exception("unexpected error handling %s %s", request.method, request.url.path)
     return JSONResponse({"error": "server_error", "error_description": "Unexpected server error"}, status_code=500)
+
+
+HANDLERS = {OAuthError: _oauth_error, AdminError: _admin_error, SpecError: _spec_error, HTTPException: _http_error, Exception: _server_error}
+
+
+class _RealmRoute(BaseRoute):
+    """Hands every request below ``prefix`` to that realm's app, path unchanged."""
+
+    def __init__(self, prefix: str, app: ASGIApp) -> None:
+        self.prefix = prefix
+        self.app = app
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            path = route_path(scope)
+            if path == self.prefix or path.startswith(self.prefix + "/"):
+                return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _realm_app(idp: IdentityProvider) -> tuple[str, Starlette]:
+    prefix = f"/realms/{quote(idp.realm.name, safe='')}"
+    app = Starlette(
+        routes=[route for module in ENDPOINT_MODULES for route in module.routes(prefix)],
+        middleware=[Middleware(FaultMiddleware, prefix=prefix, renderers={"authorize": authorization.fault_redirect})],
+        exception_handlers=HANDLERS,
+    )
+    app.state.idp = idp
+    return prefix, app
 
 
 def create_app(
@@ -48,13 +103,21 @@ def create_app(
     issuer_base: str,
     state_dir: str | os.PathLike[str] | None = None,
     clock: Clock | None = None,
+    admin_username: str = "admin",
+    admin_password: str = "admin",
 ) -> Starlette:
     """Serve ``realm`` at ``/realms/<name>/...``; every emitted URL starts with ``issuer_base``.
 
-    ``state_dir`` holds the signing key and persisted state (default: the
-    user cache dir). Raises :class:`~mock_idp.realm.RealmError` for a bad realm.
+    ``state_dir`` holds the signing keys and persisted state (default: the
+    user cache dir); the master realm keeps its own under ``master/``.
+    ``admin_username``/``admin_password`` are the master realm's bootstrap
+    admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``). Raises
+    :class:`~mock_idp.realm.RealmError` for a bad realm.
     """
-    loaded = realm if isinstance(realm, Realm) else load_realm(realm)
+    # A private copy: the admin API edits users and roles in place.
+    loaded = realm.model_copy(deep=True) if isinstance(realm, Realm) else load_realm(realm)
+    if loaded.name == MASTER:
+        raise RealmError(f"realm {MASTER!r}: that name is the admin realm the mock creates itself (as Keycloak does); rename the realm")
     if loaded.unknown_fields:
         log.warning(
             "realm %r: the mock IdP ignores %d field(s) it does not implement: %s",
@@ -63,12 +126,14 @@ def create_app(
             ", ".join(loaded.unknown_fields),
         )
     directory = ensure_dir(Path(state_dir) if state_dir is not None else default_state_dir(loaded.name))
+    clock = clock or Clock()  # one time for every realm, as in one Keycloak
     idp = IdentityProvider(loaded, issuer_base, directory, clock)
-    prefix = f"/realms/{quote(loaded.name, safe='')}"
-    routes = [route for module in ENDPOINT_MODULES for route in module.routes(prefix)]
+    master = IdentityProvider(master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock)
+    realms = {idp.realm.name: idp, MASTER: master}
     app = Starlette(
-        routes=routes,
-        exception_handlers={OAuthError: _oauth_error, HTTPException: _http_error, Exception: _server_error},
+        routes=[_RealmRoute(*_realm_app(each)) for each in realms.values()] + admin.routes(),
+        exception_handlers=HANDLERS,
     )
     app.state.idp = idp
+    app.state.realms = realms
     return app

@@ -60,14 +60,18 @@ def parse_params(body: bytes | str) -> dict[str, str]:
     return params
 
 
-async def read_json_object(request: Request, error: str = "invalid_client_metadata") -> dict[str, Any]:
+async def read_json(request: Request, error: str = "invalid_request") -> Any:
     body = await read_body(request)
     if _media_type(request) != "application/json":
         raise OAuthError(error, "Content-Type must be application/json")
     try:
-        data = json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise OAuthError(error, "Malformed JSON request body") from None
+
+
+async def read_json_object(request: Request, error: str = "invalid_client_metadata") -> dict[str, Any]:
+    data = await read_json(request, error)
     if not isinstance(data, dict):
         raise OAuthError(error, "Request body must be a JSON object")
     return data

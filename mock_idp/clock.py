@@ -1,7 +1,7 @@
 """The one source of "now" for the mock IdP.
 
 Every expiry check and every ``iat``/``exp`` goes through :class:`Clock`, so a
-test (or a later control API) can move time without patching ``time.time``.
+test (or the ``x-mock/clock`` control API) can move time without patching ``time.time``.
 """
 
 from __future__ import annotations
@@ -24,3 +24,7 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Move time forward (expire codes and tokens without sleeping)."""
         self.offset += seconds
+
+    def reset(self) -> None:
+        """Back to real time."""
+        self.offset = 0.0

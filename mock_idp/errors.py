@@ -45,3 +45,41 @@ def invalid_token(realm_name: str, description: str = "Token verification failed
 
 def body_too_large(limit: int) -> OAuthError:
     return OAuthError("invalid_request", f"Request body exceeds {limit} bytes", 413)
+
+
+class SpecError(ValueError):
+    """Bad input to a mock control method; ``field`` names the offending JSON field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class AdminError(Exception):
+    """An Admin REST API error, rendered with Keycloak's body for that case."""
+
+    def __init__(self, status_code: int, body: dict[str, object]) -> None:
+        super().__init__(str(body))
+        self.status_code = status_code
+        self.body = body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status_code)
+
+
+def admin_not_found(message: str) -> AdminError:
+    # Keycloak renders a JAX-RS NotFoundException's message as {"error": ...}.
+    return AdminError(404, {"error": message})
+
+
+def admin_conflict(message: str) -> AdminError:
+    # ...and its ErrorResponse.exists(...) as {"errorMessage": ...}.
+    return AdminError(409, {"errorMessage": message})
+
+
+def admin_bad_request(message: str, field: str | None = None) -> AdminError:
+    body: dict[str, object] = {"errorMessage": message}
+    if field is not None:
+        body |= {"field": field, "params": [field]}
+    return AdminError(400, body)

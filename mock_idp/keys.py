@@ -1,68 +1,130 @@
-"""RS256 signing key: persisted in the state directory, published as a JWKS.
+"""RS256 signing keys: persisted in the state directory, published as a JWKS.
 
-Keeping the key across restarts is what lets tokens issued before a restart
-still validate afterwards.
+Keeping the keys across restarts is what lets tokens issued before a restart
+still validate afterwards. Rotation makes a new active key; the old one can be
+kept (published and still verifying) until a grace deadline on the IdP's clock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from mock_idp.clock import Clock
 from mock_idp.persist import move_aside, write_atomic
 
 log = logging.getLogger("mock_idp")
 
 KEY_FILE = "rs256-private-key.pem"
+RETIRED_FILE = "rs256-retired-keys.json"
 ALGORITHM = "RS256"
 
 
-class KeyStore:
-    """The realm's single active signing key."""
+@dataclass
+class RetiredKey:
+    key: RSAKey
+    until: float  # epoch seconds on the IdP clock; dropped from the JWKS after this
 
-    def __init__(self, key: RSAKey) -> None:
+    @property
+    def kid(self) -> str:
+        return self.key.thumbprint()
+
+
+class KeyStore:
+    """The realm's active signing key plus retired keys still in their grace period."""
+
+    def __init__(self, key: RSAKey, clock: Clock | None = None, state_dir: Path | None = None, retired: list[RetiredKey] | None = None) -> None:
         self.key = key
         self.kid = key.thumbprint()
+        self.clock = clock or Clock()
+        self.state_dir = state_dir
+        self.retired = retired or []
 
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> "KeyStore":
+    def load_or_create(cls, state_dir: Path, clock: Clock | None = None) -> "KeyStore":
         path = state_dir / KEY_FILE
+        retired = _load_retired(state_dir / RETIRED_FILE)
         if path.exists():
             try:
-                return cls(RSAKey.import_key(path.read_bytes()))
+                return cls(RSAKey.import_key(path.read_bytes()), clock, state_dir, retired)
             except (OSError, ValueError, JoseError) as exc:
                 moved = move_aside(path)
                 log.warning("signing key %s is unreadable (%s); kept it as %s and generated a new key", path, exc, moved.name)
         key = RSAKey.generate_key(2048, private=True)
         write_atomic(path, key.as_pem(private=True), mode=0o600)
-        return cls(key)
+        return cls(key, clock, state_dir, retired)
+
+    # -- rotation -------------------------------------------------------------------
+
+    def rotate(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
+        """Make a fresh active key; the old one verifies for ``grace_seconds`` more, or not at all."""
+        old, self.key = self.key, RSAKey.generate_key(2048, private=True)
+        self.kid = self.key.thumbprint()
+        self.retired = self._live_retired()
+        if keep_old and grace_seconds > 0:
+            self.retired.append(RetiredKey(old, self.clock.now() + grace_seconds))
+        if self.state_dir is not None:
+            # Retired keys first: a crash in between leaves the old key findable.
+            self._save_retired()
+            write_atomic(self.state_dir / KEY_FILE, self.key.as_pem(private=True), mode=0o600)
+        return self.kid
+
+    def _live_retired(self) -> list[RetiredKey]:
+        now = self.clock.now()
+        return [entry for entry in self.retired if entry.until > now]
+
+    def _save_retired(self) -> None:
+        assert self.state_dir is not None
+        data = [{"pem": entry.key.as_pem(private=True).decode("ascii"), "until": entry.until} for entry in self.retired]
+        write_atomic(self.state_dir / RETIRED_FILE, json.dumps({"keys": data}).encode("utf-8"), mode=0o600)
+
+    def verification_keys(self) -> dict[str, RSAKey]:
+        """kid -> key for every key whose signatures are currently accepted."""
+        return {self.kid: self.key, **{entry.kid: entry.key for entry in self._live_retired()}}
+
+    # -- signing and verification ------------------------------------------------------
 
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode({"alg": ALGORITHM, "typ": "JWT", "kid": self.kid}, claims, self.key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any] | None:
-        """Claims of a token this key signed, or ``None`` for anything else.
+        """Claims of a token one of our live keys signed, or ``None`` for anything else.
 
         Expiry and token type are the caller's business (it owns the clock)."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
             return None
         try:
-            decoded = jwt.decode(token, self.key, algorithms=[ALGORITHM])
-        except (JoseError, ValueError, TypeError):
+            kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
+            key = self.verification_keys().get(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+        except (JoseError, ValueError, TypeError, UnicodeError):
             return None
-        if decoded.header.get("kid") != self.kid or not isinstance(decoded.claims, dict):
-            return None
-        return decoded.claims
+        return decoded.claims if isinstance(decoded.claims, dict) else None
 
     def jwks(self) -> dict[str, Any]:
-        public = self.key.as_dict(private=False)
-        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": ALGORITHM}]}
+        return {"keys": [{**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM} for kid, key in self.verification_keys().items()]}
+
+
+def _load_retired(path: Path) -> list[RetiredKey]:
+    if not path.exists():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["keys"]
+        return [RetiredKey(RSAKey.import_key(entry["pem"]), float(entry["until"])) for entry in entries]
+    except (OSError, ValueError, KeyError, TypeError, JoseError) as exc:
+        moved = move_aside(path)
+        log.warning("retired keys file %s is unreadable (%s); kept it as %s", path, exc, moved.name)
+        return []
 
 
 def default_state_dir(realm_name: str) -> Path:

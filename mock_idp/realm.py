@@ -139,13 +139,19 @@ class User(_Model):
     realm_roles: list[str] = Field(default_factory=list, alias="realmRoles")
     attributes: dict[str, list[str]] = Field(default_factory=dict)
     service_account_client_id: str | None = Field(None, alias="serviceAccountClientId")
+    created_timestamp: int | None = Field(None, alias="createdTimestamp")
     id: str | None = None
 
     @property
     def password(self) -> str | None:
+        credential = self.password_credential
+        return credential.value if credential else None
+
+    @property
+    def password_credential(self) -> Credential | None:
         for credential in self.credentials:
             if credential.type == "password":
-                return credential.value
+                return credential
         return None
 
 
@@ -269,7 +275,16 @@ class Realm(_Model):
 
     def user_id(self, user: User) -> str:
         """``sub``: the file's ``id`` if given, else a UUID stable per realm and user."""
-        return user.id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{self.name}:user:{user.username}"))
+        return user.id or self.stable_id("user", user.username)
+
+    def stable_id(self, kind: str, name: str) -> str:
+        """A UUID for a realm object the file gives no ``id``, the same on every start."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{self.name}:{kind}:{name}"))
+
+    def forget_lookups(self) -> None:
+        """Drop the cached lookup dicts after the admin API changed users or clients."""
+        for name in ("users", "clients"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def unknown_fields(self) -> list[str]:

@@ -4,7 +4,8 @@ Codes and pending logins live only in memory (they expire within minutes).
 Everything a token's validity depends on after a restart — user sessions,
 client sessions (refresh-token families), revoked token ids, dynamically
 registered clients, granted consents — is persisted as one JSON file written
-atomically after each change.
+atomically after each change, and so are the admin API's changes (the user and
+role overlay, per-user extra claims, lifetime overrides).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class Store:
     revoked: dict[str, float] = field(default_factory=dict)  # jti -> exp
     registered_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     consents: dict[str, list[str]] = field(default_factory=dict)  # username -> client ids
+    overlay: dict[str, dict[str, Any]] = field(default_factory=dict)  # admin API edits, see Directory
+    extra_claims: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> claims
+    lifetimes: dict[str, int] = field(default_factory=dict)  # x-mock overrides of the realm's lifespans
 
     # -- persistence --------------------------------------------------------------
 
@@ -113,6 +117,10 @@ class Store:
             store.revoked = {str(k): float(v) for k, v in data["revoked"].items()}
             store.registered_clients = dict(data["registered_clients"])
             store.consents = {str(k): list(v) for k, v in data["consents"].items()}
+            # Absent in files written before the admin API existed.
+            store.overlay = dict(data.get("overlay", {}))
+            store.extra_claims = {str(k): dict(v) for k, v in data.get("extra_claims", {}).items()}
+            store.lifetimes = {str(k): int(v) for k, v in data.get("lifetimes", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             moved = move_aside(path)
             log.warning("state file %s is corrupt (%s); kept it as %s and started with empty state", path, exc, moved.name)
@@ -130,6 +138,9 @@ class Store:
             "revoked": self.revoked,
             "registered_clients": self.registered_clients,
             "consents": self.consents,
+            "overlay": self.overlay,
+            "extra_claims": self.extra_claims,
+            "lifetimes": self.lifetimes,
         }
         write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 

@@ -18,6 +18,7 @@ from mock_idp import pkce
 from mock_idp.bodies import parse_params, read_form
 from mock_idp.endpoints import SSO_COOKIE, cookie_path, idp_of, realm_display
 from mock_idp.errors import OAuthError
+from mock_idp.faults import LOGIN_DENIED, Fault
 from mock_idp.idp import IdentityProvider
 from mock_idp.pages import message_page, render
 from mock_idp.realm import Client
@@ -133,7 +134,7 @@ def _issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession
         nonce=params.get("nonce"),
         code_challenge=params.get("code_challenge"),
         code_challenge_method=(params.get("code_challenge_method") or "plain") if params.get("code_challenge") else None,
-        expires_at=now + idp.realm.access_code_lifespan,
+        expires_at=now + idp.code_lifespan,
         acr=acr,
     )
     idp.store.codes[code.code] = code
@@ -195,6 +196,9 @@ async def authenticate(request: Request) -> Response:
     except OAuthError as exc:
         return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
     username, password = form.get("username", "").strip(), form.get("password", "")
+    denied = idp.faults.take("login", ("login_denied",))
+    if denied is not None:
+        return _login_form(idp, login, error=denied.error_description or LOGIN_DENIED, username=username)
     user = idp.check_password(username, password) if username and password else None
     if user is None:
         return _login_form(idp, login, error=INVALID_LOGIN, username=username)
@@ -222,6 +226,19 @@ async def consent(request: Request) -> Response:
     idp.store.grant_consent(session.username, login.client_id)
     idp.store.save()
     return _issue_code(idp, login, session, acr="1")
+
+
+async def fault_redirect(request: Request, fault: Fault) -> Response | None:
+    """An injected ``oauth_error`` at /auth goes back to the client, as a real one would."""
+    if fault.kind != "oauth_error":
+        return None
+    idp = idp_of(request)
+    try:
+        params = await read_form(request) if request.method == "POST" else parse_params(request.url.query)
+        _, redirect_uri = _check_client(idp, params)
+    except (OAuthError, _PageError):
+        return None  # not redirectable: the JSON error it is
+    return _respond(idp, params, redirect_uri, {"error": fault.error or "server_error", "error_description": fault.description})
 
 
 def routes(prefix: str) -> list[Route]:

@@ -91,8 +91,11 @@ def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dic
     if not client.direct_access_grants:
         raise unauthorized_client("Client not allowed for direct access grants")
     user = idp.check_password(_required(form, "username"), _required(form, "password"))
-    if user is None:
+    denied = idp.faults.take("token", ("login_denied",))
+    if user is None or denied is not None:
         raise invalid_grant("Invalid user credentials", status_code=401)
+    if idp.needs_password_update(user):
+        raise invalid_grant("Account is not fully set up")
     session = idp.store.start_session(user.username)
     return idp.issue_tokens(client, user, session, form.get("scope", ""))
 

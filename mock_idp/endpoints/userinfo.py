@@ -33,7 +33,7 @@ async def userinfo(request: Request) -> JSONResponse:
     if user is None:
         raise invalid_token(realm.name, "User not found")
     subject = Subject(user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=session.auth_time if session else None)
-    body = {"sub": subject.sub, **mapper_claims(realm, client, applied_scopes(realm, client, scope), subject, "userinfo")}
+    body = {"sub": subject.sub, **mapper_claims(realm, client, applied_scopes(realm, client, scope), subject, "userinfo"), **idp.user_claims(subject.sub)}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

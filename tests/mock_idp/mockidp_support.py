@@ -64,3 +64,10 @@ async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, An
     response = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "authorization_code", "code": code, "redirect_uri": PROXY_REDIRECT, "code_verifier": VERIFIER})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def admin_token(http: httpx.AsyncClient, username: str = "admin", password: str = "admin") -> dict[str, str]:
+    """Authorization header for the admin API: a master-realm admin-cli password grant."""
+    response = await http.post("/realms/master/protocol/openid-connect/token", data={"grant_type": "password", "client_id": "admin-cli", "username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -1,0 +1,227 @@
+"""Injected faults: one-shot or persistent misbehaviour at a named endpoint.
+
+``ENDPOINTS`` is the one place that maps fault endpoint names to the realm's
+routes. Response faults (``status``, ``oauth_error``, ``delay``,
+``malformed_body``) fire in :class:`FaultMiddleware` before the endpoint runs;
+the others change what an endpoint does and are taken by the code concerned
+(``wrong_issuer``/``wrong_audience`` at token issuance, ``login_denied`` at
+the login form and the password grant).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mock_idp.errors import NO_STORE, SpecError
+
+# name -> paths below the realm prefix; "registration" also covers its sub-paths.
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "discovery": ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"),
+    "authorize": ("/protocol/openid-connect/auth",),
+    "login": ("/login-actions/authenticate",),
+    "token": ("/protocol/openid-connect/token",),
+    "userinfo": ("/protocol/openid-connect/userinfo",),
+    "introspect": ("/protocol/openid-connect/token/introspect",),
+    "revoke": ("/protocol/openid-connect/revoke",),
+    "certs": ("/protocol/openid-connect/certs",),
+    "logout": ("/protocol/openid-connect/logout",),
+    "registration": ("/clients-registrations/openid-connect",),
+}
+RESPONSE_KINDS = ("status", "oauth_error", "delay", "malformed_body")
+# kind -> endpoints where it can fire (the first is the default).
+BEHAVIOUR_KINDS: dict[str, tuple[str, ...]] = {
+    "wrong_issuer": ("token",),
+    "wrong_audience": ("token",),
+    "login_denied": ("login", "token"),
+}
+KINDS = (*RESPONSE_KINDS, *BEHAVIOUR_KINDS)
+MAX_DELAY_SECONDS = 30.0
+WRONG_ISSUER = "http://wrong-issuer.invalid/realms/wrong"
+WRONG_AUDIENCE = "http://wrong-audience.invalid"
+LOGIN_DENIED = "Login denied by sandbox fault."
+# Keycloak's statuses for OAuth error codes; anything else is 400 (RFC 6749 §5.2).
+OAUTH_ERROR_STATUS = {"invalid_client": 401, "invalid_token": 401, "insufficient_scope": 403, "server_error": 500, "temporarily_unavailable": 503}
+MALFORMED_BODY = b'{"access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3'
+_FIELDS = ("endpoint", "kind", "status", "error", "error_description", "delay_seconds", "times")
+_ids = itertools.count(1)
+
+
+@dataclass
+class Fault:
+    id: str
+    endpoint: str
+    kind: str
+    status: int | None = None
+    error: str | None = None
+    error_description: str | None = None
+    delay_seconds: float | None = None
+    times: int | None = 1  # firings left; None = until cleared
+    fired: int = 0
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> "Fault":
+        """Validate a fault spec (the JSON body of ``POST x-mock/faults``); SpecError names the bad field."""
+        if not isinstance(spec, dict):
+            raise SpecError("body", "a fault spec must be a JSON object")
+        unknown = [key for key in spec if key not in _FIELDS]
+        if unknown:
+            raise SpecError(unknown[0], f"unknown field; expected some of {', '.join(_FIELDS)}")
+        kind = spec.get("kind")
+        if kind not in KINDS:
+            raise SpecError("kind", f"must be one of {', '.join(KINDS)}")
+        allowed = BEHAVIOUR_KINDS.get(kind, tuple(ENDPOINTS))
+        endpoint = spec.get("endpoint", allowed[0] if kind in BEHAVIOUR_KINDS else None)
+        if endpoint not in allowed:
+            raise SpecError("endpoint", f"{kind!r} faults fire at: {', '.join(allowed)}")
+        fault = cls(id=f"fault-{next(_ids)}", endpoint=endpoint, kind=kind, times=_times(spec))
+        fault.status = _status(spec, required=kind == "status")
+        fault.error = _text(spec, "error", required=kind == "oauth_error")
+        fault.error_description = _text(spec, "error_description")
+        fault.delay_seconds = _delay(spec, required=kind == "delay")
+        return fault
+
+    @property
+    def description(self) -> str:
+        return self.error_description or f"Injected by sandbox fault {self.id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _times(spec: dict[str, Any]) -> int | None:
+    times = spec.get("times", 1)
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise SpecError("times", "must be a positive integer (one-shot: 1) or null (persistent)")
+    return times
+
+
+def _status(spec: dict[str, Any], *, required: bool) -> int | None:
+    status = spec.get("status")
+    if status is None and not required:
+        return None
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise SpecError("status", "must be an HTTP error status, 400-599")
+    return status
+
+
+def _text(spec: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = spec.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 1000:
+        raise SpecError(name, "must be a non-empty string (at most 1000 characters)")
+    return value
+
+
+def _delay(spec: dict[str, Any], *, required: bool) -> float | None:
+    delay = spec.get("delay_seconds")
+    if delay is None and not required:
+        return None
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay) or not 0 < delay <= MAX_DELAY_SECONDS:
+        raise SpecError("delay_seconds", f"must be a number of seconds in (0, {MAX_DELAY_SECONDS:g}]")
+    return float(delay)
+
+
+class Faults:
+    """The armed faults of one realm, in the order they were added."""
+
+    def __init__(self) -> None:
+        self.armed: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.armed.append(fault)
+        return fault
+
+    def remove(self, fault_id: str) -> bool:
+        before = len(self.armed)
+        self.armed = [fault for fault in self.armed if fault.id != fault_id]
+        return len(self.armed) != before
+
+    def clear(self) -> None:
+        self.armed.clear()
+
+    def matching(self, endpoint: str, kinds: tuple[str, ...]) -> list[Fault]:
+        return [fault for fault in self.armed if fault.endpoint == endpoint and fault.kind in kinds]
+
+    def fire(self, fault: Fault) -> Fault:
+        """Count a firing; an exhausted fault disappears."""
+        fault.fired += 1
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times == 0 and fault in self.armed:
+                self.armed.remove(fault)
+        return fault
+
+    def take(self, endpoint: str, kinds: tuple[str, ...]) -> Fault | None:
+        """Fire the first armed fault of ``kinds`` at ``endpoint``, if any."""
+        found = self.matching(endpoint, kinds)
+        return self.fire(found[0]) if found else None
+
+
+def endpoint_for(route_path: str, prefix: str) -> str | None:
+    """The fault endpoint name of a request path (relative to the app), if any."""
+    if not route_path.startswith(prefix + "/"):
+        return None
+    rest = route_path[len(prefix) :]
+    for name, paths in ENDPOINTS.items():
+        for path in paths:
+            if rest == path or (name == "registration" and rest.startswith(path + "/")):
+                return name
+    return None
+
+
+def fault_response(fault: Fault) -> Response:
+    """The canned answer of a fired ``status``/``oauth_error``/``malformed_body`` fault."""
+    if fault.kind == "malformed_body":
+        return Response(MALFORMED_BODY, status_code=200, media_type="application/json", headers=NO_STORE)
+    if fault.kind == "oauth_error":
+        error = fault.error or "invalid_request"
+        status = fault.status or OAUTH_ERROR_STATUS.get(error, 400)
+    else:
+        status = fault.status or 503
+        error = fault.error or ("temporarily_unavailable" if status == 503 else "server_error" if status >= 500 else "invalid_request")
+    return JSONResponse({"error": error, "error_description": fault.description}, status_code=status, headers=NO_STORE)
+
+
+# Endpoint-specific rendering of a fired response fault (the authorization
+# endpoint redirects OAuth errors to the client); returns None to fall back.
+Renderer = Callable[[Request, Fault], Awaitable[Response | None]]
+
+
+class FaultMiddleware:
+    """Fires response faults for requests to a realm's named endpoints."""
+
+    def __init__(self, app: ASGIApp, prefix: str, renderers: dict[str, Renderer] | None = None) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.renderers = renderers or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = endpoint_for(route_path(scope), self.prefix) if scope["type"] == "http" else None
+        if endpoint is not None:
+            faults: Faults = scope["app"].state.idp.faults
+            # Delays sleep and fall through to the next fault (or the endpoint).
+            for fault in faults.matching(endpoint, RESPONSE_KINDS):
+                faults.fire(fault)
+                if fault.kind == "delay":
+                    await anyio.sleep(fault.delay_seconds or 0)
+                    continue
+                renderer = self.renderers.get(endpoint)
+                response = await renderer(Request(scope, receive), fault) if renderer else None
+                await (response or fault_response(fault))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """The request path below wherever the app is mounted (e.g. /idp in the sandbox)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
