@@ -20,11 +20,13 @@ from starlette.routing import Route
 from sandbox import landing
 from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
+from sandbox.native import build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
 from sandbox.realm import RealmFile, read_realm
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 from sandbox.tools import create_sample_server
+from sandbox.trace.setup import install_trace
 
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
@@ -52,14 +54,17 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     try:
         oauth_config = public_oauth_config(settings, backend, upstream, client_id)
         mcp = server or create_sample_server(oauth_config)
-        mcp.auth = build_proxy(
-            settings,
-            upstream,
-            client_id,
-            client_secret,
-            storage=state.client_storage(settings.store),
-            signing_key=state.proxy_secret(),
-        )
+        if settings.mode == "native-dcr":
+            mcp.auth = build_native_provider(settings, upstream)
+        else:
+            mcp.auth = build_proxy(
+                settings,
+                upstream,
+                client_id,
+                client_secret,
+                storage=state.client_storage(settings.store),
+                signing_key=state.proxy_secret(),
+            )
         mcp_app = mcp.http_app(path="/mcp")
     except BaseException:
         backend.stop()
@@ -86,6 +91,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     async def landing_page() -> HTMLResponse:
         return HTMLResponse(landing.render(settings, realm.model, oauth_config))
 
+    # The flow trace's routes must come before the root mount, which would shadow them.
+    install_trace(app, settings, upstream, client_id, mcp.auth)
     app.router.routes.append(root_resource_metadata_route(mcp_app))
     if backend.mount:
         app.mount(*backend.mount)

@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
     parser.add_argument("--store", choices=["file", "memory"], help="proxy token store (default: file, survives restarts)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--mode", choices=["proxy", "native-dcr"],
+                        help="proxy: FastMCP's OAuth proxy (default); native-dcr: clients register at the IdP directly")
+    parser.add_argument("--trace", action=argparse.BooleanOptionalAction, default=None,
+                        help="record every hop of each flow at /sandbox/trace (default: on)")
+    parser.add_argument("--trace-history", type=int, help="flows the trace keeps, oldest dropped first (default: 50)")
     return {key: value for key, value in vars(parser.parse_args(argv)).items() if value is not None}
 
 
@@ -68,6 +73,7 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
             "MCP OAuth sandbox is ready",
             f"  MCP endpoint : {settings.mcp_url}",
             f"  Landing page : {settings.base_url}/",
+            f"  Flow trace   : {settings.base_url}/sandbox/trace ({settings.mode} mode)",
             f"  Backend      : {settings.backend} ({realm_url})",
             f"  Demo users   : {users}",
             f"  State        : {settings.state_dir}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration, OIDCProxy
 from key_value.aio.protocols import AsyncKeyValue
 from pydantic import AnyHttpUrl
@@ -24,9 +25,19 @@ class SandboxOIDCProxy(OIDCProxy):
     in-process mock IdP; the mock backend hands the document over instead.
     """
 
+    # Set by the flow trace: event hooks for the proxy's own calls to the IdP.
+    trace_hooks: Any = None
+
     def __init__(self, *, discovery: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._discovery = discovery
         super().__init__(**kwargs)
+
+    def _create_upstream_oauth_client(self) -> AsyncOAuth2Client:
+        """FastMCP's upstream client, unchanged, with the trace's hooks on its HTTP client."""
+        client = super()._create_upstream_oauth_client()
+        if self.trace_hooks is not None:
+            self.trace_hooks.install(client._client)
+        return client
 
     def get_oidc_configuration(
         self, config_url: AnyHttpUrl, strict: bool | None, timeout_seconds: int | None

@@ -37,6 +37,12 @@ class SandboxSettings(BaseSettings):
     # Lifetime of the tokens the proxy itself issues to MCP clients (None: follow upstream).
     access_token_lifetime: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # "proxy": FastMCP's OIDCProxy in front of the IdP. "native-dcr": no proxy; clients
+    # register at the IdP's own DCR endpoint (FastMCP's KeycloakAuthProvider).
+    mode: Literal["proxy", "native-dcr"] = "proxy"
+    # Flow trace (/sandbox/trace): record every hop; keep the last trace_history flows.
+    trace: bool = True
+    trace_history: int = Field(default=50, ge=1, le=10000)
 
     @field_validator("host")
     @classmethod

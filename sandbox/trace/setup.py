@@ -1,0 +1,35 @@
+"""Wire the flow trace into a sandbox app: recorder, middleware, upstream hooks, routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from sandbox.backends import Upstream
+from sandbox.settings import SandboxSettings
+from sandbox.trace.correlate import Correlator
+from sandbox.trace.hops import Classifier
+from sandbox.trace.middleware import TraceMiddleware
+from sandbox.trace.recorder import FlowRecorder
+from sandbox.trace.tracer import Tracer
+from sandbox.trace.upstream import UpstreamHooks
+from sandbox.trace.views import trace_router
+
+
+def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, upstream_client_id: str, auth: Any) -> FlowRecorder:
+    """Add the trace to ``app``; call before the root mount (its routes would be shadowed)."""
+    recorder = FlowRecorder(max_flows=settings.trace_history, mode=settings.mode, enabled=settings.trace)
+    # The in-process IdP's URLs, as the sandbox app sees them (None when the IdP runs elsewhere).
+    realm_url = upstream.realm_url
+    idp_prefix = realm_url[len(settings.base_url) :] if realm_url.startswith(settings.base_url + "/") else None
+    proxy_client = upstream_client_id if settings.mode == "proxy" else ""
+    classifier = Classifier(mode=settings.mode, idp_prefix=idp_prefix, upstream_client_id=proxy_client)
+    tracer = Tracer(recorder, classifier, Correlator(recorder, upstream_client_id=proxy_client))
+    if settings.trace:
+        app.add_middleware(TraceMiddleware, tracer=tracer)
+        if hasattr(auth, "trace_hooks"):
+            auth.trace_hooks = UpstreamHooks(tracer, settings.base_url)
+    app.include_router(trace_router(recorder))
+    app.state.trace = recorder
+    return recorder

@@ -1,0 +1,178 @@
+"""Hop -> steps: classify, correlate, mask and record. Shared by the middleware and the upstream hooks."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+from sandbox.trace.correlate import Correlator
+from sandbox.trace.hops import Classifier, Hop, Kind
+from sandbox.trace.masking import decode_jwt, mask_header, mask_json, mask_params, mask_url
+from sandbox.trace.recorder import Flow, FlowRecorder, Step
+
+log = logging.getLogger("sandbox.trace")
+
+# The flow of the request being served: the proxy's outgoing calls made while serving it belong to it.
+current_flow: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("sandbox_trace_flow", default=None)
+
+SHOWN_REQUEST_HEADERS = ("authorization", "mcp-session-id", "mcp-protocol-version", "user-agent")
+SHOWN_RESPONSE_HEADERS = ("www-authenticate", "location", "content-type", "mcp-session-id", "set-cookie")
+TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+class Tracer:
+    def __init__(self, recorder: FlowRecorder, classifier: Classifier, correlator: Correlator) -> None:
+        self.recorder = recorder
+        self.classifier = classifier
+        self.correlator = correlator
+
+    def begin(self, hop: Hop) -> Flow | None:
+        """At request start: bind what the request carries, so calls made while serving it find the flow."""
+        kind = self.classifier.classify(hop)
+        if kind is None or kind.kind in ("mcp_call", "unauthorized"):
+            return None
+        try:
+            flow = self.correlator.flow_for(hop, kind.kind)
+            if flow is not None:
+                self.correlator.bind(flow, hop, kind.kind)
+            return flow
+        except Exception:  # tracing must never break a request
+            log.exception("trace: could not correlate %s %s", hop.method, hop.path)
+            return None
+
+    def finish(self, hop: Hop, flow: Flow | None = None, kind: Kind | None = None) -> None:
+        try:
+            kind = kind or self.classifier.classify(hop)
+            if kind is None:
+                return
+            flow = flow or self.correlator.flow_for(hop, kind.kind)
+            if flow is None:
+                return
+            self.correlator.bind(flow, hop, kind.kind)
+            for step in build_steps(hop, kind, self.classifier.upstream_client_id, self.recorder):
+                self.recorder.add(flow, step)
+        except Exception:
+            log.exception("trace: could not record %s %s", hop.method, hop.path)
+
+
+def _headers(headers: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: mask_header(name, headers[name]) for name in names if name in headers}
+
+
+def _jwts(source: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = []
+    for name in names:
+        value = source.get(name)
+        if isinstance(value, str) and (decoded := decode_jwt(name, value)):
+            found.append(decoded)
+    return found
+
+
+def _mcp_params(hop: Hop) -> dict[str, Any]:
+    body = hop.json[0] if isinstance(hop.json, list) and hop.json else hop.json
+    if not isinstance(body, dict):
+        return {}
+    params: dict[str, Any] = {"jsonrpc_method": body.get("method", "(response)")}
+    call = body.get("params")
+    if isinstance(call, dict) and isinstance(call.get("name"), str):
+        params["name"] = call["name"]
+    return params
+
+
+def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
+    status = hop.status
+    if kind == "unauthorized":
+        return "WWW-Authenticate: " + hop.response_headers.get("www-authenticate", "")[:200]
+    if kind == "mcp_call":
+        return " ".join(str(params[k]) for k in ("jsonrpc_method", "name") if k in params)
+    if kind == "registration" and isinstance(hop.response_json, dict) and "client_id" in hop.response_json:
+        return f"client_id={hop.response_json['client_id']}"
+    if kind in ("authorize", "idp_authorize"):
+        return f"client_id={params.get('client_id', '?')} · PKCE {params.get('code_challenge_method', 'none')}" + (
+            f" · resource={params['resource']}" if "resource" in params else ""
+        )
+    if kind == "consent_decided":
+        return f"action={params.get('action', '?')}"
+    if kind == "idp_login":
+        if status in (302, 303):
+            return "login accepted"
+        if "kc-form-login" in hop.response_text:
+            return "login refused: form shown again"
+        return "login accepted; the IdP asks for consent" if "kc-oauth" in hop.response_text else ""
+    if status and status >= 400:
+        error = hop.response_json.get("error") if isinstance(hop.response_json, dict) else None
+        return f"{status} {error or ''}".strip()
+    return ""
+
+
+def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRecorder) -> list[Step]:
+    if kind.kind == "mcp_call":
+        params = _mcp_params(hop)
+    elif isinstance(hop.json, dict) and not hop.form:
+        params = mask_json(hop.json)
+        params.update(mask_params(hop.query))
+    else:
+        params = mask_params(hop.params)
+    request_headers = _headers(hop.headers, SHOWN_REQUEST_HEADERS)
+    if request_headers.get("authorization") or kind.kind != "mcp_call":
+        params = {**params, **{f"header {k}": v for k, v in request_headers.items() if k != "user-agent"}}
+    body = hop.response_json if isinstance(hop.response_json, dict) else None
+    response: dict[str, Any] = {"headers": _headers(hop.response_headers, SHOWN_RESPONSE_HEADERS)}
+    if body is not None:
+        response["body"] = mask_json(body)
+    jwts: list[dict[str, Any]] = []
+    if hop.bearer and (decoded := decode_jwt("bearer", hop.bearer)):
+        jwts.append(decoded)
+    jwts += _jwts(hop.params, ("refresh_token", "token"))
+    issued = _jwts(body, TOKEN_FIELDS) if body else []
+    main = Step(
+        kind=kind.kind,
+        source=kind.source,
+        target=kind.target,
+        seq=hop.seq,
+        started=hop.started,
+        method=hop.method,
+        url=mask_url(hop.url),
+        status=hop.status,
+        params=params,
+        response=response,
+        jwts=jwts + ([] if kind.kind == "token_exchange" else issued),
+        note=_note(hop, kind.kind, params),
+        duration_ms=hop.duration_ms,
+    )
+    steps = [main]
+    location = hop.location_params
+    if kind.kind in ("authorize", "consent_decided") and location.get("client_id") == upstream_client_id and "state" in location:
+        steps.append(
+            Step(
+                kind="upstream_redirect",
+                source="proxy",
+                target="browser",
+                seq=recorder.next_seq(),
+                started=hop.started,
+                method="302",
+                url=mask_url(hop.location or ""),
+                status=hop.status,
+                params=mask_params(location),
+                note=f"state = transaction {location['state'][:8]}… · PKCE {location.get('code_challenge_method', 'none')}",
+            )
+        )
+    if kind.kind == "token_exchange" and issued:
+        claims = issued[0]["claims"]
+        steps.append(
+            Step(
+                kind="token_issued",
+                source=kind.target,
+                target="client",
+                seq=recorder.next_seq(),
+                started=hop.started,
+                method="",
+                url="",
+                status=hop.status,
+                params={"token_type": body.get("token_type"), "expires_in": body.get("expires_in"), "scope": body.get("scope")} if body else {},
+                jwts=issued,
+                note=f"iss={claims.get('iss')} aud={claims.get('aud')}",
+            )
+        )
+    return steps

@@ -1,0 +1,84 @@
+"""The proxy<->IdP leg as the proxy itself makes it.
+
+With the in-process mock IdP the proxy's server-side calls come back into the sandbox app
+as ``/idp/...`` requests, and the middleware records them (labelled proxy<->IdP by the
+caller's client id). An IdP elsewhere (Keycloak) is out of the middleware's sight, so the
+proxy's upstream HTTP client gets event hooks instead; calls to the sandbox's own origin
+are left to the middleware so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sandbox.trace.hops import Hop, Kind, token_kind
+from sandbox.trace.tracer import Tracer, current_flow
+
+
+def upstream_kind(hop: Hop) -> Kind:
+    path = hop.path
+    if path.endswith("/token"):
+        return token_kind(hop, "proxy", "idp")
+    if path.endswith("/revoke"):
+        return Kind("upstream_revocation", "proxy", "idp")
+    if path.endswith("/certs"):
+        return Kind("jwks", "proxy", "idp")
+    if "/.well-known/" in path:
+        return Kind("upstream_discovery", "proxy", "idp")
+    return Kind("other", "proxy", "idp")
+
+
+class UpstreamHooks:
+    """httpx2 event hooks recording the proxy's calls to an IdP the sandbox does not serve."""
+
+    def __init__(self, tracer: Tracer, local_origin: str) -> None:
+        self.tracer = tracer
+        self.local_origin = local_origin.rstrip("/")
+
+    def install(self, http_client: Any) -> None:
+        hooks = http_client.event_hooks
+        hooks.setdefault("request", []).append(self.on_request)
+        hooks.setdefault("response", []).append(self.on_response)
+        http_client.event_hooks = hooks
+
+    def _local(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return origin == self.local_origin
+
+    async def on_request(self, request: Any) -> None:
+        url = str(request.url)
+        if not self.tracer.recorder.enabled or self._local(url):
+            return
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        content = request.content if hasattr(request, "content") else b""
+        form = dict(parse_qsl(content.decode("utf-8", "replace"))) if "form" in headers.get("content-type", "") else {}
+        hop = Hop(
+            method=request.method,
+            url=url,
+            path=request.url.path,
+            query=dict(parse_qsl(request.url.query if isinstance(request.url.query, str) else request.url.query.decode())),
+            headers=headers,
+            seq=self.tracer.recorder.next_seq(),
+            started=time.time(),
+            form=form,
+        )
+        request.extensions["sandbox_trace"] = (hop, current_flow.get(), time.perf_counter())
+
+    async def on_response(self, response: Any) -> None:
+        traced = response.request.extensions.get("sandbox_trace")
+        if traced is None:
+            return
+        hop, flow, started = traced
+        hop.status = response.status_code
+        hop.response_headers = {k.lower(): v for k, v in response.headers.items()}
+        hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if "json" in hop.response_headers.get("content-type", ""):
+            await response.aread()
+            try:
+                hop.response_json = response.json()
+            except ValueError:
+                pass
+        self.tracer.finish(hop, flow, upstream_kind(hop))

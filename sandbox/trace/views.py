@@ -1,0 +1,106 @@
+"""The trace's routes: the live page, JSON (all flows or one), Server-Sent Events, Mermaid, clear."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from importlib.resources import files
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from sandbox.trace.mermaid import participant_labels, to_mermaid
+from sandbox.trace.recorder import FlowRecorder
+
+PAGE = (files("sandbox") / "templates" / "trace.html").read_text(encoding="utf-8")
+KEEP_ALIVE = 10.0
+# An event stream ends after this long; EventSource reconnects with Last-Event-ID and misses nothing.
+STREAM_LIFETIME = 120.0
+
+
+def _since(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+def _not_found(flow_id: str) -> JSONResponse:
+    return JSONResponse({"error": "not_found", "error_description": f"no flow {flow_id!r} (unknown, or dropped from the history)"}, status_code=404)
+
+
+def trace_router(recorder: FlowRecorder) -> APIRouter:
+    router = APIRouter(prefix="/sandbox/trace", include_in_schema=False)
+
+    @router.get("", response_class=HTMLResponse)
+    async def page() -> HTMLResponse:
+        labels = json.dumps(participant_labels(recorder.mode))
+        html = PAGE.replace("__MODE__", recorder.mode).replace("__LABELS__", labels)
+        html = html.replace("__ENABLED__", "true" if recorder.enabled else "false")
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @router.get(".json")
+    async def all_flows(since: str | None = None) -> JSONResponse:
+        return JSONResponse(recorder.snapshot(_since(since)))
+
+    @router.delete("")
+    async def clear() -> JSONResponse:
+        recorder.clear()
+        return JSONResponse({"cleared": True})
+
+    @router.get("/events")
+    async def events(request: Request) -> StreamingResponse:
+        since = _since(request.headers.get("last-event-id") or request.query_params.get("since"))
+        return StreamingResponse(
+            _event_stream(recorder, request, since),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/{flow_id}.json")
+    async def one_flow(flow_id: str) -> Response:
+        flow = recorder.get(flow_id)
+        return _not_found(flow_id) if flow is None else JSONResponse(flow.to_dict())
+
+    @router.get("/{flow_id}.mmd")
+    async def mermaid(flow_id: str) -> Response:
+        flow = recorder.get(flow_id)
+        if flow is None:
+            return _not_found(flow_id)
+        return PlainTextResponse(to_mermaid(flow), headers={"Content-Disposition": f'inline; filename="flow-{flow_id}.mmd"'})
+
+    return router
+
+
+def _sse(event: dict, rev: int | None = None) -> str:
+    head = f"id: {rev}\n" if rev else ""
+    return f"{head}data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+async def _event_stream(recorder: FlowRecorder, request: Request, since: int) -> AsyncIterator[str]:
+    subscription = recorder.subscribe()
+    deadline = time.monotonic() + STREAM_LIFETIME
+    try:
+        yield "retry: 1000\n\n"
+        if since:
+            missed = recorder.snapshot(since)["flows"]
+            for step in sorted((s for flow in missed for s in flow["steps"]), key=lambda s: s["rev"]):
+                yield _sse({"flow": {"id": step["flow_id"]}, "step": step}, step["rev"])
+        while time.monotonic() < deadline:
+            try:
+                event = await subscription.get(KEEP_ALIVE)
+            except (TimeoutError, asyncio.TimeoutError):
+                if await request.is_disconnected():
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            step = event.get("step")
+            if step is not None and step["rev"] <= since:
+                continue
+            yield _sse(event, step["rev"] if step else None)
+    finally:
+        subscription.close()

@@ -1,0 +1,88 @@
+"""The recorder: bounded history, per-flow step cap, ordering, ``since``, live subscribers."""
+
+import asyncio
+import threading
+
+from sandbox.trace.recorder import FlowRecorder, Step
+
+
+def step(recorder: FlowRecorder, kind: str = "mcp_call", seq: int | None = None) -> Step:
+    return Step(kind=kind, source="client", target="proxy", seq=seq if seq is not None else recorder.next_seq(), started=0.0, method="POST", url="/mcp")
+
+
+def test_history_keeps_the_newest_flows_and_drops_the_oldest():
+    recorder = FlowRecorder(max_flows=3)
+    flows = [recorder.open_flow() for _ in range(5)]
+    for flow in flows:
+        recorder.add(flow, step(recorder))
+    kept = [flow.id for flow in recorder.flows()]
+    assert kept == [flows[4].id, flows[3].id, flows[2].id]
+    assert recorder.get(flows[0].id) is None and flows[0].evicted
+    recorder.add(flows[0], step(recorder))  # late hops of a dropped flow go nowhere
+    assert recorder.get(flows[0].id) is None
+    assert len(recorder.snapshot()["flows"]) == 3
+
+
+def test_activity_keeps_a_flow_in_the_history():
+    recorder = FlowRecorder(max_flows=2)
+    first, second = recorder.open_flow(), recorder.open_flow()
+    recorder.add(second, step(recorder))
+    recorder.add(first, step(recorder))  # first is now the most recently active
+    third = recorder.open_flow()
+    assert recorder.get(first.id) is first and recorder.get(second.id) is None and recorder.get(third.id) is third
+
+
+def test_step_cap_drops_repetitive_mcp_calls_before_the_authorization_story():
+    recorder = FlowRecorder(max_steps=10)
+    flow = recorder.open_flow()
+    for kind in ("unauthorized", "prm_discovery", "registration", "authorize"):
+        recorder.add(flow, step(recorder, kind))
+    for _ in range(20):
+        recorder.add(flow, step(recorder))
+    kinds = [s.kind for s in flow.steps]
+    assert len(kinds) == 10 and kinds[:4] == ["unauthorized", "prm_discovery", "registration", "authorize"]
+    assert flow.dropped_steps == 14
+
+
+def test_steps_sort_by_start_even_when_recorded_late():
+    recorder = FlowRecorder()
+    flow = recorder.open_flow()
+    callback_seq = recorder.next_seq()
+    inner = step(recorder, "upstream_token_exchange")  # starts after, finishes first
+    recorder.add(flow, inner)
+    recorder.add(flow, step(recorder, "callback", seq=callback_seq))
+    assert [s.kind for s in flow.steps] == ["callback", "upstream_token_exchange"]
+
+
+def test_since_returns_only_what_was_recorded_after_a_revision():
+    recorder = FlowRecorder()
+    old, new = recorder.open_flow(), recorder.open_flow()
+    recorder.add(old, step(recorder, "unauthorized"))
+    mark = recorder.revision
+    recorder.add(new, step(recorder, "registration"))
+    flows = recorder.snapshot(since=mark)["flows"]
+    assert [f["id"] for f in flows] == [new.id]
+    assert [s["kind"] for s in flows[0]["steps"]] == ["registration"]
+
+
+async def test_subscribers_get_each_step_even_from_another_thread():
+    recorder = FlowRecorder()
+    subscription = recorder.subscribe()
+    flow = recorder.open_flow()
+    worker = threading.Thread(target=lambda: recorder.add(flow, step(recorder, "registration")))
+    worker.start()
+    worker.join()
+    event = await subscription.get(timeout=2)
+    assert event["flow"]["id"] == flow.id and event["step"]["kind"] == "registration"
+    subscription.close()
+    recorder.add(flow, step(recorder))
+    await asyncio.sleep(0.05)
+    assert subscription.queue.empty()
+
+
+def test_clear_forgets_every_flow():
+    recorder = FlowRecorder()
+    flow = recorder.open_flow()
+    recorder.add(flow, step(recorder))
+    recorder.clear()
+    assert recorder.flows() == [] and recorder.get(flow.id) is None
