@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sandbox.settings import SandboxSettings
+from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
 from sandbox.testing.server import RunningSandbox, free_port, running_sandbox
 
@@ -19,26 +21,64 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="identity backend the e2e suite runs against (default: mock)")
 
 
-def start_sandbox(request: pytest.FixtureRequest, state_dir: Path, **overrides: object):
-    settings = SandboxSettings(
-        backend=request.config.getoption("--backend"),
-        port=free_port(),
-        state_dir=state_dir,
-        **overrides,
-    )
-    return running_sandbox(settings)
+# Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
+# must list each one's callback and audience before it starts.
+SANDBOX_NAMES = ("main", "short-lived", "restart")
 
 
 @pytest.fixture(scope="session")
-def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    with start_sandbox(request, tmp_path_factory.mktemp("state")) as running:
+def sandbox_ports() -> dict[str, int]:
+    return {name: free_port() for name in SANDBOX_NAMES}
+
+
+@pytest.fixture(scope="session")
+def keycloak_url(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], tmp_path_factory) -> Iterator[str | None]:
+    """One real Keycloak for the whole session (``--backend keycloak``), shared by every sandbox."""
+    if request.config.getoption("--backend") != "keycloak":
+        yield None
+        return
+    from sandbox.backends.keycloak import choose_launcher, keycloak_unavailable_reason
+    from sandbox.realm import realm_for_base_urls
+
+    reason = keycloak_unavailable_reason()
+    if reason:
+        pytest.skip(f"Keycloak backend unavailable: {reason}")
+    realm = realm_for_base_urls(DEFAULT_REALM_FILE, [f"http://localhost:{port}" for port in sandbox_ports.values()])
+    realm_file = tmp_path_factory.mktemp("keycloak") / "sandbox-realm.json"
+    realm_file.write_text(json.dumps(realm))
+    with choose_launcher(realm_file, port=free_port(), management_port=free_port()) as keycloak:
+        yield keycloak.base_url
+
+
+def _settings(request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides) -> SandboxSettings:
+    return SandboxSettings(
+        backend=request.config.getoption("--backend"),
+        port=ports[name],
+        state_dir=state_dir,
+        keycloak_url=keycloak_url,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def sandbox_settings(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], keycloak_url: str | None):
+    """``sandbox_settings(name, state_dir, **overrides)``: settings for one of the session's sandboxes."""
+    return functools.partial(_settings, request, sandbox_ports, keycloak_url)
+
+
+@pytest.fixture(scope="session")
+def sandbox(request, sandbox_ports, keycloak_url, tmp_path_factory) -> Iterator[RunningSandbox]:
+    settings = _settings(request, sandbox_ports, keycloak_url, "main", tmp_path_factory.mktemp("state"))
+    with running_sandbox(settings) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def short_lived_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def short_lived_sandbox(request, sandbox_ports, keycloak_url, tmp_path_factory) -> Iterator[RunningSandbox]:
     """Proxy-issued access tokens live two seconds, so tests can watch them expire and refresh."""
-    with start_sandbox(request, tmp_path_factory.mktemp("state-short"), access_token_lifetime=2) as running:
+    state = tmp_path_factory.mktemp("state-short")
+    settings = _settings(request, sandbox_ports, keycloak_url, "short-lived", state, access_token_lifetime=2)
+    with running_sandbox(settings) as running:
         yield running
 
 

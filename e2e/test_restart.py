@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastmcp import Client
 from key_value.aio.stores.memory import MemoryStore
 
-from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
-from sandbox.testing.server import free_port, running_sandbox
+from sandbox.testing.server import running_sandbox
 
 
-async def test_registration_and_tokens_survive_a_restart(request, tmp_path):
-    settings = SandboxSettings(backend=request.config.getoption("--backend"), port=free_port(), state_dir=tmp_path)
+async def test_registration_and_tokens_survive_a_restart(sandbox_settings, tmp_path):
+    settings = sandbox_settings("restart", tmp_path)
     client_storage = MemoryStore()
 
     with running_sandbox(settings) as first:

@@ -44,6 +44,16 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--trace", action=argparse.BooleanOptionalAction, default=None,
                         help="record every hop of each flow at /sandbox/trace (default: on)")
     parser.add_argument("--trace-history", type=int, help="flows the trace keeps, oldest dropped first (default: 50)")
+    keycloak = parser.add_argument_group("Keycloak backend")
+    keycloak.add_argument("--keycloak-url", help="use this running Keycloak (realm already imported) instead of launching one")
+    keycloak.add_argument("--keycloak-launcher", choices=["auto", "container", "distribution"],
+                          help="how to launch Keycloak (default: auto: Docker if it answers, else the distribution)")
+    keycloak.add_argument("--keycloak-port", type=int, help="Keycloak HTTP port (default: 8080)")
+    keycloak.add_argument("--keycloak-management-port", type=int, help="Keycloak health port (default: 9000)")
+    keycloak.add_argument("--keycloak-home", type=Path, help="a Keycloak distribution to run (default: KEYCLOAK_HOME or a cached download)")
+    keycloak.add_argument("--keycloak-ready-timeout", type=float, help="seconds to wait for Keycloak (default: 180)")
+    keycloak.add_argument("--keycloak-keep-state", action=argparse.BooleanOptionalAction, default=None,
+                          help="keep Keycloak's database between runs (default: fresh each run)")
     return {key: value for key, value in vars(parser.parse_args(argv)).items() if value is not None}
 
 

@@ -45,6 +45,42 @@ def read_realm(path: Path, base_url: str = REALM_FILE_BASE_URL) -> RealmFile:
     return RealmFile(path=path, data=data, model=load_realm(data, origin=str(path)))
 
 
+def realm_for_base_urls(path: Path, base_urls: list[str]) -> dict[str, Any]:
+    """The realm file for several sandboxes sharing one Keycloak (a test session).
+
+    Every list entry that names the default address is repeated once per base URL
+    (redirect URIs, audience mappers), so each sandbox finds its callback and audience.
+    """
+    return _expand_lists(read_realm_json(path), REALM_FILE_BASE_URL, base_urls)
+
+
+def _expand_lists(value: Any, old: str, news: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _expand_lists(item, old, news) for key, item in value.items()}
+    if not isinstance(value, list):
+        return value
+    expanded: list[Any] = []
+    for item in value:
+        if not _names_outside_lists(item, old):
+            expanded.append(_expand_lists(item, old, news))
+            continue
+        for index, new in enumerate(news):
+            copy = _replace_in_strings(item, old, new)
+            if isinstance(copy, dict) and index and isinstance(copy.get("name"), str):
+                copy["name"] = f"{copy['name']}-{index}"  # mapper names are unique per client
+            expanded.append(copy)
+    return expanded
+
+
+def _names_outside_lists(value: Any, old: str) -> bool:
+    """Whether ``old`` is in this item itself rather than in a list nested inside it."""
+    if isinstance(value, str):
+        return old in value
+    if isinstance(value, dict):
+        return any(_names_outside_lists(item, old) for item in value.values())
+    return False
+
+
 def _replace_in_strings(value: Any, old: str, new: str) -> Any:
     if isinstance(value, str):
         return value.replace(old, new)

@@ -44,6 +44,17 @@ class SandboxSettings(BaseSettings):
     trace: bool = True
     trace_history: int = Field(default=50, ge=1, le=10000)
 
+    # Keycloak backend. With keycloak_url set the sandbox uses that running Keycloak
+    # (whose realm is already imported) instead of launching one.
+    keycloak_url: str | None = None
+    keycloak_launcher: Literal["auto", "container", "distribution"] = "auto"
+    keycloak_port: int = Field(default=8080, ge=1, le=65535)
+    keycloak_management_port: int = Field(default=9000, ge=1, le=65535)
+    keycloak_home: Path | None = None
+    keycloak_ready_timeout: float = Field(default=180.0, gt=0)
+    # Keep Keycloak's database between runs, so upstream sessions survive a restart.
+    keycloak_keep_state: bool = False
+
     @field_validator("host")
     @classmethod
     def _loopback_only(cls, host: str) -> str:

@@ -103,7 +103,12 @@ def _respond(idp: IdentityProvider, params: dict[str, str], redirect_uri: str, v
 
 def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = "") -> HTMLResponse:
     action = f"{idp.issuer}/login-actions/authenticate?" + urlencode({"session_code": login.id, "client_id": login.client_id, "tab_id": login.id[:11]})
-    error_block = f'<div class="alert-error"><span id="input-error" class="kc-feedback-text" aria-live="polite">{escape(error)}</span></div>' if error else ""
+    # Keycloak 26's markup: the message sits under the username field.
+    error_block = (
+        f'<div class="pf-m-error" id="input-error-username"><span class="kc-feedback-text">{escape(error)}</span></div>'
+        if error
+        else ""
+    )
     return render(
         "login.html",
         title=f"Sign in to {realm_display(idp)}",

@@ -114,7 +114,7 @@ def _apply_policies(idp: IdentityProvider, request: Request, metadata: dict[str,
             if policy.flag("client-uris-must-match", True):
                 urls = list(metadata["redirect_uris"]) + [metadata[n] for n in _URI_FIELDS if n in metadata]
                 if any(not _host_trusted(urlsplit(url).hostname or "", trusted) for url in urls):
-                    raise _rejected(policy, "URL doesn't match any trusted host or trusted domain")
+                    raise _rejected(policy, "URI doesn't match any trusted host or trusted domain")
         elif policy.provider_id == "max-clients":
             limit = int((policy.values("max-clients") or ["200"])[0])
             if len(idp.realm.clients) + len(idp.store.registered_clients) >= limit:

@@ -93,7 +93,8 @@ def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dic
     user = idp.check_password(_required(form, "username"), _required(form, "password"))
     denied = idp.faults.take("token", ("login_denied",))
     if user is None or denied is not None:
-        raise invalid_grant("Invalid user credentials", status_code=401)
+        # Keycloak 26.7 answers 400 here (seen against the real server, not 401).
+        raise invalid_grant("Invalid user credentials")
     if idp.needs_password_update(user):
         raise invalid_grant("Account is not fully set up")
     session = idp.store.start_session(user.username)

@@ -13,4 +13,6 @@ def create_backend(settings: SandboxSettings, realm: RealmFile, state: StateDir)
         from sandbox.backends.mock import MockBackend
 
         return MockBackend(realm, base_url=settings.base_url, state_dir=state.mock_idp)
-    raise NotImplementedError(f"backend {settings.backend!r} is not available yet")
+    from sandbox.backends.keycloak.backend import KeycloakBackend
+
+    return KeycloakBackend(settings, realm, state.root / "keycloak")

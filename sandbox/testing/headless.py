@@ -7,6 +7,8 @@ arrives at the client's loopback redirect URI, without a listening callback serv
 
 from __future__ import annotations
 
+import urllib.request
+from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
 from urllib.parse import parse_qs, urljoin, urlparse
 
@@ -15,6 +17,9 @@ from fastmcp.client.auth import OAuth
 from mcp.shared.auth import AuthorizationCodeResult
 
 from sandbox.testing.forms import Form, parse_page
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 class AuthorizationFailed(Exception):
@@ -34,6 +39,23 @@ class AuthorizationDenied(AuthorizationFailed):
         self.description = description
 
 
+class BrowserCookieJar(CookieJar):
+    """Cookies kept the way a browser keeps them on loopback.
+
+    Keycloak sends its login-session cookies with ``Secure`` and ``Version=1`` even over
+    plain http. Browsers ignore the version and treat localhost as a secure context, so
+    they send them back; the stdlib jar would withhold both. Store them as plain cookies.
+    """
+
+    def make_cookies(self, response: Any, request: urllib.request.Request) -> list[Cookie]:
+        cookies = super().make_cookies(response, request)
+        loopback = urlparse(request.get_full_url()).hostname in LOOPBACK_HOSTS
+        for cookie in cookies:
+            cookie.version = 0
+            cookie.secure = cookie.secure and not loopback
+        return cookies
+
+
 class HeadlessBrowser:
     def __init__(
         self,
@@ -48,7 +70,8 @@ class HeadlessBrowser:
         self.consent = consent
         self.max_steps = max_steps
         # Kept across walks, like a browser profile: the IdP's SSO cookie lives here.
-        self.cookies = httpx.Cookies()
+        # (httpx uses a CookieJar passed in as it is; a Cookies object would be copied.)
+        self.cookies = BrowserCookieJar()
         # The pages answered on the last walk, in order: "consent", "login", "idp-consent".
         self.pages: list[str] = []
 
@@ -58,18 +81,15 @@ class HeadlessBrowser:
             raise AuthorizationFailed(f"authorization URL has no redirect_uri: {authorization_url}")
         self.pages = []
         async with httpx.AsyncClient(cookies=self.cookies, follow_redirects=False, timeout=30.0) as http:
-            try:
-                response = await http.get(authorization_url)
-                for _ in range(self.max_steps):
-                    if response.is_redirect:
-                        location = urljoin(str(response.url), response.headers["location"])
-                        if location.startswith(redirect_uri):
-                            return _callback_result(location)
-                        response = await http.get(location)
-                        continue
-                    response = await self._answer_page(http, response)
-            finally:
-                self.cookies = http.cookies
+            response = await http.get(authorization_url)
+            for _ in range(self.max_steps):
+                if response.is_redirect:
+                    location = urljoin(str(response.url), response.headers["location"])
+                    if location.startswith(redirect_uri):
+                        return _callback_result(location)
+                    response = await http.get(location)
+                    continue
+                response = await self._answer_page(http, response)
         raise AuthorizationFailed(f"no redirect to {redirect_uri} after {self.max_steps} steps")
 
     async def _answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:

@@ -99,7 +99,7 @@ class LoginPage:
 
     async def error(self) -> str:
         """The visible error after a refused login."""
-        locator = self.page.locator("#input-error")
+        locator = self.page.locator("#input-error-username")
         await locator.wait_for(state="visible")
         if self.trail:
             await self.trail.record(self.page, "login-error")

@@ -28,7 +28,7 @@ async def test_wrong_password_rerenders_with_error_and_issues_nothing(client, id
     action = form_action(page.text)
     wrong = await client.post(action, data={"username": "alice", "password": "bob"})
     assert wrong.status_code == 200
-    assert re.search(r'id="input-error"[^>]*>Invalid username or password\.<', wrong.text)
+    assert re.search(r'id="input-error-username"[^>]*><span class="kc-feedback-text">Invalid username or password\.<', wrong.text)
     assert 'id="kc-form-login"' in wrong.text and 'value="alice"' in wrong.text
     assert not idp.store.codes and not idp.store.sessions and "set-cookie" not in wrong.headers
     unknown = await client.post(form_action(wrong.text), data={"username": "mallory", "password": "x"})

@@ -119,4 +119,4 @@ def test_duplicate_user_is_a_409_with_keycloaks_message(server: str):
 def test_wrong_admin_password_is_refused(server: str):
     with pytest.raises(Exception) as refused:
         KeycloakAdmin(server_url=server, username="admin", password="nope", realm_name="sandbox", user_realm_name="master", client_id="admin-cli").get_users()
-    assert getattr(refused.value, "response_code", None) == 401
+    assert getattr(refused.value, "response_code", None) == 400

@@ -45,7 +45,7 @@ async def test_untrusted_redirect_host_is_rejected_like_keycloak(client, idp):
     assert response.status_code == 403
     assert response.json() == {
         "error": "insufficient_scope",
-        "error_description": "Policy 'Trusted Hosts' rejected request to client-registration service. Details: URL doesn't match any trusted host or trusted domain",
+        "error_description": "Policy 'Trusted Hosts' rejected request to client-registration service. Details: URI doesn't match any trusted host or trusted domain",
     }
     assert not idp.store.registered_clients
 

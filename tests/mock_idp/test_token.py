@@ -176,7 +176,7 @@ async def test_password_grant_only_for_direct_access_clients(client, idp):
     assert ok.status_code == 200 and "id_token" in ok.json()
     assert decode(idp, ok.json()["access_token"]).claims["preferred_username"] == "bob"
     wrong = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "alice"})
-    assert wrong.status_code == 401 and wrong.json() == {"error": "invalid_grant", "error_description": "Invalid user credentials"}
+    assert wrong.status_code == 400 and wrong.json() == {"error": "invalid_grant", "error_description": "Invalid user credentials"}
     proxy = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "password", "username": "bob", "password": "bob"})
     assert proxy.status_code == 400 and proxy.json()["error"] == "unauthorized_client"
 

@@ -57,3 +57,19 @@ def test_public_or_missing_upstream_client_is_refused(tmp_path: Path):
         realm.upstream_client("sandbox-proxy")
     with pytest.raises(RealmError, match="no client with clientId 'nope'"):
         realm.upstream_client("nope")
+
+
+def test_realm_for_several_sandboxes_repeats_callbacks_and_audiences():
+    from sandbox.realm import realm_for_base_urls
+
+    urls = ["http://localhost:9001", "http://localhost:9002"]
+    data = realm_for_base_urls(DEFAULT_REALM_FILE, urls)
+    assert REALM_FILE_BASE_URL not in json.dumps(data)
+    proxy = next(c for c in data["clients"] if c["clientId"] == "sandbox-proxy")
+    assert proxy["redirectUris"] == [f"{url}/auth/callback" for url in urls]
+    audiences = [m for m in proxy["protocolMappers"] if m["protocolMapper"] == "oidc-audience-mapper"]
+    assert [m["config"]["included.custom.audience"] for m in audiences] == [f"{url}/mcp" for url in urls]
+    assert len({m["name"] for m in audiences}) == 2
+    # Entries that do not name the default address stay single.
+    cli = next(c for c in data["clients"] if c["clientId"] == "sandbox-cli")
+    assert cli["redirectUris"] == ["http://localhost:*", "http://127.0.0.1:*"]
