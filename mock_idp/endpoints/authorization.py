@@ -103,12 +103,6 @@ def _respond(idp: IdentityProvider, params: dict[str, str], redirect_uri: str, v
 
 def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = "") -> HTMLResponse:
     action = f"{idp.issuer}/login-actions/authenticate?" + urlencode({"session_code": login.id, "client_id": login.client_id, "tab_id": login.id[:11]})
-    # Keycloak 26's markup: the message sits under the username field.
-    error_block = (
-        f'<div class="pf-m-error" id="input-error-username"><span class="kc-feedback-text">{escape(error)}</span></div>'
-        if error
-        else ""
-    )
     return render(
         "login.html",
         title=f"Sign in to {realm_display(idp)}",
@@ -116,8 +110,20 @@ def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None
         action=action,
         username=username,
         client_id=login.client_id,
-        raw={"error_block": error_block, "invalid": ' aria-invalid="true"' if error else ""},
+        raw=_error_block("username", error),
     )
+
+
+def _error_block(field: str, error: str | None) -> dict[str, str]:
+    # Keycloak 26's markup: the message sits under the field it is about.
+    block = f'<div class="pf-m-error" id="input-error-{field}"><span class="kc-feedback-text">{escape(error)}</span></div>' if error else ""
+    return {"error_block": block, "invalid": ' aria-invalid="true"' if error else ""}
+
+
+def _update_password_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None) -> HTMLResponse:
+    """Keycloak's UPDATE_PASSWORD required action, shown after a temporary password checked out."""
+    action = f"{idp.issuer}/login-actions/required-action?" + urlencode({"session_code": login.id, "execution": "UPDATE_PASSWORD", "client_id": login.client_id, "tab_id": login.id[:11]})
+    return render("update_password.html", title="Update password", realm_display=realm_display(idp), action=action, raw=_error_block("password-confirm", error))
 
 
 def _consent_form(idp: IdentityProvider, login: PendingLogin, client: Client) -> HTMLResponse:
@@ -207,11 +213,38 @@ async def authenticate(request: Request) -> Response:
     user = idp.check_password(username, password) if username and password else None
     if user is None:
         return _login_form(idp, login, error=INVALID_LOGIN, username=username)
-    session = idp.store.start_session(user.username)
+    if idp.needs_password_update(user):
+        login.username = user.username  # no sid yet: the session starts once the password is changed
+        return _update_password_form(idp, login)
+    return _start_session(idp, login, user.username)
+
+
+def _start_session(idp: IdentityProvider, login: PendingLogin, username: str) -> Response:
+    session = idp.store.start_session(username)
     idp.store.save()
     response = _after_authentication(idp, login, session, acr="1")
     response.set_cookie(SSO_COOKIE, session.sid, path=cookie_path(idp), httponly=True, samesite="lax")
     return response
+
+
+async def required_action(request: Request) -> Response:
+    """``POST login-actions/required-action``: the update-password form's target."""
+    idp = idp_of(request)
+    login = _pending_login(request, idp)
+    user = idp.find_user(login.username) if login is not None and login.username and login.sid is None else None
+    if login is None or user is None:
+        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+    new, confirm = form.get("password-new", ""), form.get("password-confirm", "")
+    if not new:
+        return _update_password_form(idp, login, error="Please specify password.")
+    if new != confirm:
+        return _update_password_form(idp, login, error="Passwords don't match.")
+    idp.directory.reset_password(user, {"value": new, "temporary": False})
+    return _start_session(idp, login, user.username)
 
 
 async def consent(request: Request) -> Response:
@@ -251,4 +284,5 @@ def routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/protocol/openid-connect/auth", authorize, methods=["GET", "POST"]),
         Route(f"{prefix}/login-actions/authenticate", authenticate, methods=["POST"]),
         Route(f"{prefix}/login-actions/consent", consent, methods=["POST"]),
+        Route(f"{prefix}/login-actions/required-action", required_action, methods=["POST"]),
     ]

@@ -3,6 +3,7 @@ mounted under /idp as the sandbox mounts it."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -120,3 +121,21 @@ def test_wrong_admin_password_is_refused(server: str):
     with pytest.raises(Exception) as refused:
         KeycloakAdmin(server_url=server, username="admin", password="nope", realm_name="sandbox", user_realm_name="master", client_id="admin-cli").get_users()
     assert getattr(refused.value, "response_code", None) == 400
+
+
+def test_temporary_password_asks_for_a_new_one_at_the_login_form(server: str):
+    admin = _admin(server)
+    bob = admin.get_user_id("bob")
+    admin.set_user_password(bob, "temp-pw")  # temporary, python-keycloak's default
+    params = {"client_id": "sandbox-cli", "redirect_uri": "http://localhost:5000/cb", "response_type": "code", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
+    with httpx.Client() as browser:
+        page = browser.get(f"{server}realms/sandbox/protocol/openid-connect/auth", params=params)
+        update = browser.post(form_action(page.text), data={"username": "bob", "password": "temp-pw"})
+        assert update.status_code == 200 and 'id="kc-passwd-update-form"' in update.text
+        action = re.search(r'id="kc-passwd-update-form" action="([^"]+)"', update.text).group(1).replace("&amp;", "&")
+        mismatch = browser.post(action, data={"password-new": "a", "password-confirm": "b"})
+        assert "Passwords don&#x27;t match." in mismatch.text
+        done = browser.post(action, data={"password-new": "final-pw", "password-confirm": "final-pw"})
+    assert done.status_code == 302 and "code=" in done.headers["location"]
+    assert admin.get_user(bob)["requiredActions"] == []
+    assert _password_login(server, "bob", "final-pw")["access_token"]
