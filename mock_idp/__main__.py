@@ -21,6 +21,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
     parser.add_argument("--state-dir", help="signing key and state (default: the user cache dir)")
+    parser.add_argument("--admin-username", default="admin", help="master realm bootstrap admin (default admin)")
+    parser.add_argument("--admin-password", default="admin", help="its password (default admin)")
     return parser.parse_args(argv)
 
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     port = sock.getsockname()[1]
     issuer_base = f"http://{args.public_host}:{port}"
     try:
-        app = create_app(realm, issuer_base=issuer_base, state_dir=args.state_dir)
+        app = create_app(realm, issuer_base=issuer_base, state_dir=args.state_dir, admin_username=args.admin_username, admin_password=args.admin_password)
     except OSError as exc:
         print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for user in realm.users.values():
         roles = ", ".join(user.realm_roles) or "-"
         print(f"mock-idp: user {user.username} (password from realm file; roles: {roles})", flush=True)
+    print(f"mock-idp: admin API {issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {args.admin_username})", flush=True)
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
