@@ -74,6 +74,8 @@ class Directory:
         data = {k: v for k, v in rep.items() if k not in _IGNORED_ON_WRITE and k != "credentials"}
         data |= {"username": username.strip().lower(), "id": str(uuid.uuid4()), "createdTimestamp": int(self.clock.now() * 1000)}
         data["credentials"] = _password_credentials(rep.get("credentials"))
+        # New users get the realm's default role (users imported from the file do not).
+        data["realmRoles"] = [self.realm.default_role_name]
         user = _parsed(data)
         if user.username in self.realm.users:
             raise admin_conflict("User exists with same username")
@@ -162,15 +164,15 @@ class Directory:
         return role
 
     def direct_roles(self, user: User) -> list[Role]:
-        """A user's direct realm-role mappings; every user holds the default role, as in Keycloak."""
-        names = [self.realm.default_role_name, *user.realm_roles]
+        """A user's direct realm-role mappings."""
+        names = list(user.realm_roles)
         return [role for role in self.roles() if role.name in names]
 
     def map_roles(self, user: User, reps: Any, *, add: bool) -> User:
         wanted = [self._mapped_role(rep).name for rep in _role_list(reps)]
         current = list(user.realm_roles)
         if add:
-            current += [name for name in wanted if name not in current and name != self.realm.default_role_name]
+            current += [name for name in wanted if name not in current]
         else:
             current = [name for name in current if name not in wanted]
         return self._replace(user, user.model_copy(update={"realm_roles": current}))

@@ -257,9 +257,13 @@ class Realm(_Model):
         return list(self.default_optional_client_scopes or [])
 
     def effective_roles(self, user: User) -> list[str]:
-        """The user's realm roles plus the realm default role, composites expanded."""
+        """The user's realm roles, composites expanded.
+
+        A real Keycloak 26 grants users imported from a realm file only the roles the
+        file lists; the default role goes to users created later (admin API).
+        """
         declared = {role.name: role for role in self.roles.realm}
-        pending = [*user.realm_roles, self.default_role_name]
+        pending = list(user.realm_roles)
         seen: list[str] = []
         while pending:
             name = pending.pop(0)

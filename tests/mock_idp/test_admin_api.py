@@ -195,9 +195,10 @@ async def test_role_mappings_shape_and_effect_on_tokens(client, admin):
     mapped = await client.post(f"{USERS}/{bob}/role-mappings/realm", json=[mcp_admin], headers=admin)
     assert mapped.status_code == 204
     mappings = (await client.get(f"{USERS}/{bob}/role-mappings", headers=admin)).json()
-    assert {r["name"] for r in mappings["realmMappings"]} == {"default-roles-sandbox", "mcp-user", "mcp-admin"}
+    # Imported users hold only the file's roles (as a real Keycloak 26 imports them).
+    assert {r["name"] for r in mappings["realmMappings"]} == {"mcp-user", "mcp-admin"}
     effective = (await client.get(f"{USERS}/{bob}/role-mappings/realm/composite", headers=admin)).json()
-    assert {"offline_access", "mcp-admin"} <= {r["name"] for r in effective}
+    assert {r["name"] for r in effective} == {"mcp-user", "mcp-admin"}
     tokens = await code_tokens(client, username="bob")
     intro = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()
     assert "mcp-admin" in intro["realm_access"]["roles"]
@@ -243,3 +244,11 @@ async def test_admin_edits_survive_a_restart(realm_dict, state_dir):
         assert (await http.get(f"{USERS}/{carol}", headers=headers)).status_code == 200
         assert (await http.get("/admin/realms/sandbox/roles/auditor", headers=headers)).status_code == 200
         assert "code" in await login(http, "alice", "changed")
+
+
+async def test_users_created_later_get_the_default_role(client, admin):
+    carol = await _create(client, admin, username="carol", enabled=True)
+    mappings = (await client.get(f"{USERS}/{carol}/role-mappings/realm", headers=admin)).json()
+    assert [r["name"] for r in mappings] == ["default-roles-sandbox"]
+    effective = (await client.get(f"{USERS}/{carol}/role-mappings/realm/composite", headers=admin)).json()
+    assert {"default-roles-sandbox", "offline_access", "uma_authorization"} <= {r["name"] for r in effective}
