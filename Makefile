@@ -47,7 +47,9 @@ test-keycloak: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mock_idp.py
-	$(BIN)/python bench/bench_sandbox.py
+	$(BIN)/python bench/bench_sandbox.py --backend mock
+	$(BIN)/python bench/bench_sandbox.py --backend keycloak
+	$(BIN)/python bench/bench_keycloak_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
