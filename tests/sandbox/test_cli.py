@@ -59,3 +59,11 @@ def test_bad_environment_value_names_the_variable(tmp_path):
 def test_non_loopback_host_is_refused(tmp_path, host):
     result = run_cli("--host", host, "--state-dir", str(tmp_path))
     assert_one_line_error(result, "host", "loopback")
+
+
+def test_unreachable_keycloak_is_one_line(tmp_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        result = run_cli("--backend", "keycloak", "--keycloak-url", f"http://localhost:{port}", "--state-dir", str(tmp_path))
+    assert_one_line_error(result, f"Keycloak at http://localhost:{port} is not reachable")
