@@ -48,6 +48,7 @@ test-keycloak: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mock_idp.py
 	$(BIN)/python bench/bench_sandbox.py --backend mock
+	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
 	$(BIN)/python bench/bench_keycloak_start.py
 
