@@ -23,6 +23,7 @@ from sandbox.backends.factory import create_backend
 from sandbox.native import build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
 from sandbox.realm import RealmFile, read_realm
+from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 from sandbox.tools import create_sample_server
@@ -46,6 +47,9 @@ class Sandbox:
 def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | None = None) -> FastAPI:
     """Build the stack. ``server`` replaces the sample tools with your own FastMCP server."""
     settings = settings or SandboxSettings()
+    if server is None and settings.server:
+        # Before anything starts: a bad spec should not cost a Keycloak boot.
+        server = load_server(settings.server)
     state = StateDir(settings.state_dir)
     realm = read_realm(settings.realm_file, settings.base_url)
     client_id, client_secret = realm.upstream_client(settings.upstream_client_id)

@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--trace", action=argparse.BooleanOptionalAction, default=None,
                         help="record every hop of each flow at /sandbox/trace (default: on)")
     parser.add_argument("--trace-history", type=int, help="flows the trace keeps, oldest dropped first (default: 50)")
+    parser.add_argument("--server", metavar="MODULE:ATTR",
+                        help="your own FastMCP server to protect instead of the sample tools (e.g. mypkg.server:mcp)")
     keycloak = parser.add_argument_group("Keycloak backend")
     keycloak.add_argument("--keycloak-url", help="use this running Keycloak (realm already imported) instead of launching one")
     keycloak.add_argument("--keycloak-launcher", choices=["auto", "container", "distribution"],
@@ -118,11 +120,12 @@ def build(settings: SandboxSettings):  # -> FastAPI
 
     from sandbox.app import create_app
     from sandbox.backends import BackendError
+    from sandbox.serverspec import ServerSpecError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return create_app(settings)
-    except (RealmError, BackendError) as exc:
+    except (RealmError, BackendError, ServerSpecError) as exc:
         raise StartupError(str(exc)) from None

@@ -43,6 +43,9 @@ class SandboxSettings(BaseSettings):
     # Flow trace (/sandbox/trace): record every hop; keep the last trace_history flows.
     trace: bool = True
     trace_history: int = Field(default=50, ge=1, le=10000)
+    # Your own FastMCP server to protect instead of the sample tools: "module:attr"
+    # (a FastMCP instance or a zero-argument function returning one).
+    server: str | None = None
 
     # Keycloak backend. With keycloak_url set the sandbox uses that running Keycloak
     # (whose realm is already imported) instead of launching one.

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from fastmcp import FastMCP
 
 from sandbox.app import Sandbox, create_app
 from sandbox.settings import SandboxSettings
@@ -45,8 +46,11 @@ class RunningSandbox:
 
 
 @contextmanager
-def running_sandbox(settings: SandboxSettings, *, startup_timeout: float = 60.0) -> Iterator[RunningSandbox]:
-    app = create_app(settings)
+def running_sandbox(
+    settings: SandboxSettings, *, server: FastMCP | None = None, startup_timeout: float = 60.0
+) -> Iterator[RunningSandbox]:
+    """``server``: your own FastMCP server behind the proxy instead of the sample tools."""
+    app = create_app(settings, server=server)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"sandbox:{settings.port}", daemon=True)
