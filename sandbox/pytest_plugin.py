@@ -1,0 +1,297 @@
+"""pytest plugin: test your own MCP server behind FastMCP's OAuth proxy, end to end.
+
+Installed with the distribution (entry point ``pytest11``). Options, each also an ini
+key and an environment variable (command line > environment > ini > default):
+
+    --sandbox-backend mock|keycloak   SANDBOX_BACKEND   sandbox_backend   (default: mock)
+    --sandbox-server module:attr      SANDBOX_SERVER    sandbox_server    (default: the sample tools)
+
+Fixtures:
+
+    sandbox       session: the running stack (base_url, mcp_url, realm_url, backend, users, admin_url)
+    sandbox_server  session: the FastMCP server to wrap (override it in a conftest to build one in code)
+    mcp_client    mcp_client("bob") -> an unconnected fastmcp.Client signed in as bob on first use
+    idp           the control API (sandbox.control.IdpControl), reset after each test
+    browser_login Chromium with the consent and login page objects (needs Playwright)
+
+Marker: ``@pytest.mark.mock_only`` skips a test on Keycloak (for the mock-only controls).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+try:  # async fixtures work in pytest-asyncio's strict mode too
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - the browser fixture then needs another async plugin
+    _async_fixture = pytest.fixture
+
+BACKENDS = ("mock", "keycloak")
+_SERVER = pytest.StashKey[object]()
+MOCK_ONLY_REASON = "mock-only: uses the mock IdP's x-mock controls, which a real Keycloak does not have"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mcp-oauth-sandbox", "MCP OAuth sandbox (your MCP server behind FastMCP's OAuth proxy)")
+    group.addoption("--sandbox-backend", choices=BACKENDS, default=None,
+                    help="identity provider for the sandbox fixtures: mock (in-process, default) or keycloak "
+                         "(env SANDBOX_BACKEND, ini sandbox_backend)")
+    group.addoption("--sandbox-server", default=None, metavar="MODULE:ATTR",
+                    help="your FastMCP server (instance or zero-argument factory) to put behind the proxy "
+                         "instead of the sample tools (env SANDBOX_SERVER, ini sandbox_server)")
+    parser.addini("sandbox_backend", "identity provider for the sandbox fixtures: mock or keycloak", default="mock")
+    parser.addini("sandbox_server", "your FastMCP server as module:attr", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"mock_only: {MOCK_ONLY_REASON}; skipped with --sandbox-backend keycloak")
+    backend = sandbox_backend(config)
+    if backend not in BACKENDS:
+        raise pytest.UsageError(f"sandbox backend {backend!r} (from SANDBOX_BACKEND or ini sandbox_backend) must be mock or keycloak")
+    spec = sandbox_server_spec(config)
+    if spec:
+        # Fail the run in one line now rather than every test at setup.
+        from sandbox.serverspec import ServerSpecError, load_server
+
+        try:
+            config.stash[_SERVER] = load_server(spec)
+        except ServerSpecError as exc:
+            raise pytest.UsageError(f"--sandbox-server: {exc}") from None
+
+
+def sandbox_backend(config: pytest.Config) -> str:
+    return config.getoption("--sandbox-backend") or os.environ.get("SANDBOX_BACKEND") or config.getini("sandbox_backend") or "mock"
+
+
+def sandbox_server_spec(config: pytest.Config) -> str | None:
+    return config.getoption("--sandbox-server") or os.environ.get("SANDBOX_SERVER") or config.getini("sandbox_server") or None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if sandbox_backend(config) == "mock":
+        return
+    skip = pytest.mark.skip(reason=MOCK_ONLY_REASON)
+    for item in items:
+        if item.get_closest_marker("mock_only"):
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    spec = sandbox_server_spec(config)
+    return f"mcp-oauth-sandbox: backend {sandbox_backend(config)}" + (f", server {spec}" if spec else "")
+
+
+# -- the stack ---------------------------------------------------------------------------
+
+
+@dataclass
+class SandboxStack:
+    """A running sandbox as the fixtures expose it."""
+
+    backend: Literal["mock", "keycloak"]
+    base_url: str
+    mcp_url: str
+    realm: str
+    realm_url: str
+    # Where the realm lives below: python-keycloak's server_url.
+    idp_server_url: str
+    # Demo users of the realm file: username -> password.
+    users: dict[str, str]
+    running: Any = None  # sandbox.testing.server.RunningSandbox
+    # username -> password for every user a client may sign in as (users + those created via idp).
+    credentials: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_url(self) -> str:
+        """Keycloak's Admin REST API for the realm (the mock serves a subset of it)."""
+        return f"{self.idp_server_url}admin/realms/{self.realm}"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(request: pytest.FixtureRequest) -> Any:
+    """The server the sandbox wraps: a FastMCP instance, a ``module:attr`` spec, or None for the sample tools.
+
+    Defaults to ``--sandbox-server``; override this fixture in a conftest to build it in code.
+    """
+    return request.config.stash.get(_SERVER, None)
+
+
+@pytest.fixture(scope="session")
+def sandbox(request: pytest.FixtureRequest, sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStack]:
+    """The running stack for the whole session: the mock runs in-process; Keycloak is launched once."""
+    from fastmcp import FastMCP
+
+    from sandbox.realm import read_realm
+    from sandbox.serverspec import ServerSpecError, load_server
+    from sandbox.settings import SandboxSettings
+    from sandbox.testing.server import free_port, running_sandbox
+
+    server = sandbox_server
+    if isinstance(server, str):
+        try:
+            server = load_server(server)
+        except ServerSpecError as exc:
+            raise pytest.UsageError(f"--sandbox-server: {exc}") from None
+    if server is not None and not isinstance(server, FastMCP):
+        raise pytest.UsageError(f"the sandbox_server fixture gave a {type(server).__name__}, not a FastMCP server")
+
+    backend = sandbox_backend(request.config)
+    port = free_port()
+    base_url = f"http://localhost:{port}"
+    state_dir = tmp_path_factory.mktemp("sandbox-state")
+    with _identity_provider(backend, base_url, tmp_path_factory) as keycloak_url:
+        settings = SandboxSettings(
+            backend=backend,
+            port=port,
+            state_dir=state_dir,
+            store="memory",
+            keycloak_url=keycloak_url,
+            log_level="warning",
+            server=None,  # the plugin resolves the server itself
+        )
+        realm = read_realm(settings.realm_file, base_url).model
+        users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
+        with running_sandbox(settings, server=server) as running:
+            upstream_realm_url = running.sandbox.upstream.realm_url
+            yield SandboxStack(
+                backend=backend,
+                base_url=base_url,
+                mcp_url=settings.mcp_url,
+                realm=realm.name,
+                realm_url=upstream_realm_url,
+                idp_server_url=upstream_realm_url[: -len(f"realms/{realm.name}")],
+                users=dict(users),
+                running=running,
+                credentials=dict(users),
+            )
+
+
+class _identity_provider:
+    """Nothing for the mock (it is mounted in the sandbox); for Keycloak, one launch for the session."""
+
+    def __init__(self, backend: str, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.backend = backend
+        self.base_url = base_url
+        self.tmp_path_factory = tmp_path_factory
+        self.launcher: Any = None
+
+    def __enter__(self) -> str | None:
+        if self.backend == "mock":
+            return None
+        from sandbox.backends.keycloak import choose_launcher, keycloak_unavailable_reason
+        from sandbox.realm import realm_for_base_urls
+        from sandbox.settings import DEFAULT_REALM_FILE
+        from sandbox.testing.server import free_port
+
+        reason = keycloak_unavailable_reason()
+        if reason:
+            pytest.skip(f"Keycloak backend unavailable: {reason}")
+        realm_file = self.tmp_path_factory.mktemp("keycloak") / "sandbox-realm.json"
+        realm_file.write_text(json.dumps(realm_for_base_urls(DEFAULT_REALM_FILE, [self.base_url])))
+        self.launcher = choose_launcher(realm_file, port=free_port(), management_port=free_port())
+        info = self.launcher.__enter__()
+        return info.base_url
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.launcher is not None:
+            self.launcher.__exit__(*exc_info)
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+class UnknownSandboxUser(LookupError):
+    """mcp_client() was asked for a user whose password the sandbox does not know."""
+
+
+@pytest.fixture
+def mcp_client(sandbox: SandboxStack) -> Any:
+    """``async with mcp_client("bob") as client:``: a FastMCP client that signs in as bob.
+
+    The OAuth flow runs headless on first use (dynamic registration, the proxy's consent,
+    the IdP's login form). Keyword arguments: ``password`` (default: the realm file's, or
+    the one given to ``idp.create_user``), ``consent="approve"|"deny"``, and anything
+    ``fastmcp.Client`` takes (``timeout=``...). Each client has its own token store.
+    """
+    from fastmcp import Client
+    from key_value.aio.stores.memory import MemoryStore
+
+    from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+
+    def connect(user: str = "alice", *, password: str | None = None, consent: Literal["approve", "deny"] = "approve", **client_kwargs: Any) -> Client:
+        if password is None:
+            password = sandbox.credentials.get(user) or sandbox.credentials.get(user.lower())
+            if password is None:
+                known = ", ".join(sorted(sandbox.credentials)) or "none"
+                raise UnknownSandboxUser(
+                    f"no user {user!r} in realm {sandbox.realm!r} that the sandbox knows a password for "
+                    f"(known: {known}); create one with idp.create_user(...) or pass password=..."
+                )
+        auth = HeadlessOAuth(HeadlessBrowser(user, password, consent=consent), token_storage=MemoryStore())
+        return Client(sandbox.mcp_url, auth=auth, **client_kwargs)
+
+    return connect
+
+
+@pytest.fixture
+def idp(sandbox: SandboxStack) -> Iterator[Any]:
+    """The identity provider's control API (:class:`sandbox.control.IdpControl`); reset after the test."""
+    from sandbox.control import IdpControl
+
+    control = IdpControl(sandbox.idp_server_url, sandbox.realm, sandbox.backend, credentials=sandbox.credentials)
+    try:
+        yield control
+    finally:
+        control.reset()
+
+
+# -- a real browser ------------------------------------------------------------------------
+
+
+ARTIFACTS_DIR = "test-artifacts"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict]()
+
+
+@_async_fixture
+async def browser_login(request: pytest.FixtureRequest, sandbox: SandboxStack) -> AsyncIterator[Any]:
+    """Chromium with the flow's page objects; on failure, screenshots under test-artifacts/<test>/."""
+    from playwright.async_api import async_playwright
+
+    from sandbox.testing.browser import BrowserLogin
+    from sandbox.testing.pages import launch_chromium
+
+    async with async_playwright() as playwright:
+        browser = await launch_chromium(playwright)
+        login = BrowserLogin(await browser.new_page(), sandbox.mcp_url, sandbox.credentials)
+        try:
+            yield login
+        finally:
+            report = item_report(request.node, "call")
+            if report is None or report.failed:
+                try:
+                    await login.trail.record(login.page, "last")
+                except Exception:  # the page may be gone; the trail so far still helps
+                    pass
+                saved = login.trail.save(Path(request.config.rootpath) / ARTIFACTS_DIR / request.node.name)
+                print(f"screenshots of the failing flow: {[str(path) for path in saved]}")
+            await browser.close()
+
+
+def item_report(item: pytest.Item, when: str) -> pytest.TestReport | None:
+    return item.stash.get(_REPORTS, {}).get(when)

@@ -1,0 +1,126 @@
+"""The pytest plugin as a user meets it: example test files run by pytest in a subprocess.
+
+Each run is a fresh pytest process that finds the plugin through the distribution's
+``pytest11`` entry point, as a user's project would, so the outcomes counted here are
+the ones a user would see.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TIMEOUT = 300  # seconds per subprocess run; a Keycloak boot is most of it
+
+# Not collected by the normal run: it fails on purpose, to show outcomes are really read.
+FAILING_ON_PURPOSE = '''
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_bob_deleting_a_note_fails_on_purpose(mcp_client):
+    async with mcp_client("bob") as client:
+        note = (await client.call_tool("add_note", {"text": "x"})).data
+        await client.call_tool("delete_note", {"note_id": note["id"]})  # ToolError: bob is no admin
+
+
+async def test_an_unknown_user_is_a_clear_error(mcp_client):
+    mcp_client("zed")
+
+
+async def test_alice_lists_the_servers_tools(mcp_client, sandbox):
+    async with mcp_client() as client:
+        assert {tool.name for tool in await client.list_tools()} == {"add_note", "delete_note"}
+    assert sandbox.backend in ("mock", "keycloak") and sandbox.mcp_url == sandbox.base_url + "/mcp"
+'''
+
+LIST_TOOLS = '''
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_the_servers_tools(mcp_client):
+    async with mcp_client() as client:
+        assert {tool.name for tool in await client.list_tools()} == {"add_note", "delete_note"}
+'''
+
+
+def copy_examples(pytester: pytest.Pytester, *, conftest: bool = True) -> None:
+    shutil.copytree(EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(EXAMPLES / "test_notes_server.py", pytester.path)
+    if conftest:
+        shutil.copy(EXAMPLES / "conftest.py", pytester.path)
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", *args, timeout=TIMEOUT)
+
+
+def test_the_example_suite_passes_on_the_mock(pytester: pytest.Pytester):
+    copy_examples(pytester)
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["mcp-oauth-sandbox: backend mock", "*test_claims_set_at_run_time_reach_the_server PASSED*"])
+
+
+def test_failures_are_reported_as_failures(pytester: pytest.Pytester):
+    copy_examples(pytester, conftest=False)
+    pytester.makepyfile(test_on_purpose=FAILING_ON_PURPOSE)
+    result = run(pytester, "--sandbox-server", "notes_server.server:mcp", "test_on_purpose.py")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*ToolError: bob may not delete notes: the mcp-admin role is required*",
+        "*UnknownSandboxUser: no user 'zed' in realm 'sandbox'*(known: alice, bob)*idp.create_user*",
+    ])
+
+
+def test_server_from_the_environment_and_ini(pytester: pytest.Pytester, monkeypatch):
+    copy_examples(pytester, conftest=False)
+    pytester.makepyfile(test_tools=LIST_TOOLS)
+    monkeypatch.setenv("SANDBOX_SERVER", "notes_server.server:mcp")
+    run(pytester, "test_tools.py").assert_outcomes(passed=1)
+    monkeypatch.delenv("SANDBOX_SERVER")
+    pytester.makeini("[pytest]\nsandbox_server = notes_server.server:mcp\n")
+    run(pytester, "test_tools.py").assert_outcomes(passed=1)
+
+
+def test_without_a_server_the_sample_tools_are_served(pytester: pytest.Pytester):
+    pytester.makepyfile(test_sample='''
+import pytest
+
+@pytest.mark.asyncio
+async def test_greet(mcp_client):
+    async with mcp_client("bob") as client:
+        result = await client.call_tool("greet", {"name": "plugin"})
+    assert result.data == "Hello, plugin! You are signed in as bob (roles: mcp-user)."
+''')
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_bad_server_spec_stops_the_run_in_one_line(pytester: pytest.Pytester):
+    pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
+    result = run(pytester, "--sandbox-server", "no_such_pkg.server:mcp")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --sandbox-server: server spec 'no_such_pkg.server:mcp': no module named 'no_such_pkg'"])
+
+
+def test_a_bad_backend_is_refused(pytester: pytest.Pytester):
+    pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
+    result = run(pytester, "--sandbox-backend", "auth0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --sandbox-backend: invalid choice: 'auth0'*"])
+
+
+@pytest.mark.keycloak
+def test_the_example_suite_on_keycloak(pytester: pytest.Pytester):
+    """The same example file against a real Keycloak: the claims test is mock-only and skips."""
+    copy_examples(pytester)
+    result = run(pytester, "--sandbox-backend", "keycloak")
+    if "Keycloak backend unavailable" in result.stdout.str():
+        pytest.skip("no Keycloak can run here (see the run's skip reason)")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(["*mock-only: uses the mock IdP's x-mock controls*"])
