@@ -7,6 +7,8 @@ arrives at the client's loopback redirect URI, without a listening callback serv
 
 from __future__ import annotations
 
+import html
+import re
 import urllib.request
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
@@ -28,6 +30,16 @@ class AuthorizationFailed(Exception):
 
 class LoginFailed(AuthorizationFailed):
     """The IdP showed its login form again after the credentials were submitted."""
+
+
+class ErrorPage(AuthorizationFailed):
+    """A page answered with an HTTP error, e.g. FastMCP's "OAuth Error" page at the proxy's callback."""
+
+    def __init__(self, status: int, url: str, message: str) -> None:
+        super().__init__(f"HTTP {status} at {url.split('?')[0]}: {message}")
+        self.status = status
+        self.url = url
+        self.message = message
 
 
 class AuthorizationDenied(AuthorizationFailed):
@@ -94,11 +106,13 @@ class HeadlessBrowser:
 
     async def _answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
         if response.status_code != 200:
-            raise AuthorizationFailed(f"HTTP {response.status_code} at {response.url}: {response.text[:300]}")
+            raise ErrorPage(response.status_code, str(response.url), _error_message(response.text))
         page = parse_page(response.text)
         if form := page.form("kc-form-login"):
             if "login" in self.pages:
-                raise LoginFailed(f"login as {self.username!r} was refused at {response.url}")
+                shown = _LOGIN_ERROR.search(response.text)
+                reason = f": {html.unescape(shown.group(1)).strip()}" if shown else ""
+                raise LoginFailed(f"login as {self.username!r} was refused at {response.url}{reason}")
             self.pages.append("login")
             return await _submit(http, response, form, {"username": self.username, "password": self.password})
         if form := page.form("consentForm"):
@@ -127,6 +141,17 @@ class HeadlessOAuth(OAuth):
             raise AuthorizationFailed("callback requested before any authorization")
         result, self._result = self._result, None
         return result
+
+
+# FastMCP's error page (oauth_proxy/ui.py) and Keycloak's (and the mock's) login error.
+_PROXY_ERROR = re.compile(r'<div class="info-box error">\s*<p>(.*?)</p>', re.DOTALL)
+_LOGIN_ERROR = re.compile(r'id="input-error-username"[^>]*>(?:\s|<[^>]+>)*([^<]+)')
+
+
+def _error_message(text: str) -> str:
+    """The message of an error page: FastMCP's own, else the start of the body."""
+    found = _PROXY_ERROR.search(text)
+    return " ".join((html.unescape(found.group(1)) if found else text[:300]).split())
 
 
 def _query(url: str) -> dict[str, str]:
