@@ -104,8 +104,11 @@ async def test_access_and_id_token_claims(sandbox, realm_url):
     assert sandbox.mcp_url in audiences
     assert access["azp"] == CLI_CLIENT
     assert access["typ"] == "Bearer"
-    # Exactly the file's roles: Keycloak grants imported users no default-roles-<realm>.
-    assert sorted(access["realm_access"]["roles"]) == ["mcp-admin", "mcp-user"]
+    # The file's roles with composites expanded (default-roles-<realm> holds two built-ins),
+    # and nothing else: Keycloak grants imported users only the roles the file lists.
+    assert sorted(access["realm_access"]["roles"]) == [
+        "default-roles-sandbox", "mcp-admin", "mcp-user", "offline_access", "uma_authorization",
+    ]
     assert access["preferred_username"] == "alice"
     assert {"openid", "profile", "email"} <= set(access["scope"].split())
     assert {"exp", "iat", "jti", "sub", "sid", "email", "name"} <= set(access)

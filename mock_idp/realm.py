@@ -244,17 +244,26 @@ class Realm(_Model):
     def default_role_name(self) -> str:
         return f"default-roles-{self.name.lower()}"
 
+    @property
+    def realm_default_scopes(self) -> list[str]:
+        """What a client that lists none gets by default (``defaultDefaultClientScopes``)."""
+        if self.default_default_client_scopes is not None:
+            return list(self.default_default_client_scopes)
+        return list(DEFAULT_CLIENT_SCOPES)
+
+    @property
+    def realm_optional_scopes(self) -> list[str]:
+        return list(self.default_optional_client_scopes or [])
+
     def default_scopes_for(self, client: Client) -> list[str]:
         if client.default_client_scopes is not None:
             return client.default_client_scopes
-        if self.default_default_client_scopes is not None:
-            return self.default_default_client_scopes
-        return list(DEFAULT_CLIENT_SCOPES)
+        return self.realm_default_scopes
 
     def optional_scopes_for(self, client: Client) -> list[str]:
         if client.optional_client_scopes is not None:
             return client.optional_client_scopes
-        return list(self.default_optional_client_scopes or [])
+        return self.realm_optional_scopes
 
     def effective_roles(self, user: User) -> list[str]:
         """The user's realm roles, composites expanded.

@@ -157,8 +157,10 @@ def _after_authentication(idp: IdentityProvider, login: PendingLogin, session: U
     client = idp.find_client(login.client_id)
     if client is None:
         return message_page(realm_display(idp), "Client not found.")
-    needs_consent = client.consent_required and not idp.store.has_consent(session.username, client.client_id)
-    if needs_consent or "consent" in login.params.get("prompt", "").split():
+    # As Keycloak 26.7 does: prompt=consent asks again only where the client requires
+    # consent at all (MCP clients send it with offline_access; Keycloak shows nothing).
+    asked_again = "consent" in login.params.get("prompt", "").split()
+    if client.consent_required and (asked_again or not idp.store.has_consent(session.username, client.client_id)):
         login.username, login.sid = session.username, session.sid
         return _consent_form(idp, login, client)
     return _issue_code(idp, login, session, acr)

@@ -123,6 +123,19 @@ def _apply_policies(idp: IdentityProvider, request: Request, metadata: dict[str,
             client["consentRequired"] = True
 
 
+def _client_scopes(idp: IdentityProvider, scope: str | None) -> dict[str, list[str]]:
+    """Keycloak's rule, as a real 26.7.3 applied it: a registration without ``scope`` gets
+    the realm's default and optional client scopes; one that names ``scope`` gets ``basic``
+    as its only default and exactly the named client scopes as optional ones."""
+    if scope is None:
+        return {}
+    known = idp.realm.client_scopes
+    return {
+        "defaultClientScopes": [name for name in ("basic",) if name in known],
+        "optionalClientScopes": [name for name in dict.fromkeys(scope.split()) if name in known],
+    }
+
+
 def _registration_uri(idp: IdentityProvider, client_id: str) -> str:
     return f"{idp.issuer}/clients-registrations/openid-connect/{client_id}"
 
@@ -146,6 +159,7 @@ async def register(request: Request) -> JSONResponse:
         "directAccessGrantsEnabled": "password" in grants,
         "serviceAccountsEnabled": "client_credentials" in grants and not public,
         "consentRequired": False,
+        **_client_scopes(idp, metadata.get("scope")),
     }
     _apply_policies(idp, request, metadata, client)
     token = new_id(32)

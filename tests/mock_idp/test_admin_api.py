@@ -51,7 +51,8 @@ async def test_bootstrap_admin_is_configurable(realm_dict, state_dir):
 
 def test_a_realm_file_named_master_is_refused(realm_dict, state_dir):
     with pytest.raises(RealmError, match="master"):
-        create_app({**realm_dict, "realm": "master"}, issuer_base=BASE, state_dir=state_dir)
+        # (no users: theirs name default-roles-sandbox, which a realm called master would lack)
+        create_app({**realm_dict, "realm": "master", "users": []}, issuer_base=BASE, state_dir=state_dir)
 
 
 # -- who may call -----------------------------------------------------------------------
@@ -195,10 +196,10 @@ async def test_role_mappings_shape_and_effect_on_tokens(client, admin):
     mapped = await client.post(f"{USERS}/{bob}/role-mappings/realm", json=[mcp_admin], headers=admin)
     assert mapped.status_code == 204
     mappings = (await client.get(f"{USERS}/{bob}/role-mappings", headers=admin)).json()
-    # Imported users hold only the file's roles (as a real Keycloak 26 imports them).
-    assert {r["name"] for r in mappings["realmMappings"]} == {"mcp-user", "mcp-admin"}
+    # Imported users hold exactly the file's roles (as a real Keycloak 26 imports them).
+    assert {r["name"] for r in mappings["realmMappings"]} == {"default-roles-sandbox", "mcp-user", "mcp-admin"}
     effective = (await client.get(f"{USERS}/{bob}/role-mappings/realm/composite", headers=admin)).json()
-    assert {r["name"] for r in effective} == {"mcp-user", "mcp-admin"}
+    assert {r["name"] for r in effective} == {"default-roles-sandbox", "mcp-user", "mcp-admin", "offline_access", "uma_authorization"}
     tokens = await code_tokens(client, username="bob")
     intro = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()
     assert "mcp-admin" in intro["realm_access"]["roles"]

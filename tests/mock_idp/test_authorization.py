@@ -133,3 +133,10 @@ async def test_consent_required_client_shows_keycloak_consent_page(realm_dict, t
         # Consent is remembered: the next login goes straight back.
         again = await http.get(f"{OIDC}/auth", params=auth_params())
         assert redirect_params(again)["code"]
+
+
+async def test_prompt_consent_shows_nothing_for_a_client_without_consent(client):
+    # Keycloak 26.7 ignores prompt=consent unless the client requires consent.
+    page = await client.get(f"{OIDC}/auth", params=auth_params(prompt="consent"))
+    done = await client.post(form_action(page.text), data={"username": "alice", "password": "alice"})
+    assert done.status_code == 302 and "code" in redirect_params(done)

@@ -29,8 +29,8 @@ def test_served_users_roles_clients_and_mappers_come_from_the_file():
         assert user.password == entry["credentials"][0]["value"]
         assert (user.email, user.first_name, user.last_name) == (entry["email"], entry["firstName"], entry["lastName"])
         assert user.realm_roles == entry["realmRoles"]
-    assert realm.users["alice"].realm_roles == ["mcp-user", "mcp-admin"]
-    assert realm.users["bob"].realm_roles == ["mcp-user"]
+    assert realm.users["alice"].realm_roles == ["default-roles-sandbox", "mcp-user", "mcp-admin"]
+    assert realm.users["bob"].realm_roles == ["default-roles-sandbox", "mcp-user"]
     assert set(realm.clients) == {c["clientId"] for c in raw["clients"]}
     proxy = realm.clients["sandbox-proxy"]
     declared = next(c for c in raw["clients"] if c["clientId"] == "sandbox-proxy")
@@ -94,7 +94,7 @@ def test_unknown_fields_produce_one_startup_warning(realm_dict, tmp_path, caplog
         (lambda r: r["users"][1]["credentials"][0].__setitem__("value", 42), "$.users[1].credentials[0].value: Input should be a valid string"),
         (lambda r: r["clients"][0].__setitem__("redirectUris", "http://x"), "$.clients[0].redirectUris: Input should be a valid list"),
         (lambda r: r.pop("realm"), "$.realm: Field required"),
-        (lambda r: r["users"][0]["realmRoles"].append("ghost"), "$.users[0].realmRoles[2]: role 'ghost' is not declared"),
+        (lambda r: r["users"][0]["realmRoles"].append("ghost"), "$.users[0].realmRoles[3]: role 'ghost' is not declared"),
         (lambda r: r["clients"].append(dict(r["clients"][0])), "$.clients[2].clientId: duplicate clientId 'sandbox-proxy'"),
         (lambda r: r["clients"][0].pop("secret"), "$.clients[0].secret: a confidential client needs a secret"),
         (lambda r: r["clients"][0]["attributes"].__setitem__("pkce.code.challenge.method", "S512"), 'pkce.code.challenge.method"]: unsupported PKCE method'),

@@ -116,3 +116,36 @@ async def test_keycloak_default_policies_apply_when_the_realm_declares_none(real
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080") as http:
         response = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
     assert response.status_code == 403 and "Trusted Hosts" in response.json()["error_description"]
+
+
+async def _dcr_token_claims(client, registration: dict) -> dict:
+    import base64
+    import json
+
+    body = (await client.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", **registration})).json()
+    verifier = "v" * 50
+    scope = registration.get("scope", "openid profile email offline_access")
+    params = auth_params(client_id=body["client_id"], redirect_uri=REDIRECT, code_challenge=s256(verifier), scope=scope)
+    page = await client.get(f"{OIDC}/auth", params=params)
+    if page.status_code == 200:  # the first time; later ones ride on the SSO cookie
+        page = await client.post(form_action(page.text), data={"username": "alice", "password": "alice"})
+    assert page.status_code == 302, page.text
+    assert "code" in redirect_params(page), redirect_params(page)
+    tokens = await client.post(f"{OIDC}/token", data={"grant_type": "authorization_code", "client_id": body["client_id"], "code": redirect_params(page)["code"], "redirect_uri": REDIRECT, "code_verifier": verifier})
+    payload = tokens.json()["access_token"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def test_registered_scope_narrows_the_clients_scopes_like_keycloak(client):
+    # Seen on Keycloak 26.7.3: without `scope`, a DCR client gets every realm default scope
+    # (so the mcp-audience mapper applies); naming `scope` leaves `basic` as the only default
+    # and makes the named scopes optional, so only what is named and requested applies.
+    everything = await _dcr_token_claims(client, {})
+    assert "http://localhost:8000/mcp" in everything["aud"]
+    assert {"mcp-user", "mcp-admin"} <= set(everything["realm_access"]["roles"])
+    narrowed = await _dcr_token_claims(client, {"scope": "openid profile email offline_access"})
+    assert "aud" not in narrowed or "http://localhost:8000/mcp" not in narrowed["aud"]
+    assert "realm_access" not in narrowed  # the roles scope was not named
+    assert {"profile", "email", "offline_access"} <= set(narrowed["scope"].split())
+    named = await _dcr_token_claims(client, {"scope": "openid mcp-audience"})
+    assert "http://localhost:8000/mcp" in named["aud"]

@@ -40,7 +40,7 @@ async def test_token_response_and_claims_are_keycloak_shaped(client, idp):
     assert claims["exp"] - claims["iat"] == 300 and claims["jti"]
     assert claims["preferred_username"] == "alice" and claims["email"] == "alice@example.com" and claims["email_verified"] is True
     assert claims["name"] == "Alice Liddell" and claims["given_name"] == "Alice" and claims["family_name"] == "Liddell"
-    assert sorted(claims["realm_access"]["roles"]) == ["mcp-admin", "mcp-user"]
+    assert sorted(claims["realm_access"]["roles"]) == ["default-roles-sandbox", "mcp-admin", "mcp-user", "offline_access", "uma_authorization"]
     id_claims = decode(idp, tokens["id_token"]).claims
     assert id_claims["typ"] == "ID" and id_claims["aud"] == "sandbox-proxy" and id_claims["nonce"] == "n-1"
     digest = hashlib.sha256(tokens["access_token"].encode()).digest()[:16]
