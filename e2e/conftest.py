@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
 # must list each one's callback and audience before it starts.
-SANDBOX_NAMES = ("main", "short-lived", "restart")
+SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr")
 
 
 @pytest.fixture(scope="session")
