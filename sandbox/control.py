@@ -133,18 +133,21 @@ class IdpControl:
         last_name: str | None = None,
         attributes: dict[str, list[str]] | None = None,
     ) -> str:
-        """Create an enabled user with a permanent password and these realm roles; returns its id."""
+        """Create an enabled user with a permanent password and these realm roles; returns its id.
+
+        The profile is filled in (email ``<username>@example.com``, names from the username
+        unless given): Keycloak 26 otherwise stops the first login at its "update your
+        profile" page (required action VERIFY_PROFILE), which the mock does not have.
+        """
         payload: dict[str, Any] = {
             "username": username,
             "enabled": True,
+            "email": email or f"{username.lower()}@example.com",
+            "emailVerified": True,
+            "firstName": first_name or username.capitalize(),
+            "lastName": last_name or "Sandbox",
             "credentials": [{"type": "password", "value": password, "temporary": False}],
         }
-        if email is not None:
-            payload |= {"email": email, "emailVerified": True}
-        if first_name is not None:
-            payload["firstName"] = first_name
-        if last_name is not None:
-            payload["lastName"] = last_name
         if attributes:
             payload["attributes"] = attributes
         user_id = self._call("create_user", lambda: self.admin.create_user(payload))

@@ -8,7 +8,8 @@ key and an environment variable (command line > environment > ini > default):
 
 Fixtures:
 
-    sandbox       session: the running stack (base_url, mcp_url, realm_url, backend, users, admin_url)
+    sandbox       the running stack (base_url, mcp_url, realm_url, backend, users, admin_url), started
+                  once per session (and per server, if a conftest overrides sandbox_server)
     sandbox_server  session: the FastMCP server to wrap (override it in a conftest to build one in code)
     mcp_client    mcp_client("bob") -> an unconnected fastmcp.Client signed in as bob on first use
     idp           the control API (sandbox.control.IdpControl), reset after each test
@@ -19,6 +20,7 @@ Marker: ``@pytest.mark.mock_only`` skips a test on Keycloak (for the mock-only c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -123,17 +125,77 @@ def sandbox_server(request: pytest.FixtureRequest) -> Any:
     return request.config.stash.get(_SERVER, None)
 
 
-@pytest.fixture(scope="session")
-def sandbox(request: pytest.FixtureRequest, sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStack]:
-    """The running stack for the whole session: the mock runs in-process; Keycloak is launched once."""
+class SandboxStacks:
+    """The session's running stacks, one per distinct server, each started on first use.
+
+    Usually there is one. A conftest that overrides ``sandbox_server`` in one directory
+    gets its own stack there instead of silently reusing another directory's.
+    """
+
+    def __init__(self, config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.config = config
+        self.tmp_path_factory = tmp_path_factory
+        self._stacks: dict[int, tuple[Any, SandboxStack]] = {}
+        self._failed: dict[int, tuple[Any, BaseException]] = {}
+        self._exit = contextlib.ExitStack()
+
+    def get(self, server: Any) -> SandboxStack:
+        server = _resolve_server(server)
+        found = self._stacks.get(id(server))
+        if found is None:
+            if id(server) in self._failed:  # a Keycloak that cannot start is tried once, not per test
+                raise self._failed[id(server)][1]
+            try:
+                found = (server, self._start(server))  # keeps the server alive, so its id stays unique
+            except BaseException as exc:
+                self._failed[id(server)] = (server, exc)
+                raise
+            self._stacks[id(server)] = found
+        return found[1]
+
+    def close(self) -> None:
+        self._exit.close()
+
+    def _start(self, server: Any) -> SandboxStack:
+        from sandbox.realm import read_realm
+        from sandbox.settings import SandboxSettings
+        from sandbox.testing.server import free_port, running_sandbox
+
+        backend = sandbox_backend(self.config)
+        port = free_port()
+        base_url = f"http://localhost:{port}"
+        keycloak_url = self._exit.enter_context(_identity_provider(backend, base_url, self.tmp_path_factory))
+        settings = SandboxSettings(
+            backend=backend,
+            port=port,
+            state_dir=self.tmp_path_factory.mktemp("sandbox-state"),
+            store="memory",
+            keycloak_url=keycloak_url,
+            log_level="warning",
+            server=None,  # resolved here, not from SANDBOX_SERVER again
+        )
+        realm = read_realm(settings.realm_file, base_url).model
+        users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
+        running = self._exit.enter_context(running_sandbox(settings, server=server))
+        upstream_realm_url = running.sandbox.upstream.realm_url
+        return SandboxStack(
+            backend=backend,
+            base_url=base_url,
+            mcp_url=settings.mcp_url,
+            realm=realm.name,
+            realm_url=upstream_realm_url,
+            idp_server_url=upstream_realm_url[: -len(f"realms/{realm.name}")],
+            users=dict(users),
+            running=running,
+            credentials=dict(users),
+        )
+
+
+def _resolve_server(server: Any) -> Any:
     from fastmcp import FastMCP
 
-    from sandbox.realm import read_realm
     from sandbox.serverspec import ServerSpecError, load_server
-    from sandbox.settings import SandboxSettings
-    from sandbox.testing.server import free_port, running_sandbox
 
-    server = sandbox_server
     if isinstance(server, str):
         try:
             server = load_server(server)
@@ -141,36 +203,22 @@ def sandbox(request: pytest.FixtureRequest, sandbox_server: Any, tmp_path_factor
             raise pytest.UsageError(f"--sandbox-server: {exc}") from None
     if server is not None and not isinstance(server, FastMCP):
         raise pytest.UsageError(f"the sandbox_server fixture gave a {type(server).__name__}, not a FastMCP server")
+    return server
 
-    backend = sandbox_backend(request.config)
-    port = free_port()
-    base_url = f"http://localhost:{port}"
-    state_dir = tmp_path_factory.mktemp("sandbox-state")
-    with _identity_provider(backend, base_url, tmp_path_factory) as keycloak_url:
-        settings = SandboxSettings(
-            backend=backend,
-            port=port,
-            state_dir=state_dir,
-            store="memory",
-            keycloak_url=keycloak_url,
-            log_level="warning",
-            server=None,  # the plugin resolves the server itself
-        )
-        realm = read_realm(settings.realm_file, base_url).model
-        users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
-        with running_sandbox(settings, server=server) as running:
-            upstream_realm_url = running.sandbox.upstream.realm_url
-            yield SandboxStack(
-                backend=backend,
-                base_url=base_url,
-                mcp_url=settings.mcp_url,
-                realm=realm.name,
-                realm_url=upstream_realm_url,
-                idp_server_url=upstream_realm_url[: -len(f"realms/{realm.name}")],
-                users=dict(users),
-                running=running,
-                credentials=dict(users),
-            )
+
+@pytest.fixture(scope="session")
+def sandbox_stacks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStacks]:
+    stacks = SandboxStacks(request.config, tmp_path_factory)
+    try:
+        yield stacks
+    finally:
+        stacks.close()
+
+
+@pytest.fixture
+def sandbox(sandbox_stacks: SandboxStacks, sandbox_server: Any) -> SandboxStack:
+    """The running stack (started once per session and server): the mock in-process, Keycloak launched once."""
+    return sandbox_stacks.get(sandbox_server)
 
 
 class _identity_provider:
