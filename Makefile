@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
 	$(BIN)/python bench/bench_keycloak_start.py
+	$(BIN)/python bench/bench_plugin_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
