@@ -67,7 +67,8 @@ class TraceMiddleware:
         capture_request = scope["method"] in ("POST", "PUT", "DELETE") and ("form" in content_type or "json" in content_type)
         request_body = bytearray()
         response_body = bytearray()
-        state = {"capture": False, "done": False}
+        # A body over the limit is dropped whole (a truncated JSON body would mislead).
+        state = {"capture": False, "done": False, "request_too_big": False, "response_too_big": False}
         started = time.perf_counter()
         flow = None if is_mcp else self.tracer.begin(hop)
 
@@ -76,9 +77,9 @@ class TraceMiddleware:
                 return
             state["done"] = True
             hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            if capture_request and len(request_body) <= limit:
+            if capture_request and not state["request_too_big"]:
                 hop.form, hop.json = _parse_body(content_type, bytes(request_body))
-            if response_body:
+            if response_body and not state["response_too_big"]:
                 response_type = hop.response_headers.get("content-type", "")
                 if "json" in response_type:
                     hop.response_json = _parse_body("json", bytes(response_body))[1]
@@ -88,8 +89,13 @@ class TraceMiddleware:
 
         async def traced_receive() -> Message:
             message = await receive()
-            if capture_request and message["type"] == "http.request" and len(request_body) <= limit:
-                request_body.extend(message.get("body", b""))
+            if capture_request and message["type"] == "http.request" and not state["request_too_big"]:
+                chunk = message.get("body", b"")
+                if len(request_body) + len(chunk) > limit:
+                    state["request_too_big"] = True
+                    request_body.clear()
+                else:
+                    request_body.extend(chunk)
             return message
 
         async def traced_send(message: Message) -> None:
@@ -106,8 +112,13 @@ class TraceMiddleware:
                     response_type = hop.response_headers.get("content-type", "")
                     state["capture"] = "json" in response_type or ("html" in response_type and self.classifier.wants_html(path))
             elif message["type"] == "http.response.body" and not state["done"]:
-                if state["capture"] and len(response_body) <= MAX_BODY:
-                    response_body.extend(message.get("body", b""))
+                if state["capture"] and not state["response_too_big"]:
+                    chunk = message.get("body", b"")
+                    if len(response_body) + len(chunk) > MAX_BODY:
+                        state["response_too_big"] = True
+                        response_body.clear()
+                    else:
+                        response_body.extend(chunk)
                 if not message.get("more_body", False):
                     finish()
             await send(message)
