@@ -79,7 +79,7 @@ def mask_header(name: str, value: str) -> str:
             return f"Bearer {prefix(credential)}"
         if scheme.lower() == "basic":
             user = basic_user(credential)
-            return f"Basic {user}:{hide('x' * 8)}" if user else f"Basic {hide(credential)}"
+            return f"Basic {user}:•••• (masked)" if user else f"Basic {hide(credential)}"
         return hide(value)
     if key in HIDDEN_HEADERS:
         parts = value.split(";") if key == "cookie" else value.split(";")[:1]

@@ -88,6 +88,8 @@ async def _event_stream(recorder: FlowRecorder, request: Request, since: int) ->
             missed = recorder.snapshot(since)["flows"]
             for step in sorted((s for flow in missed for s in flow["steps"]), key=lambda s: s["rev"]):
                 yield _sse({"flow": {"id": step["flow_id"]}, "step": step}, step["rev"])
+                # The subscription opened before the replay; what it replayed must not come twice.
+                since = max(since, step["rev"])
         while time.monotonic() < deadline:
             try:
                 event = await subscription.get(KEEP_ALIVE)
