@@ -24,8 +24,14 @@ class StartupError(Exception):
     """A reason the sandbox cannot start, phrased for one line on stderr."""
 
 
-def parse_args(argv: list[str] | None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
+class _OneLineParser(argparse.ArgumentParser):
+    # argparse would print the whole usage first; one line names the cause.
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise StartupError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
         prog="python -m sandbox",
         description="MCP OAuth sandbox: an MCP server behind FastMCP's OAuth proxy, with its own IdP.",
         epilog="Every option is also a SANDBOX_<NAME> environment variable; flags win.",
@@ -56,7 +62,11 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     keycloak.add_argument("--keycloak-ready-timeout", type=float, help="seconds to wait for Keycloak (default: 180)")
     keycloak.add_argument("--keycloak-keep-state", action=argparse.BooleanOptionalAction, default=None,
                           help="keep Keycloak's database between runs (default: fresh each run)")
-    return {key: value for key, value in vars(parser.parse_args(argv)).items() if value is not None}
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> dict[str, Any]:
+    return {key: value for key, value in vars(build_parser().parse_args(argv)).items() if value is not None}
 
 
 def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
@@ -64,18 +74,35 @@ def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
         return SandboxSettings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise StartupError(f"invalid setting {name} (flag --{name.replace('_', '-')} or SANDBOX_{name.upper()}): {first['msg']}") from None
+        name = ".".join(str(part) for part in first["loc"])
+        if not name:  # a rule across several settings: its message names them
+            raise StartupError(f"invalid settings: {first['msg'].removeprefix('Value error, ')}") from None
+        flags = {action.dest: action.option_strings[-1] for action in build_parser()._actions if action.option_strings}
+        where = f"flag {flags[name]} or " if name in flags else ""
+        raise StartupError(f"invalid setting {name} ({where}SANDBOX_{name.upper()}): {first['msg']}") from None
 
 
-def ensure_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((BIND_HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT") from None
-            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts, so a busy port stops nothing half-way."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((BIND_HOST, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def ensure_state_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(f"state directory {path} is not usable: {exc.strerror or exc} (set --state-dir or SANDBOX_STATE_DIR)") from None
 
 
 def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
@@ -96,20 +123,24 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(parse_args(argv))
-        ensure_port_free(settings.host, settings.port)
+        ensure_state_dir(settings.state_dir)
+        sock = listen(settings.host, settings.port)
+    except StartupError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    try:
         app = build(settings)
     except StartupError as exc:
+        sock.close()
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 
     sandbox = app.state.sandbox
     print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url), flush=True)
-    config = uvicorn.Config(
-        app, host=BIND_HOST, port=settings.port, log_level=settings.log_level
-    )
+    config = uvicorn.Config(app, log_level=settings.log_level)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         sandbox.backend.stop()
     return 0
@@ -124,8 +155,11 @@ def build(settings: SandboxSettings):  # -> FastAPI
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return create_app(settings)
     except (RealmError, BackendError, ServerSpecError) as exc:
         raise StartupError(str(exc)) from None
+    except OSError as exc:  # state files, realm copies: name the file and the cause
+        raise StartupError(f"{exc.filename or 'file'}: {exc.strerror or exc}") from None

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,14 @@ class SandboxSettings(BaseSettings):
         if host not in {"localhost", "127.0.0.1"}:
             raise ValueError("must be 'localhost' or '127.0.0.1' (plain http is only trusted on loopback)")
         return host
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> "SandboxSettings":
+        if self.backend == "keycloak" and not self.keycloak_url:
+            ports = {"port": self.port, "keycloak_port": self.keycloak_port, "keycloak_management_port": self.keycloak_management_port}
+            if len(set(ports.values())) < len(ports):
+                raise ValueError(f"the sandbox and Keycloak need three different ports, got {ports}")
+        return self
 
     @property
     def base_url(self) -> str:

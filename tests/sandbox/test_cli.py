@@ -67,3 +67,32 @@ def test_unreachable_keycloak_is_one_line(tmp_path):
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         result = run_cli("--backend", "keycloak", "--keycloak-url", f"http://localhost:{port}", "--state-dir", str(tmp_path))
     assert_one_line_error(result, f"Keycloak at http://localhost:{port} is not reachable")
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--port", "abc"], ["argument --port", "invalid int value"]),
+        (["--backend", "foo"], ["argument --backend", "invalid choice"]),
+        (["--mode", "bogus"], ["argument --mode"]),
+    ],
+)
+def test_bad_flags_are_one_line_not_the_usage(tmp_path, args, needles):
+    assert_one_line_error(run_cli(*args, "--state-dir", str(tmp_path)), *needles)
+
+
+def test_unusable_state_dir(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert_one_line_error(run_cli("--state-dir", str(a_file)), "state directory", str(a_file), "SANDBOX_STATE_DIR")
+
+
+def test_sandbox_and_keycloak_ports_must_differ(tmp_path):
+    result = run_cli("--backend", "keycloak", "--port", "8772", "--keycloak-port", "8772", "--state-dir", str(tmp_path))
+    assert_one_line_error(result, "three different ports")
+
+
+def test_variable_without_a_flag_is_named_as_a_variable(tmp_path):
+    result = run_cli("--state-dir", str(tmp_path), env={"SANDBOX_ACCESS_TOKEN_LIFETIME": "0"})
+    assert_one_line_error(result, "access_token_lifetime (SANDBOX_ACCESS_TOKEN_LIFETIME)")
+    assert "--access-token-lifetime" not in result.stderr
