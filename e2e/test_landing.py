@@ -13,6 +13,7 @@ async def test_landing_page_shows_url_backend_users_and_client_configs(sandbox):
     assert {"mcp-url", "backend", "users"} <= parse_page(html).ids
     assert f'<code id="mcp-url">{sandbox.mcp_url}</code>' in html
     assert f'<td id="backend">{sandbox.settings.backend}</td>' in html
+    assert '<td id="mode">proxy</td>' in html and "<th>Upstream client</th>" in html
     for username in ("alice", "bob"):
         assert f"<td>{username}</td><td><code>{username}</code></td>" in html
     assert f"claude mcp add --transport http sandbox {sandbox.mcp_url}" in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -39,3 +41,18 @@ async def test_native_dcr_client_registers_at_the_idp_and_calls_greet(sandbox_se
 
 def running_mcp_url_in(audience: str | list[str], mcp_url: str) -> bool:
     return mcp_url in ([audience] if isinstance(audience, str) else audience)
+
+
+async def test_native_mode_describes_itself_on_the_landing_page_resource_and_prompt(sandbox_settings, tmp_path):
+    with running_sandbox(sandbox_settings("native-dcr", tmp_path, mode="native-dcr")) as running:
+        realm_url = running.sandbox.upstream.realm_url
+        async with httpx.AsyncClient() as http:
+            landing = (await http.get(f"{running.base_url}/")).text
+        async with Client(running.mcp_url, auth=HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())) as client:
+            config = json.loads((await client.read_resource("resource://server/config"))[0].text)
+            prompt = (await client.get_prompt("explain_oauth_flow")).messages[0].content.text
+    assert '<td id="mode">native-dcr</td>' in landing
+    assert "register at the IdP itself" in landing and "Upstream client" not in landing
+    assert config["mode"] == "native-dcr" and config["authorization_server"] == realm_url
+    assert "callback_url" not in config and "upstream_client_id" not in config
+    assert "native DCR flow" in prompt and "second PKCE pair" in prompt and "Consent." not in prompt

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sandbox import landing
 from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
-from sandbox.native import build_native_provider
+from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
 from sandbox.realm import RealmFile, read_realm
 from sandbox.serverspec import load_server
@@ -122,13 +122,25 @@ def public_oauth_config(
     settings: SandboxSettings, backend: Backend, upstream: Upstream, upstream_client_id: str
 ) -> dict[str, Any]:
     """The OAuth configuration a learner may see: every URL and choice, no secret."""
-    return {
+    common = {
+        "mode": settings.mode,
         "mcp_url": settings.mcp_url,
         "backend": backend.name,
         "realm_url": upstream.realm_url,
+        "protected_resource_metadata": f"{settings.base_url}{PROTECTED_RESOURCE_METADATA}/mcp",
+    }
+    if settings.mode == "native-dcr":
+        return common | {
+            "authorization_server": upstream.realm_url,
+            "authorization_server_metadata": upstream.discovery_url,
+            "registration_endpoint": f"{upstream.realm_url}/clients-registrations/openid-connect",
+            "scopes": REQUESTED_SCOPES,
+            "pkce": "S256, client to IdP",
+            "token_verification": f"the IdP's JWT, checked against the realm's JWKS; aud must be {settings.mcp_url}",
+        }
+    return common | {
         "upstream_client_id": upstream_client_id,
         "authorization_server": settings.base_url,
-        "protected_resource_metadata": f"{settings.base_url}{PROTECTED_RESOURCE_METADATA}/mcp",
         "authorization_server_metadata": f"{settings.base_url}/.well-known/oauth-authorization-server",
         "callback_url": f"{settings.base_url}{CALLBACK_PATH}",
         "allowed_client_redirect_uris": CLIENT_REDIRECT_PATTERNS,

@@ -15,6 +15,22 @@ from sandbox.settings import SandboxSettings
 _TEMPLATE = Template((files("sandbox") / "templates" / "landing.html").read_text(encoding="utf-8"))
 
 
+INTRO_PROXY = (
+    "An MCP server behind FastMCP's OAuth proxy: MCP clients register dynamically here, the proxy "
+    "uses one pre-registered confidential client upstream, PKCE runs on both legs, and a consent "
+    "screen stands between your client and your login."
+)
+INTRO_NATIVE = (
+    "An MCP server without the proxy (native DCR): its metadata names the IdP's realm as the "
+    "authorization server, so MCP clients register at the IdP itself, log in there and bring the "
+    "IdP's own token, which the server verifies against the realm's keys."
+)
+
+
+def _row(label: str, html: str) -> str:
+    return f"<tr><th>{label}</th><td>{html}</td></tr>\n"
+
+
 def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]) -> str:
     # The realm file's plain passwords: a sandbox's demo users are meant to be shown.
     rows = "\n".join(
@@ -24,12 +40,21 @@ def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]
         if not user.service_account_client_id
     )
     vscode = json.dumps({"servers": {"sandbox": {"type": "http", "url": settings.mcp_url}}}, indent=2)
+    if settings.mode == "native-dcr":
+        intro = INTRO_NATIVE
+        mode_rows = _row("Client registration", f"at the IdP: <code>{escape(oauth_config['registration_endpoint'])}</code>")
+    else:
+        intro = INTRO_PROXY
+        consent = "shown before every authorization" if settings.consent else "off (--no-consent)"
+        mode_rows = _row("Upstream client", f"<code>{escape(oauth_config['upstream_client_id'])}</code> (confidential, PKCE S256)")
+        mode_rows += _row("Consent screen", consent)
     return _TEMPLATE.substitute(
+        intro=intro,
+        mode=escape(settings.mode),
+        mode_rows=mode_rows,
         mcp_url=escape(settings.mcp_url),
         backend=escape(oauth_config["backend"]),
         realm_url=escape(oauth_config["realm_url"]),
-        upstream_client_id=escape(oauth_config["upstream_client_id"]),
-        consent="shown before every authorization" if settings.consent else "off (--no-consent)",
         prm_url=escape(oauth_config["protected_resource_metadata"]),
         asm_url=escape(oauth_config["authorization_server_metadata"]),
         user_rows=rows,

@@ -39,6 +39,27 @@ The OAuth proxy flow, as this sandbox runs it ({mcp_url}):
 """
 
 
+NATIVE_FLOW_PHASES = """\
+The native DCR flow, as this sandbox runs it without the proxy ({mcp_url}):
+
+1. Discovery. The client calls /mcp without a token and gets 401 with
+   `WWW-Authenticate: Bearer resource_metadata=...`. The protected-resource metadata
+   (RFC 9728) names the IdP's realm ({realm_url}) as the authorization server; the client
+   reads the realm's own metadata (RFC 8414 / OpenID discovery).
+2. Registration. The client registers at the IdP's DCR endpoint (RFC 7591), anonymously,
+   under the realm's Trusted Hosts policy: every MCP client becomes a client of the IdP.
+3. Authorization with PKCE. The browser goes straight to the IdP with the client's own
+   client id and PKCE challenge (RFC 7636); there is no consent screen of the server's and
+   no second PKCE pair.
+4. Login. The user logs in at the IdP, which redirects to the client's loopback URI with a
+   code (and `iss`, RFC 9207).
+5. Token exchange. The client trades the code and its verifier at the IdP's token endpoint
+   and receives the IdP's own tokens.
+6. Authenticated calls. Each /mcp call carries the IdP's access token; the server checks
+   its signature against the realm's JWKS and that its audience names {mcp_url}.
+"""
+
+
 def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
     """``oauth_config`` is the public OAuth configuration, shown by the config resource."""
     mcp = FastMCP("MCP OAuth sandbox")
@@ -61,7 +82,8 @@ def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
 
     @mcp.prompt
     def explain_oauth_flow() -> str:
-        """Explain each phase of the OAuth proxy flow this server runs."""
-        return FLOW_PHASES.format(**oauth_config)
+        """Explain each phase of the OAuth flow this server runs."""
+        phases = NATIVE_FLOW_PHASES if oauth_config.get("mode") == "native-dcr" else FLOW_PHASES
+        return phases.format(**oauth_config)
 
     return mcp
