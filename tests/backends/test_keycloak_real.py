@@ -33,8 +33,7 @@ def test_alice_gets_a_token_on_the_public_client(real_keycloak, realm_file: Path
     _, info = real_keycloak
     clients = json.loads(realm_file.read_text())["clients"]
     public = [c for c in clients if c.get("publicClient") and c.get("directAccessGrantsEnabled")]
-    if not public:
-        pytest.skip(f"{realm_file.name} has no public client with direct access grants")
+    assert public, f"{realm_file.name} lost its public client with direct access grants (the CLI test client)"
     response = httpx.post(
         f"{info.realm_url}/protocol/openid-connect/token",
         data={"grant_type": "password", "client_id": public[0]["clientId"], "username": "alice", "password": "alice"},

@@ -115,6 +115,10 @@ class DistributionLauncher(LauncherContext):
         if self._group is not None:
             raise KeycloakStartError("this launcher is already running; stop() it first")
         self.timings = {}
+        # The log is named by port: a Keycloak already on this port owns it, so check
+        # first and leave that log alone.
+        if conflict := port_conflict(self.port, self.management_port):
+            raise KeycloakStartError(conflict)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.write_text("")
         try:
@@ -135,8 +139,6 @@ class DistributionLauncher(LauncherContext):
             raise self._error(str(exc)) from None
         realm_url = f"{self.base_url}/realms/{realm_name}"
         jdk = self._jdk()
-        if conflict := port_conflict(self.port, self.management_port):
-            raise self._error(conflict)
         dist_home = self._distribution()
 
         seed = seed_path(keycloak_root(self.cache_dir) / "augmented", dist_home, self.build_options())
