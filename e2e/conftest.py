@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
+from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
-from sandbox.testing.server import RunningSandbox, free_port, running_sandbox
+from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox, shared_keycloak
 
 USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 
@@ -37,21 +36,18 @@ def keycloak_url(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], 
     if request.config.getoption("--backend") != "keycloak":
         yield None
         return
-    from sandbox.backends.keycloak import choose_launcher, keycloak_unavailable_reason
-    from sandbox.realm import realm_for_base_urls
+    from sandbox.backends.keycloak import keycloak_unavailable_reason
 
     reason = keycloak_unavailable_reason()
     if reason:
         pytest.skip(f"Keycloak backend unavailable: {reason}")
-    realm = realm_for_base_urls(DEFAULT_REALM_FILE, [f"http://localhost:{port}" for port in sandbox_ports.values()])
-    realm_file = tmp_path_factory.mktemp("keycloak") / "sandbox-realm.json"
-    realm_file.write_text(json.dumps(realm))
-    with choose_launcher(realm_file, port=free_port(), management_port=free_port()) as keycloak:
-        yield keycloak.base_url
+    base_urls = [f"http://localhost:{port}" for port in sandbox_ports.values()]
+    with shared_keycloak(base_urls, tmp_path_factory.mktemp("keycloak")) as base_url:
+        yield base_url
 
 
 def _settings(request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides) -> SandboxSettings:
-    return SandboxSettings(
+    return IsolatedSettings(
         backend=request.config.getoption("--backend"),
         port=ports[name],
         state_dir=state_dir,

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
-from sandbox.testing.server import RunningSandbox, free_port, running_sandbox
+from sandbox.settings import DEFAULT_REALM_FILE
+from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 
 # Kinds every authorization records, in order (MCP calls and JWKS fetches left out).
 PROXY_AUTH_KINDS = [
@@ -57,7 +57,7 @@ def secret_realm(directory: Path) -> SecretRealm:
 @contextmanager
 def traced_sandbox(directory: Path, mode: str) -> Iterator[tuple[RunningSandbox, SecretRealm]]:
     realm = secret_realm(directory)
-    settings = SandboxSettings(
+    settings = IsolatedSettings(
         backend="mock", port=free_port(), state_dir=directory / "state", realm_file=realm.path, mode=mode, store="memory"
     )
     with running_sandbox(settings) as running:

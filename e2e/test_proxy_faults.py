@@ -20,9 +20,8 @@ from mcp.shared.exceptions import MCPError
 from test_headless_clients import cause_of
 
 from sandbox.control import IdpControl
-from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import AuthorizationDenied, ErrorPage, HeadlessBrowser, HeadlessOAuth, LoginFailed
-from sandbox.testing.server import RunningSandbox, free_port, running_sandbox
+from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 
 FLOW_TIMEOUT = 30  # seconds; every flow here must end (succeed or fail) well within it
 GREETING = "Hello, faults! You are signed in as alice (roles: mcp-admin, mcp-user)."
@@ -182,7 +181,7 @@ async def test_login_denied_shows_the_form_again_and_nothing_is_issued(sandbox, 
 @pytest.fixture
 def fresh_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     """A sandbox whose proxy has not fetched the JWKS yet (the shared one cached it long ago)."""
-    settings = SandboxSettings(port=free_port(), state_dir=tmp_path, store="memory", log_level="warning")
+    settings = IsolatedSettings(port=free_port(), state_dir=tmp_path, store="memory", log_level="warning")
     with running_sandbox(settings) as running:
         yield running
 

@@ -103,6 +103,9 @@ class IdentityProvider:
         with_refresh: bool = True,
     ) -> dict[str, Any]:
         """A Keycloak token response for ``user`` via ``client``."""
+        # The client session first: a token counts as its session's only if iat >= the
+        # session's start, and a second may tick over while this method runs.
+        client_session = self.store.client_session(session.sid, client.client_id) if session is not None else None
         realm, now = self.realm, self.clock.now_int()
         scopes = applied_scopes(realm, client, requested_scope)
         subject = Subject(user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=session.auth_time if session else None, acr=acr)
@@ -139,8 +142,7 @@ class IdentityProvider:
             if wrong_audience:
                 id_claims["aud"] = WRONG_AUDIENCE
             response["id_token"] = self.keys.sign(id_claims)
-        if with_refresh and session is not None:
-            client_session = self.store.client_session(session.sid, client.client_id)
+        if with_refresh and session is not None and client_session is not None:
             refresh_exp = self.refresh_expiry(session)
             refresh = {"exp": refresh_exp, "jti": _jti(), **envelope, "aud": envelope["iss"], "sub": subject.sub, "typ": "Refresh", "scope": scope}
             response["refresh_token"] = self.keys.sign(refresh)

@@ -21,7 +21,6 @@ Marker: ``@pytest.mark.mock_only`` skips a test on Keycloak (for the mock-only c
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -158,14 +157,13 @@ class SandboxStacks:
 
     def _start(self, server: Any) -> SandboxStack:
         from sandbox.realm import read_realm
-        from sandbox.settings import SandboxSettings
-        from sandbox.testing.server import free_port, running_sandbox
+        from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
         backend = sandbox_backend(self.config)
         port = free_port()
         base_url = f"http://localhost:{port}"
         keycloak_url = self._exit.enter_context(_identity_provider(backend, base_url, self.tmp_path_factory))
-        settings = SandboxSettings(
+        settings = IsolatedSettings(
             backend=backend,
             port=port,
             state_dir=self.tmp_path_factory.mktemp("sandbox-state"),
@@ -233,19 +231,14 @@ class _identity_provider:
     def __enter__(self) -> str | None:
         if self.backend == "mock":
             return None
-        from sandbox.backends.keycloak import choose_launcher, keycloak_unavailable_reason
-        from sandbox.realm import realm_for_base_urls
-        from sandbox.settings import DEFAULT_REALM_FILE
-        from sandbox.testing.server import free_port
+        from sandbox.backends.keycloak import keycloak_unavailable_reason
+        from sandbox.testing.server import shared_keycloak
 
         reason = keycloak_unavailable_reason()
         if reason:
             pytest.skip(f"Keycloak backend unavailable: {reason}")
-        realm_file = self.tmp_path_factory.mktemp("keycloak") / "sandbox-realm.json"
-        realm_file.write_text(json.dumps(realm_for_base_urls(DEFAULT_REALM_FILE, [self.base_url])))
-        self.launcher = choose_launcher(realm_file, port=free_port(), management_port=free_port())
-        info = self.launcher.__enter__()
-        return info.base_url
+        self.launcher = shared_keycloak([self.base_url], self.tmp_path_factory.mktemp("keycloak"))
+        return self.launcher.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
         if self.launcher is not None:

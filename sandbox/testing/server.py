@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from fastmcp import FastMCP
 
 from sandbox.app import Sandbox, create_app
-from sandbox.settings import SandboxSettings
+from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
+
+
+class IsolatedSettings(SandboxSettings):
+    """Settings from the arguments alone: a developer's ``SANDBOX_*`` variables must not
+    leak into a test run (``SANDBOX_HOST`` would break every URL the test computed)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, **sources: Any) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without ``SANDBOX_*`` settings, for a CLI under test."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
+
+
+@contextmanager
+def shared_keycloak(base_urls: list[str], directory: Path) -> Iterator[str]:
+    """One real Keycloak for several test sandboxes: its realm lists each one's callback and
+    audience, so their ports must be known before it starts. Yields Keycloak's base URL."""
+    from sandbox.backends.keycloak import choose_launcher
+    from sandbox.realm import realm_for_base_urls
+
+    realm_file = directory / "sandbox-realm.json"
+    realm_file.write_text(json.dumps(realm_for_base_urls(DEFAULT_REALM_FILE, base_urls)))
+    with choose_launcher(realm_file, port=free_port(), management_port=free_port()) as keycloak:
+        yield keycloak.base_url
 
 
 def free_port() -> int:

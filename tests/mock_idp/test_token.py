@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 
 import pytest
 from joserfc import jwt
@@ -196,3 +197,14 @@ async def test_client_credentials_only_for_service_account_clients(client, idp):
 async def test_grant_type_errors(client, data, status, error):
     response = await client.post(f"{OIDC}/token", auth=PROXY, data=data)
     assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+async def test_tokens_stay_valid_when_a_second_ticks_over_while_they_are_issued(client, idp, monkeypatch):
+    # A slow machine: every reading of the clock is 0.4 s after the one before, so seconds
+    # tick over between the reads one token grant makes.
+    readings = itertools.count(idp.clock.now(), 0.4)
+    monkeypatch.setattr(type(idp.clock), "now", lambda self: next(readings))
+    tokens = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "alice", "password": "alice", "scope": "openid"})
+    assert tokens.status_code == 200, tokens.text
+    userinfo = await client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    assert userinfo.status_code == 200, userinfo.text

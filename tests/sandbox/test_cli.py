@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.testing.server import clean_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -16,7 +18,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **(env or {})},
+        env={**clean_environment(), **(env or {})},
     )
 
 

@@ -73,3 +73,14 @@ def test_realm_for_several_sandboxes_repeats_callbacks_and_audiences():
     # Entries that do not name the default address stay single.
     cli = next(c for c in data["clients"] if c["clientId"] == "sandbox-cli")
     assert cli["redirectUris"] == ["http://localhost:*", "http://127.0.0.1:*"]
+
+
+def test_isolated_settings_ignore_the_developers_environment(monkeypatch, tmp_path):
+    from sandbox.settings import SandboxSettings
+    from sandbox.testing.server import IsolatedSettings
+
+    monkeypatch.setenv("SANDBOX_HOST", "127.0.0.1")
+    monkeypatch.setenv("SANDBOX_MODE", "native-dcr")
+    assert SandboxSettings(port=1234, state_dir=tmp_path).host == "127.0.0.1"  # the CLI's settings do read it
+    isolated = IsolatedSettings(port=1234, state_dir=tmp_path)
+    assert (isolated.host, isolated.mode) == ("localhost", "proxy")

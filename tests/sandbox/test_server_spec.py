@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from key_value.aio.stores.memory import MemoryStore
 
 from sandbox.serverspec import ServerSpecError, load_server
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
-from sandbox.testing.server import free_port
+from sandbox.testing.server import clean_environment, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -62,7 +61,7 @@ def test_a_module_that_fails_to_import_is_named(tmp_path, monkeypatch):
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(EXAMPLES), **(env or {})},
+        env={**clean_environment(), "PYTHONPATH": str(EXAMPLES), **(env or {})},
     )
 
 
@@ -87,7 +86,7 @@ async def test_cli_serves_your_server_behind_the_proxy(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--server", "notes_server.server:mcp", "--port", str(port),
          "--state-dir", str(tmp_path), "--store", "memory", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(EXAMPLES)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env={**clean_environment(), "PYTHONPATH": str(EXAMPLES)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
