@@ -26,6 +26,10 @@ ADMIN_PASSWORD = "admin"
 T = TypeVar("T")
 
 
+
+# What reset() restores of a deleted realm-file user (the id is new; Keycloak assigns it).
+_RESTORED_FIELDS = ("username", "email", "emailVerified", "firstName", "lastName", "enabled", "attributes")
+
 class IdpControlError(Exception):
     """An identity-provider control operation failed; the message names the operation."""
 
@@ -99,6 +103,8 @@ class IdpControl:
         self._created: set[str] = set()
         self._original_passwords: dict[str, str | None] = {}
         self._original_roles: dict[str, set[str]] = {}
+        # Users the test deleted that it had not created: (representation, password, roles).
+        self._deleted: dict[str, tuple[dict[str, Any], str | None, set[str]]] = {}
         self._mock_touched = False
 
     @property
@@ -173,6 +179,13 @@ class IdpControl:
 
     def delete_user(self, username: str) -> None:
         user_id = self.user_id(username)
+        key = username.lower()
+        if key not in self._created and key not in self._deleted:
+            # reset() brings them back (with a new id): later tests expect the realm's users.
+            representation = self._call("delete_user", lambda: self.admin.get_user(user_id))
+            password = self._original_passwords.get(key, self.credentials.get(key))
+            roles = self._original_roles.get(key, self._direct_roles(user_id))
+            self._deleted[key] = (representation, password, roles)
         self._call("delete_user", lambda: self.admin.delete_user(user_id))
         self._created.discard(username.lower())
         self.credentials.pop(username.lower(), None)
@@ -285,6 +298,18 @@ class IdpControl:
                 self.delete_user(username)
             self.credentials.pop(username, None)
         self._created.clear()
+        for username, (representation, password, roles) in self._deleted.items():
+            fields = {k: v for k, v in representation.items() if k in _RESTORED_FIELDS}
+            if password is not None:
+                fields["credentials"] = [{"type": "password", "value": password, "temporary": False}]
+                self.credentials[username] = password
+            user_id = self._call("reset", lambda: self.admin.create_user(fields))
+            if roles:
+                wanted = [self.admin.get_realm_role(name) for name in sorted(roles)]
+                self._call("reset", lambda: self.admin.assign_realm_roles(user_id, wanted))
+            self._original_roles.pop(username, None)
+            self._original_passwords.pop(username, None)
+        self._deleted.clear()
         for username, roles in self._original_roles.items():
             user_id = self._call("reset", lambda: self.admin.get_user_id(username))
             if user_id is None:

@@ -80,6 +80,21 @@ async def test_reset_undoes_users_roles_passwords_and_mock_state(sandbox, mcp_cl
     assert await greet(mcp_client, "bob", password="bob") == greeting_for("bob", "mcp-user")
 
 
+async def test_reset_brings_back_a_deleted_realm_user(sandbox, mcp_client):
+    idp = IdpControl(sandbox.idp_server_url, sandbox.realm, "mock", credentials=sandbox.credentials)
+    idp.assign_roles("bob", "mcp-admin")
+    idp.delete_user("bob")
+    with pytest.raises(IdpControlError, match="no user 'bob'"):
+        idp.get_user("bob")
+
+    idp.reset()
+    restored = idp.get_user("bob")
+    assert restored["realmRoles"] == ["default-roles-sandbox", "mcp-user"]  # as the realm file has it
+    assert (restored["email"], restored["firstName"]) == ("bob@example.com", "Bob")
+    assert sandbox.credentials == {"alice": "alice", "bob": "bob"}
+    assert await greet(mcp_client, "bob") == greeting_for("bob", "mcp-user")
+
+
 async def test_fault_handle_removes_itself(idp, mcp_client):
     with idp.fault("token", "status", status=503, times=None) as fault:
         assert fault.armed and fault.kind == "status"
