@@ -23,7 +23,7 @@ ROUNDS = 3
 def rate(trace: bool) -> float:
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
-        args = sandbox_args(port, state, "memory") + ([] if trace else ["--no-trace"])
+        args = sandbox_args("mock", port, state, "memory") + ([] if trace else ["--no-trace"])
         with spawned(args, f"http://localhost:{port}/healthz"):
             auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
             return asyncio.run(greet_rate(f"http://localhost:{port}/mcp", auth))

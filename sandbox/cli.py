@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_idp import Realm
+from mock_idp.sockets import bind_listening_socket
 from pydantic import ValidationError
 
 from sandbox.settings import SandboxSettings
@@ -84,15 +85,12 @@ def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
 
 def listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts, so a busy port stops nothing half-way."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.bind((BIND_HOST, port))
+        return bind_listening_socket(BIND_HOST, port)
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT") from None
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
 
 
 def ensure_state_dir(path: Path) -> None:
