@@ -18,7 +18,7 @@ class FakeKeycloakContainer:
         self.image = image
         self.kwargs = kwargs
         self.realm_import: str | None = None
-        self.bound_ports: dict[int, int] = {}
+        self.ports: dict[str, object] = {}
         self.started = False
         self.stopped = 0
         FakeKeycloakContainer.instances.append(self)
@@ -28,7 +28,7 @@ class FakeKeycloakContainer:
         return self
 
     def with_bind_ports(self, container_port: int, host_port: int) -> "FakeKeycloakContainer":
-        self.bound_ports[container_port] = host_port
+        self.ports[str(container_port)] = host_port
         return self
 
     def start(self) -> "FakeKeycloakContainer":
@@ -74,7 +74,8 @@ def test_builds_the_pinned_image_with_import_and_fixed_ports(fake_container, min
         "cmd": "start-dev --hostname=http://localhost:8081",
     }
     assert built.realm_import == str(minimal_realm.resolve())
-    assert built.bound_ports == {8080: 8081, 9000: 9001}
+    # Published on loopback only, so the admin/admin console is not reachable from the network.
+    assert built.ports == {"8080": ("127.0.0.1", 8081), "9000": ("127.0.0.1", 9001)}
 
 
 def test_start_waits_for_the_realm_and_returns_localhost_urls(
@@ -85,12 +86,15 @@ def test_start_waits_for_the_realm_and_returns_localhost_urls(
         container, "wait_until_ready", lambda realm_url, *, health_url, timeout: waited.append((realm_url, health_url))
     )
     http, management = two_free_ports
-    with launcher(minimal_realm, tmp_path, two_free_ports) as info:
+    said: list[str] = []
+    with launcher(minimal_realm, tmp_path, two_free_ports, progress=said.append) as info:
         assert info.realm_url == f"http://localhost:{http}/realms/sandbox"
         assert info.base_url == f"http://localhost:{http}"
         assert (info.admin_username, info.admin_password) == ("admin", "admin")
         assert fake_container.instances[0].started
     assert waited == [(info.realm_url, f"http://localhost:{management}/health/ready")]
+    assert [line.split(":")[0] for line in said] == ["boot", "ready"]
+    assert said[-1].startswith(f"ready: {info.realm_url} answers discovery, ") and said[-1].endswith("s after launch")
     assert fake_container.instances[0].stopped == 1
     assert info.log_file is not None and info.log_file.read_text() == "keycloak stdout\nkeycloak stderr\n"
 

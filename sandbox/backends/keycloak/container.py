@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -98,8 +99,8 @@ class ContainerLauncher(LauncherContext):
         )
         container.with_realm_import_file(str(self.realm_file.resolve()))
         # Fixed host ports keep the issuer (http://localhost:<port>/realms/...) stable across runs.
-        container.with_bind_ports(CONTAINER_HTTP_PORT, self.port)
-        container.with_bind_ports(CONTAINER_MANAGEMENT_PORT, self.management_port)
+        _bind_on_loopback(container, CONTAINER_HTTP_PORT, self.port)
+        _bind_on_loopback(container, CONTAINER_MANAGEMENT_PORT, self.management_port)
         return container
 
     def start(self) -> KeycloakInfo:
@@ -115,7 +116,8 @@ class ContainerLauncher(LauncherContext):
                 raise self._error(conflict)
             realm_url = f"{self.base_url}/realms/{realm_name}"
             self._container = self.build_container()
-            self.progress(f"boot: starting {self.image} on {self.base_url}")
+            started = time.monotonic()
+            self.progress(f"boot: starting {self.image} on {self.base_url} (pulled first if missing)")
             try:
                 # Blocks until /health/ready answers on the management port (testcontainers' probe).
                 self._container.start()
@@ -129,7 +131,7 @@ class ContainerLauncher(LauncherContext):
                 )
             except NotReady as exc:
                 raise self._error(f"Keycloak {exc}") from None
-            self.progress(f"ready: {realm_url} answers discovery")
+            self.progress(f"ready: {realm_url} answers discovery, {time.monotonic() - started:.1f}s after launch")
             return KeycloakInfo(realm_url, self.base_url, ADMIN_USERNAME, ADMIN_PASSWORD, self.log_file)
         except BaseException:
             self.stop()
@@ -153,6 +155,13 @@ class ContainerLauncher(LauncherContext):
 
     def _error(self, cause: str) -> KeycloakStartError:
         return KeycloakStartError(f"{cause} (log: {self.log_file})")
+
+
+def _bind_on_loopback(container: Any, container_port: int, host_port: int) -> None:
+    """Publish a container port on 127.0.0.1 only: the admin console's admin/admin must not face the network."""
+    container.with_bind_ports(container_port, host_port)
+    # testcontainers' with_bind_ports takes no interface; the Docker SDK accepts (host_ip, host_port).
+    container.ports[str(container_port)] = ("127.0.0.1", host_port)
 
 
 def _one_line(exc: BaseException) -> str:
