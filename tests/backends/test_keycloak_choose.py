@@ -75,3 +75,18 @@ def test_explicit_modes(machine, minimal_realm, tmp_path) -> None:
         choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown Keycloak launch mode 'podman'"):
         choose_launcher(minimal_realm, mode="podman")  # type: ignore[arg-type]
+
+
+def test_distribution_only_options_pick_the_distribution_even_with_docker(
+    machine, minimal_realm, tmp_path, make_distribution
+) -> None:
+    home = make_distribution("exit 0\n")
+    by_home = choose_launcher(minimal_realm, cache_dir=tmp_path, keycloak_home=home)
+    assert isinstance(by_home, DistributionLauncher)
+    kept = choose_launcher(minimal_realm, cache_dir=tmp_path, keep_state=True)
+    assert isinstance(kept, DistributionLauncher) and kept.keep_state
+    with pytest.raises(KeycloakStartError, match=r"--keycloak-keep-state applies only to the distribution launcher"):
+        choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path, keep_state=True)
+    machine.jdk = False
+    with pytest.raises(KeycloakStartError, match=r"^cannot run Keycloak: --keycloak-keep-state needs the distribution launcher, but no JDK 17\+"):
+        choose_launcher(minimal_realm, cache_dir=tmp_path, keep_state=True)

@@ -56,9 +56,20 @@ def choose_launcher(
 ) -> KeycloakLauncher:
     if mode not in ("auto", "container", "distribution"):
         raise ValueError(f"unknown Keycloak launch mode {mode!r}")
+    # A named distribution or a kept database only mean something to the distribution launcher:
+    # asking for either picks it, rather than Docker ignoring the request.
+    wants_distribution = [
+        name for name, given in (("--keycloak-home", keycloak_home), ("--keycloak-keep-state", keep_state)) if given
+    ]
+    options = " and ".join(wants_distribution)
+    plural = len(wants_distribution) > 1
+    if mode == "container" and wants_distribution:
+        raise KeycloakStartError(
+            f"{options} {'apply' if plural else 'applies'} only to the distribution launcher, not to 'container'"
+        )
     if mode == "container" and not docker_available():
         raise KeycloakStartError("Keycloak mode 'container' needs Docker, but no Docker engine answered")
-    if mode == "container" or (mode == "auto" and docker_available()):
+    if mode == "container" or (mode == "auto" and not wants_distribution and docker_available()):
         return ContainerLauncher(
             realm_file,
             port=port,
@@ -71,7 +82,10 @@ def choose_launcher(
     if mode == "auto":
         reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
         if reason is not None:
-            raise KeycloakStartError(f"cannot run Keycloak: no Docker engine answered, and {reason}")
+            why = f"{options} {'need' if plural else 'needs'} the distribution launcher, but" if wants_distribution else (
+                "no Docker engine answered, and"
+            )
+            raise KeycloakStartError(f"cannot run Keycloak: {why} {reason}")
     return DistributionLauncher(
         realm_file,
         port=port,
