@@ -272,7 +272,10 @@ class IdpControl:
     def reset(self) -> None:
         """Undo what was changed through this control: delete the users it created, give changed
         users back their passwords and roles; on the mock also clear faults, clock, lifetimes
-        and every user's extra claims. Safe on both backends."""
+        and every user's extra claims. Safe on both backends.
+
+        A key rotation is not undone: tokens signed with the new key must stay valid, and putting
+        the old key back would send the proxy to refetch the JWKS, which FastMCP throttles."""
         problems: list[str] = []
         for step in (self._reset_mock, self._reset_users):
             try:

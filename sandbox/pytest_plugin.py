@@ -312,7 +312,10 @@ _REPORTS = pytest.StashKey[dict]()
 @_async_fixture
 async def browser_login(request: pytest.FixtureRequest, sandbox: SandboxStack) -> AsyncIterator[Any]:
     """Chromium with the flow's page objects; on failure, screenshots under test-artifacts/<test>/."""
-    from playwright.async_api import async_playwright
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.fail("browser_login needs Playwright: pip install 'mcp-oauth-sandbox[test]'", pytrace=False)
 
     from sandbox.testing.browser import BrowserLogin
     from sandbox.testing.pages import launch_chromium

@@ -124,3 +124,12 @@ def test_the_example_suite_on_keycloak(pytester: pytest.Pytester):
         pytest.skip("no Keycloak can run here (see the run's skip reason)")
     result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*mock-only: uses the mock IdP's x-mock controls*"])
+
+
+def test_browser_login_without_playwright_says_what_to_install(pytester: pytest.Pytester):
+    pytester.makeconftest("import sys\nsys.modules['playwright'] = None  # as if it were not installed\n")
+    pytester.makepyfile(test_browser="async def test_login(browser_login):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=TIMEOUT)
+    result.assert_outcomes(errors=1)
+    assert "browser_login needs Playwright: pip install 'mcp-oauth-sandbox[test]'" in result.stdout.lines
+    result.stdout.no_fnmatch_line("*Traceback*")
