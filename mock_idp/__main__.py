@@ -17,7 +17,7 @@ from mock_idp.sockets import bind_listening_socket
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mock-idp", description="Keycloak-compatible mock OpenID provider")
     parser.add_argument("--realm", required=True, help="Keycloak realm export (JSON)")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
     parser.add_argument("--state-dir", help="signing key and state (default: the user cache dir)")

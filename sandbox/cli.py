@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the proxy's consent screen (default: on)")
     parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
     parser.add_argument("--store", choices=["file", "memory"], help="proxy token store (default: file, survives restarts)")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"])
     parser.add_argument("--mode", choices=["proxy", "native-dcr"],
                         help="proxy: FastMCP's OAuth proxy (default); native-dcr: clients register at the IdP directly")
     parser.add_argument("--trace", action=argparse.BooleanOptionalAction, default=None,

@@ -38,7 +38,8 @@ class SandboxSettings(BaseSettings):
     access_token_lifetime: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # "proxy": FastMCP's OIDCProxy in front of the IdP. "native-dcr": no proxy; clients
-    # register at the IdP's own DCR endpoint (FastMCP's KeycloakAuthProvider).
+    # register at the IdP's own DCR endpoint (FastMCP's RemoteAuthProvider, as its
+    # KeycloakAuthProvider does).
     mode: Literal["proxy", "native-dcr"] = "proxy"
     # Flow trace (/sandbox/trace): record every hop; keep the last trace_history flows.
     trace: bool = True
@@ -57,6 +58,11 @@ class SandboxSettings(BaseSettings):
     keycloak_ready_timeout: float = Field(default=180.0, gt=0)
     # Keep Keycloak's database between runs, so upstream sessions survive a restart.
     keycloak_keep_state: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
 
     @field_validator("host")
     @classmethod
