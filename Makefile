@@ -2,14 +2,15 @@
 PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-BACKEND ?= mock
+# Empty: the CLI decides (SANDBOX_BACKEND, else mock). `make sandbox BACKEND=keycloak` overrides.
+BACKEND ?=
 STAMP   := $(VENV)/.installed-stamp
 PYTEST  := $(BIN)/python -m pytest
 
 .PHONY: sandbox test test-unit test-e2e test-keycloak bench browser install clean
 
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox --backend $(BACKEND)
+	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND))
 
 install: $(STAMP)
 
