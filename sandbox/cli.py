@@ -121,6 +121,9 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(parse_args(argv))
+        if ignored := settings.ignored_keycloak_settings():
+            flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
+            print(f"sandbox: note: {flags} ignored: the backend is mock (use --backend keycloak)", file=sys.stderr)
         ensure_state_dir(settings.state_dir)
         sock = listen(settings.host, settings.port)
     except StartupError as exc:

@@ -79,6 +79,12 @@ class SandboxSettings(BaseSettings):
                 raise ValueError(f"the sandbox and Keycloak need three different ports, got {ports}")
         return self
 
+    def ignored_keycloak_settings(self) -> list[str]:
+        """Keycloak settings given explicitly while the mock backend runs: they do nothing."""
+        if self.backend != "mock":
+            return []
+        return sorted(name for name in self.model_fields_set if name.startswith("keycloak_"))
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -98,3 +98,15 @@ def test_variable_without_a_flag_is_named_as_a_variable(tmp_path):
     result = run_cli("--state-dir", str(tmp_path), env={"SANDBOX_ACCESS_TOKEN_LIFETIME": "0"})
     assert_one_line_error(result, "access_token_lifetime (SANDBOX_ACCESS_TOKEN_LIFETIME)")
     assert "--access-token-lifetime" not in result.stderr
+
+
+def test_keycloak_flags_with_the_mock_backend_get_a_note(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--keycloak-url", "http://localhost:8080", "--port", str(port), "--state-dir", str(tmp_path))
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == (
+        "sandbox: note: --keycloak-url ignored: the backend is mock (use --backend keycloak)"
+    )

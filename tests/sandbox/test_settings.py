@@ -23,3 +23,14 @@ def test_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_an_unknown_log_level_is_still_refused(tmp_path) -> None:
     with pytest.raises(ValidationError, match="log_level"):
         SandboxSettings(log_level="LOUD", state_dir=tmp_path)
+
+
+def test_keycloak_settings_given_to_the_mock_backend_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("SANDBOX_KEYCLOAK_PORT", "8181")
+    mock = SandboxSettings(keycloak_url="http://localhost:8080", state_dir=tmp_path)
+    assert mock.ignored_keycloak_settings() == ["keycloak_port", "keycloak_url"]
+    assert SandboxSettings(state_dir=tmp_path).ignored_keycloak_settings() == ["keycloak_port"]
+    monkeypatch.delenv("SANDBOX_KEYCLOAK_PORT")
+    assert SandboxSettings(state_dir=tmp_path).ignored_keycloak_settings() == []
+    keycloak = SandboxSettings(backend="keycloak", keycloak_url="http://localhost:8080", state_dir=tmp_path)
+    assert keycloak.ignored_keycloak_settings() == []
