@@ -7,6 +7,8 @@ redirect URI) render a 400 page; the rest redirect to the client with
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from html import escape
 from urllib.parse import urlencode
 
@@ -28,6 +30,7 @@ from mock_idp.tokens import applied_scopes
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 INVALID_LOGIN = "Invalid username or password."
+TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
 
 
 class _PageError(Exception):
@@ -198,16 +201,27 @@ def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | No
     return login
 
 
+def _login_action(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A login-action form's target: a body it cannot read is a page for the user, as in Keycloak."""
+
+    @functools.wraps(handler)
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except OAuthError as exc:
+            return message_page(realm_display(idp_of(request)), exc.description, status_code=exc.status_code)
+
+    return answer
+
+
+@_login_action
 async def authenticate(request: Request) -> Response:
     """``POST login-actions/authenticate``: the login form's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
     if login is None:
-        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
-    try:
-        form = await read_form(request)
-    except OAuthError as exc:
-        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+        return message_page(realm_display(idp), TIMED_OUT)
+    form = await read_form(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
     denied = idp.faults.take("login", ("login_denied",))
     if denied is not None:
@@ -229,17 +243,15 @@ def _start_session(idp: IdentityProvider, login: PendingLogin, username: str) ->
     return response
 
 
+@_login_action
 async def required_action(request: Request) -> Response:
     """``POST login-actions/required-action``: the update-password form's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
     user = idp.find_user(login.username) if login is not None and login.username and login.sid is None else None
     if login is None or user is None:
-        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
-    try:
-        form = await read_form(request)
-    except OAuthError as exc:
-        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+        return message_page(realm_display(idp), TIMED_OUT)
+    form = await read_form(request)
     new, confirm = form.get("password-new", ""), form.get("password-confirm", "")
     if not new:
         return _update_password_form(idp, login, error="Please specify password.")
@@ -249,17 +261,15 @@ async def required_action(request: Request) -> Response:
     return _start_session(idp, login, user.username)
 
 
+@_login_action
 async def consent(request: Request) -> Response:
     """``POST login-actions/consent``: the consent page's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
     session = idp.live_session(login.sid) if login is not None else None
     if login is None or session is None:
-        return message_page(realm_display(idp), "Your login attempt timed out. Login will start from the beginning.")
-    try:
-        form = await read_form(request)
-    except OAuthError as exc:
-        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+        return message_page(realm_display(idp), TIMED_OUT)
+    form = await read_form(request)
     if "accept" not in form:
         idp.store.logins.pop(login.id, None)
         return _respond(idp, login.params, login.redirect_uri, {"error": "access_denied", "error_description": "User denied consent"})

@@ -128,6 +128,9 @@ async def test_consent_required_client_shows_keycloak_consent_page(realm_dict, t
         assert redirect_params(denied)["error"] == "access_denied"
         page = await http.get(f"{OIDC}/auth", params=auth_params(prompt="login"))
         consent = await http.post(form_action(page.text), data={"username": "alice", "password": "alice"})
+        # A body the consent action cannot read is a page for the user; the consent stays pending.
+        junk = await http.post(form_action(consent.text), content=b"{}", headers={"Content-Type": "application/json"})
+        assert junk.status_code == 400 and "kc-error-message" in junk.text
         accepted = await http.post(form_action(consent.text), data={"accept": "Yes"})
         assert redirect_params(accepted)["code"]
         # Consent is remembered: the next login goes straight back.
