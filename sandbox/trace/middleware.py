@@ -36,6 +36,27 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], Any]:
     return {}, None
 
 
+class _CappedBody:
+    """A body kept whole or not at all: a truncated JSON body would mislead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.over_limit = False
+        self._data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        if self.over_limit:
+            return
+        if len(self._data) + len(chunk) > self.limit:
+            self.over_limit = True
+            self._data.clear()
+        else:
+            self._data.extend(chunk)
+
+    def whole(self) -> bytes | None:
+        return None if self.over_limit else bytes(self._data)
+
+
 class TraceMiddleware:
     def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
         self.app = app
@@ -63,12 +84,10 @@ class TraceMiddleware:
             peer=f"{client[0]}:{client[1]}" if client else "",
         )
         content_type = headers.get("content-type", "")
-        limit = MAX_MCP_BODY if is_mcp else MAX_BODY
         capture_request = scope["method"] in ("POST", "PUT", "DELETE") and ("form" in content_type or "json" in content_type)
-        request_body = bytearray()
-        response_body = bytearray()
-        # A body over the limit is dropped whole (a truncated JSON body would mislead).
-        state = {"capture": False, "done": False, "request_too_big": False, "response_too_big": False}
+        request_body = _CappedBody(MAX_MCP_BODY if is_mcp else MAX_BODY)
+        response_body = _CappedBody(MAX_BODY)
+        state = {"capture": False, "done": False}
         started = time.perf_counter()
         flow = None if is_mcp else self.tracer.begin(hop)
 
@@ -77,25 +96,20 @@ class TraceMiddleware:
                 return
             state["done"] = True
             hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            if capture_request and not state["request_too_big"]:
-                hop.form, hop.json = _parse_body(content_type, bytes(request_body))
-            if response_body and not state["response_too_big"]:
+            if capture_request and (body := request_body.whole()) is not None:
+                hop.form, hop.json = _parse_body(content_type, body)
+            if body := response_body.whole():
                 response_type = hop.response_headers.get("content-type", "")
                 if "json" in response_type:
-                    hop.response_json = _parse_body("json", bytes(response_body))[1]
+                    hop.response_json = _parse_body("json", body)[1]
                 elif "html" in response_type:
-                    hop.response_text = response_body.decode("utf-8", "replace")
+                    hop.response_text = body.decode("utf-8", "replace")
             self.tracer.finish(hop, flow)
 
         async def traced_receive() -> Message:
             message = await receive()
-            if capture_request and message["type"] == "http.request" and not state["request_too_big"]:
-                chunk = message.get("body", b"")
-                if len(request_body) + len(chunk) > limit:
-                    state["request_too_big"] = True
-                    request_body.clear()
-                else:
-                    request_body.extend(chunk)
+            if capture_request and message["type"] == "http.request":
+                request_body.add(message.get("body", b""))
             return message
 
         async def traced_send(message: Message) -> None:
@@ -112,13 +126,8 @@ class TraceMiddleware:
                     response_type = hop.response_headers.get("content-type", "")
                     state["capture"] = "json" in response_type or ("html" in response_type and self.classifier.wants_html(path))
             elif message["type"] == "http.response.body" and not state["done"]:
-                if state["capture"] and not state["response_too_big"]:
-                    chunk = message.get("body", b"")
-                    if len(response_body) + len(chunk) > MAX_BODY:
-                        state["response_too_big"] = True
-                        response_body.clear()
-                    else:
-                        response_body.extend(chunk)
+                if state["capture"]:
+                    response_body.add(message.get("body", b""))
                 if not message.get("more_body", False):
                     finish()
             await send(message)
