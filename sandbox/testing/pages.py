@@ -11,6 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from playwright.async_api import Browser, Page, Playwright
 
@@ -59,18 +60,28 @@ class PageTrail:
         return paths
 
 
-class ConsentPage:
-    """FastMCP's consent screen, shown by the proxy before anything goes upstream."""
+class _FlowPage:
+    """One page of the flow: found by ``SELECTOR``, screenshot into the trail as ``NAME``."""
+
+    SELECTOR: str
+    NAME: str
 
     def __init__(self, page: Page, trail: PageTrail | None = None) -> None:
         self.page = page
         self.trail = trail
 
-    async def wait(self) -> "ConsentPage":
-        await self.page.wait_for_selector("form#consentForm")
+    async def wait(self) -> Self:
+        await self.page.wait_for_selector(self.SELECTOR)
         if self.trail:
-            await self.trail.record(self.page, "consent")
+            await self.trail.record(self.page, self.NAME)
         return self
+
+
+class ConsentPage(_FlowPage):
+    """FastMCP's consent screen, shown by the proxy before anything goes upstream."""
+
+    SELECTOR = "form#consentForm"
+    NAME = "consent"
 
     async def approve(self) -> None:
         await self.page.get_by_role("button", name="Allow Access").click()
@@ -79,18 +90,11 @@ class ConsentPage:
         await self.page.get_by_role("button", name="Deny").click()
 
 
-class LoginPage:
+class LoginPage(_FlowPage):
     """The IdP's login form: Keycloak's, or the mock's copy of it."""
 
-    def __init__(self, page: Page, trail: PageTrail | None = None) -> None:
-        self.page = page
-        self.trail = trail
-
-    async def wait(self) -> "LoginPage":
-        await self.page.wait_for_selector("form#kc-form-login")
-        if self.trail:
-            await self.trail.record(self.page, "login")
-        return self
+    SELECTOR = "form#kc-form-login"
+    NAME = "login"
 
     async def login(self, username: str, password: str) -> None:
         await self.page.fill("#username", username)
@@ -106,18 +110,11 @@ class LoginPage:
         return (await locator.inner_text()).strip()
 
 
-class IdpConsentPage:
+class IdpConsentPage(_FlowPage):
     """Keycloak's own consent screen (clients registered at the IdP with consent required)."""
 
-    def __init__(self, page: Page, trail: PageTrail | None = None) -> None:
-        self.page = page
-        self.trail = trail
-
-    async def wait(self) -> "IdpConsentPage":
-        await self.page.wait_for_selector("#kc-oauth")
-        if self.trail:
-            await self.trail.record(self.page, "idp-consent")
-        return self
+    SELECTOR = "#kc-oauth"
+    NAME = "idp-consent"
 
     async def accept(self) -> None:
         await self.page.click("button[name=accept], input[name=accept]")
