@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.testing.server import clean_environment
+from sandbox.testing.server import clean_environment, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
+    # A free port unless the test names one: a test that reached the bind step on the
+    # default 8000 would fail whenever `make sandbox` runs on this machine.
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**clean_environment(), **(env or {})},
+        env={**clean_environment(), "SANDBOX_PORT": str(free_port()), **(env or {})},
     )
 
 
