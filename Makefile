@@ -7,7 +7,13 @@ BACKEND ?=
 STAMP   := $(VENV)/.installed-stamp
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox test test-unit test-e2e test-keycloak bench browser install clean
+.PHONY: sandbox test test-unit test-e2e test-keycloak bench browser node install clean
+
+# Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
+# `node` package, into the checkout: the machine's own Node stays as it is.
+NODE_VERSION := 22.23.3
+NODE_DIR     := .tools/node
+NODE         := $(NODE_DIR)/node_modules/.bin/node
 
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND))
@@ -32,6 +38,12 @@ browser: $(STAMP)
 		$(BIN)/playwright install chromium; \
 	fi
 
+node: $(NODE)
+
+$(NODE):
+	npm install --no-audit --no-fund --silent --prefix $(NODE_DIR) node@$(NODE_VERSION)
+	$(NODE) --version
+
 test: $(STAMP) browser
 	$(PYTEST) -m "not keycloak"
 
@@ -55,4 +67,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_plugin_startup.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .tools .pytest_cache test-artifacts
