@@ -1,4 +1,4 @@
-"""``python -m mock_idp --realm realms/sandbox.json --port 8080``: the mock IdP on its own."""
+"""``mock-idp [--realm my-realm.json] [--port 8080]``: the mock IdP on its own."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from mock_idp.sockets import bind_listening_socket
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mock-idp", description="Keycloak-compatible mock OpenID provider")
-    parser.add_argument("--realm", required=True, help="Keycloak realm export (JSON)")
+    parser.add_argument("--realm", default=None,
+                        help="Keycloak realm export (JSON) (default: the sandbox's realm, shipped in the package)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
@@ -26,11 +27,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _default_realm() -> str:
+    # The sandbox's realm is this distribution's package data; mock_idp itself stays
+    # independent of the sandbox, so only its command line knows where that is.
+    from sandbox.settings import DEFAULT_REALM_FILE
+
+    return str(DEFAULT_REALM_FILE)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="mock-idp: %(message)s")
     try:
-        realm = load_realm(args.realm)
+        realm = load_realm(args.realm or _default_realm())
         sock = bind_listening_socket(args.host, args.port)
     except RealmError as exc:
         print(f"mock-idp: error: {exc}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -9,8 +11,14 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REALM_FILE = PROJECT_ROOT / "realms" / "sandbox.json"
+# Package data, so a wheel installed anywhere has it (in a checkout it is a link to
+# realms/sandbox.json, the one copy everyone edits).
+DEFAULT_REALM_FILE = Path(__file__).resolve().parent / "realms" / "sandbox.json"
+
+
+ENV_PREFIX = "SANDBOX_"
+# SANDBOX_* variables that are read elsewhere, not settings: they are not misspellings.
+OTHER_VARIABLES = frozenset({"SANDBOX_CHROMIUM"})
 
 
 def default_state_dir() -> Path:
@@ -20,7 +28,7 @@ def default_state_dir() -> Path:
 class SandboxSettings(BaseSettings):
     """Everything the stack needs to start; each field is also a ``SANDBOX_<NAME>`` variable."""
 
-    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     backend: Literal["mock", "keycloak"] = "mock"
     # One host name everywhere: MCP clients compare the protected resource URL byte
@@ -92,3 +100,17 @@ class SandboxSettings(BaseSettings):
     @property
     def mcp_url(self) -> str:
         return f"{self.base_url}/mcp"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``SANDBOX_*`` variable no setting reads (pydantic ignores them silently),
+    naming the closest setting, so a misspelling is not mistaken for the default."""
+    known = {ENV_PREFIX + name.upper() for name in SandboxSettings.model_fields} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX) or name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a setting and is ignored{hint}")
+    return warnings

@@ -130,3 +130,15 @@ def test_cli_port_in_use(tmp_path: Path):
         port = taken.getsockname()[1]
         line = _one_error_line(_run(["--realm", str(REALM_PATH), "--port", str(port), "--state-dir", str(tmp_path)]))
     assert f"127.0.0.1:{port}" in line and "port already in use" in line
+
+
+def test_cli_without_realm_serves_the_packaged_realm_from_any_directory(tmp_path: Path):
+    process = subprocess.Popen([sys.executable, "-m", "mock_idp", "--port", "0", "--state-dir", str(tmp_path / "state")],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert "realm 'sandbox' at http://localhost:" in banner, banner + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
