@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -14,8 +16,13 @@ from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
 from pydantic import ValidationError
 
-from sandbox.settings import SandboxSettings
+from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variables
 
+
+# The console script's name; ``python -m sandbox`` passes its own spelling.
+PROG = "mcp-oauth-sandbox"
+# What ``init`` writes into the current directory.
+INIT_REALM_FILE = "sandbox-realm.json"
 
 # Both loopback spellings resolve here; binding IPv4 keeps "localhost" from landing on ::1 only.
 BIND_HOST = "127.0.0.1"
@@ -31,16 +38,17 @@ class _OneLineParser(argparse.ArgumentParser):
         raise StartupError(f"{message} (see --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = _OneLineParser(
-        prog="python -m sandbox",
+        prog=prog,
         description="MCP OAuth sandbox: an MCP server behind FastMCP's OAuth proxy, with its own IdP.",
-        epilog="Every option is also a SANDBOX_<NAME> environment variable; flags win.",
+        epilog=f"Every option is also a SANDBOX_<NAME> environment variable; flags win. "
+               f"'{prog} init' writes the default realm to ./{INIT_REALM_FILE} for editing.",
     )
     parser.add_argument("--backend", choices=["mock", "keycloak"], help="identity backend (default: mock)")
     parser.add_argument("--host", help="localhost (default) or 127.0.0.1")
     parser.add_argument("--port", type=int, help="port to serve on (default: 8000)")
-    parser.add_argument("--realm", dest="realm_file", type=Path, help="Keycloak realm JSON (default: realms/sandbox.json)")
+    parser.add_argument("--realm", dest="realm_file", type=Path, help="Keycloak realm JSON (default: the sandbox realm shipped in the package)")
     parser.add_argument("--consent", action=argparse.BooleanOptionalAction, default=None,
                         help="show the proxy's consent screen (default: on)")
     parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
@@ -66,8 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None) -> dict[str, Any]:
-    return {key: value for key, value in vars(build_parser().parse_args(argv)).items() if value is not None}
+def parse_args(argv: list[str] | None, prog: str = PROG) -> dict[str, Any]:
+    return {key: value for key, value in vars(build_parser(prog).parse_args(argv)).items() if value is not None}
+
+
+def init(argv: list[str], prog: str) -> int:
+    """``init``: the default realm, copied here to edit; never over a file that exists."""
+    parser = _OneLineParser(prog=f"{prog} init", description=f"Write the default realm file to ./{INIT_REALM_FILE}.")
+    parser.parse_args(argv)
+    target = Path(INIT_REALM_FILE)
+    try:
+        with target.open("x", encoding="utf-8") as out, DEFAULT_REALM_FILE.open(encoding="utf-8") as default:
+            shutil.copyfileobj(default, out)
+    except FileExistsError:
+        raise StartupError(f"{target.resolve()} already exists; edit it, or remove it to start again") from None
+    except OSError as exc:
+        raise StartupError(f"cannot write {target.resolve()}: {exc.strerror or exc}") from None
+    print(f"wrote {target.resolve()}; edit it, then: {prog} --realm {INIT_REALM_FILE}")
+    return 0
 
 
 def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
@@ -118,9 +142,14 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        settings = load_settings(parse_args(argv))
+        if argv[:1] == ["init"]:
+            return init(argv[1:], prog)
+        for warning in unknown_variables(os.environ):
+            print(f"sandbox: warning: {warning}", file=sys.stderr)
+        settings = load_settings(parse_args(argv, prog))
         if ignored := settings.ignored_keycloak_settings():
             flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
             print(f"sandbox: note: {flags} ignored: the backend is mock (use --backend keycloak)", file=sys.stderr)

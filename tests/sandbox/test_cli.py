@@ -1,5 +1,6 @@
 """The CLI says in one line why it cannot start, and exits non-zero."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -110,3 +111,28 @@ def test_keycloak_flags_with_the_mock_backend_get_a_note(tmp_path):
     assert result.stderr.splitlines()[0] == (
         "sandbox: note: --keycloak-url ignored: the backend is mock (use --backend keycloak)"
     )
+
+
+def test_help_names_the_program_it_was_started_as():
+    script = Path(sys.executable).with_name("mcp-oauth-sandbox")
+    console = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, env=clean_environment())
+    assert console.stdout.startswith("usage: mcp-oauth-sandbox "), console.stdout
+    assert run_cli("--help").stdout.startswith("usage: python -m sandbox ")
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path):
+    result = run_cli("--state-dir", str(tmp_path), "--port", "0", env={"SANDBOX_PROT": "8123", "SANDBOX_CHROMIUM": "/x"})
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == ["sandbox: warning: SANDBOX_PROT is not a setting and is ignored (did you mean SANDBOX_PORT?)"]
+
+
+def test_init_writes_the_default_realm_here_and_never_over_a_file(tmp_path):
+    init = [sys.executable, "-m", "sandbox", "init"]
+    first = subprocess.run(init, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=clean_environment())
+    assert first.returncode == 0 and "--realm sandbox-realm.json" in first.stdout, first.stderr
+    written = tmp_path / "sandbox-realm.json"
+    assert json.loads(written.read_text()) == json.loads((ROOT / "realms" / "sandbox.json").read_text())
+    written.write_text("{}  # edited")
+    second = subprocess.run(init, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=clean_environment())
+    assert_one_line_error(second, "sandbox-realm.json already exists")
+    assert written.read_text() == "{}  # edited"
