@@ -4,6 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 # Empty: the CLI decides (SANDBOX_BACKEND, else mock). `make sandbox BACKEND=keycloak` overrides.
 BACKEND ?=
+# Empty: the CLI decides (SANDBOX_PORT, else 8000). `make sandbox PORT=8001` overrides.
+PORT    ?=
 STAMP   := $(VENV)/.installed-stamp
 PYTEST  := $(BIN)/python -m pytest
 
@@ -16,7 +18,7 @@ NODE_DIR     := .tools/node
 NODE         := $(NODE_DIR)/node_modules/.bin/node
 
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND))
+	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND)) $(if $(PORT),--port $(PORT))
 
 install: $(STAMP)
 
@@ -67,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_plugin_startup.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache test-artifacts
+	rm -rf $(VENV) .tools .pytest_cache test-artifacts dist build *.egg-info

@@ -20,11 +20,20 @@ KEEP_ALIVE = 10.0
 STREAM_LIFETIME = 120.0
 
 
+class BadSince(ValueError):
+    """``since`` that is not a revision: answered 400, since ignoring it would send everything."""
+
+
 def _since(value: str | None) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
+    if value is None or value == "":
         return 0
+    if not value.isascii() or not value.isdigit():
+        raise BadSince(f"since must be a revision number (a non-negative integer), got {value[:40]!r}")
+    return int(value)
+
+
+def _bad_since(exc: BadSince) -> JSONResponse:
+    return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, status_code=400)
 
 
 def _not_found(flow_id: str) -> JSONResponse:
@@ -43,7 +52,10 @@ def trace_router(recorder: FlowRecorder) -> APIRouter:
 
     @router.get(".json")
     async def all_flows(since: str | None = None) -> JSONResponse:
-        return JSONResponse(recorder.snapshot(_since(since)))
+        try:
+            return JSONResponse(recorder.snapshot(_since(since)))
+        except BadSince as exc:
+            return _bad_since(exc)
 
     @router.delete("")
     async def clear() -> JSONResponse:
@@ -51,8 +63,11 @@ def trace_router(recorder: FlowRecorder) -> APIRouter:
         return JSONResponse({"cleared": True})
 
     @router.get("/events")
-    async def events(request: Request) -> StreamingResponse:
-        since = _since(request.headers.get("last-event-id") or request.query_params.get("since"))
+    async def events(request: Request) -> Response:
+        try:
+            since = _since(request.headers.get("last-event-id") or request.query_params.get("since"))
+        except BadSince as exc:
+            return _bad_since(exc)
         return StreamingResponse(
             _event_stream(recorder, request, since),
             media_type="text/event-stream",

@@ -27,7 +27,15 @@ async def test_trace_json_lists_flows_with_their_steps(traced):
     step = flow["steps"][0]
     assert {"timestamp", "leg", "method", "url", "status", "params", "jwts", "explanation", "rfc", "kind"} <= set(step)
     assert (await http.get("/sandbox/trace.json", params={"since": recorder.revision})).json()["flows"] == []
-    assert (await http.get("/sandbox/trace.json", params={"since": "junk"})).status_code == 200
+
+
+@pytest.mark.parametrize("since", ["junk", "-1", "1.5", "١"])
+@pytest.mark.parametrize("path", ["/sandbox/trace.json", "/sandbox/trace/events"])
+async def test_a_bad_since_is_a_400_naming_it(traced, path, since):
+    _, http = traced
+    answer = await http.get(path, params={"since": since})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request" and "since must be a revision" in answer.json()["error_description"]
 
 
 async def test_one_flow_as_json_and_as_mermaid(traced):
