@@ -3,8 +3,15 @@
 Installed with the distribution (entry point ``pytest11``). Options, each also an ini
 key and an environment variable (command line > environment > ini > default):
 
-    --sandbox-backend mock|keycloak   SANDBOX_BACKEND   sandbox_backend   (default: mock)
-    --sandbox-server module:attr      SANDBOX_SERVER    sandbox_server    (default: the sample tools)
+    --sandbox-backend mock|keycloak   SANDBOX_BACKEND     sandbox_backend   (default: mock)
+    --sandbox-server module:attr      SANDBOX_SERVER      sandbox_server    (default: the sample tools)
+    --sandbox-realm FILE              SANDBOX_REALM_FILE  sandbox_realm     (default: the packaged realm)
+    --sandbox-port N                  SANDBOX_PORT        sandbox_port      (default: a free port)
+
+Every other ``SANDBOX_*`` setting of the CLI applies too; the plugin's own defaults (a free
+port, a temporary state directory, the memory store, log level warning) give way to them.
+Async tests that use these fixtures run under pytest-asyncio without any configuration
+in your project: the plugin marks them, unless they carry an asyncio/anyio/trio mark.
 
 Fixtures:
 
@@ -21,6 +28,7 @@ Marker: ``@pytest.mark.mock_only`` skips a test on Keycloak (for the mock-only c
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ except ImportError:  # pragma: no cover - the browser fixture then needs another
 
 BACKENDS = ("mock", "keycloak")
 _SERVER = pytest.StashKey[object]()
+_SETTINGS = pytest.StashKey[dict]()
 MOCK_ONLY_REASON = "mock-only: uses the mock IdP's x-mock controls, which a real Keycloak does not have"
 
 
@@ -47,15 +56,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sandbox-server", default=None, metavar="MODULE:ATTR",
                     help="your FastMCP server (instance or zero-argument factory) to put behind the proxy "
                          "instead of the sample tools (env SANDBOX_SERVER, ini sandbox_server)")
+    group.addoption("--sandbox-realm", default=None, metavar="FILE",
+                    help="Keycloak realm export both backends load (default: the sandbox realm in the package; "
+                         "env SANDBOX_REALM_FILE, ini sandbox_realm)")
+    group.addoption("--sandbox-port", type=int, default=None, metavar="N",
+                    help="port the sandbox serves on (default: a free one; env SANDBOX_PORT, ini sandbox_port)")
     parser.addini("sandbox_backend", "identity provider for the sandbox fixtures: mock or keycloak", default="mock")
     parser.addini("sandbox_server", "your FastMCP server as module:attr", default="")
+    parser.addini("sandbox_realm", "realm file for the sandbox fixtures (relative to the ini file)", default="")
+    parser.addini("sandbox_port", "port for the sandbox fixtures (default: a free one)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"mock_only: {MOCK_ONLY_REASON}; skipped with --sandbox-backend keycloak")
+    # mcp_client keeps each client's tokens in memory on purpose; FastMCP warns about it every time.
+    config.addinivalue_line("filterwarnings", "ignore:Using in-memory token storage:UserWarning")
     backend = sandbox_backend(config)
     if backend not in BACKENDS:
         raise pytest.UsageError(f"sandbox backend {backend!r} (from SANDBOX_BACKEND or ini sandbox_backend) must be mock or keycloak")
+    from sandbox.settings import unknown_variables
+
+    for warning in unknown_variables(os.environ):
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"mcp-oauth-sandbox: {warning}"), stacklevel=2)
+    config.stash[_SETTINGS] = sandbox_settings(config)  # a bad setting stops the run now, in one line
     spec = sandbox_server_spec(config)
     if spec:
         # Fail the run in one line now rather than every test at setup.
@@ -73,6 +96,69 @@ def sandbox_backend(config: pytest.Config) -> str:
 
 def sandbox_server_spec(config: pytest.Config) -> str | None:
     return config.getoption("--sandbox-server") or os.environ.get("SANDBOX_SERVER") or config.getini("sandbox_server") or None
+
+
+def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
+    """The settings the stacks start from: options > ``SANDBOX_*`` > ini > the plugin's defaults.
+
+    Returned as keyword arguments (the state directory and port are filled in per stack).
+    """
+    from pydantic import ValidationError
+
+    from sandbox.settings import SandboxSettings
+
+    options: dict[str, Any] = {"backend": sandbox_backend(config)}
+    realm = config.getoption("--sandbox-realm")
+    if realm:
+        options["realm_file"] = Path(realm)
+    elif config.getini("sandbox_realm") and "SANDBOX_REALM_FILE" not in os.environ:
+        options["realm_file"] = Path(config.inipath or config.rootpath).parent / config.getini("sandbox_realm")
+    port = config.getoption("--sandbox-port") or ("SANDBOX_PORT" not in os.environ and config.getini("sandbox_port"))
+    if port:
+        options["port"] = port
+    try:
+        from_environment = SandboxSettings(**options)
+        # Tests want isolation and quiet by default; anything the user set wins.
+        defaults = {"store": "memory", "log_level": "warning"}
+        settings = from_environment.model_dump(include=from_environment.model_fields_set)
+        settings = {**{k: v for k, v in defaults.items() if k not in settings}, **settings}
+        SandboxSettings(**settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        where = f" (SANDBOX_{name.upper()}, or its --sandbox-/ini option)" if name else ""
+        raise pytest.UsageError(f"mcp-oauth-sandbox: invalid setting {name}{where}: {first['msg'].removeprefix('Value error, ')}") from None
+    settings.pop("server", None)  # resolved by sandbox_server_spec, not from SANDBOX_SERVER again
+    from mock_idp import RealmError
+
+    from sandbox.realm import read_realm
+
+    try:
+        read_realm(SandboxSettings(**settings).realm_file)
+    except RealmError as exc:
+        raise pytest.UsageError(f"mcp-oauth-sandbox: {exc}") from None
+    return settings
+
+
+_ASYNC_MARKS = ("asyncio", "anyio", "trio")
+_FIXTURES = frozenset({"sandbox", "mcp_client", "idp", "browser_login"})
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Iterator[None]:
+    """Mark async tests that use the sandbox's fixtures for pytest-asyncio, in its strict mode too.
+
+    Inside pytest-asyncio's own wrapper (``trylast``), so the mark is there when it decides
+    which functions it runs; a project needs no ``asyncio_mode`` for the README's snippet.
+    """
+    outcome = yield
+    if not inspect.iscoroutinefunction(obj):
+        return
+    result = outcome.get_result()
+    for item in result if isinstance(result, list) else [result]:
+        if isinstance(item, pytest.Function) and _FIXTURES & set(item.fixturenames):
+            if not any(item.get_closest_marker(mark) for mark in _ASYNC_MARKS):
+                item.add_marker("asyncio")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -159,19 +245,15 @@ class SandboxStacks:
         from sandbox.realm import read_realm
         from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
-        backend = sandbox_backend(self.config)
-        port = free_port()
-        base_url = f"http://localhost:{port}"
-        keycloak_url = self._exit.enter_context(_identity_provider(backend, base_url, self.tmp_path_factory))
-        settings = IsolatedSettings(
-            backend=backend,
-            port=port,
-            state_dir=self.tmp_path_factory.mktemp("sandbox-state"),
-            store="memory",
-            keycloak_url=keycloak_url,
-            log_level="warning",
-            server=None,  # resolved here, not from SANDBOX_SERVER again
-        )
+        given = dict(self.config.stash[_SETTINGS])
+        given.setdefault("port", free_port())
+        given.setdefault("state_dir", self.tmp_path_factory.mktemp("sandbox-state"))
+        settings = IsolatedSettings(**given)
+        base_url = settings.base_url
+        backend = settings.backend
+        if backend == "keycloak" and not settings.keycloak_url:
+            keycloak_url = self._exit.enter_context(_identity_provider(settings.realm_file, base_url, self.tmp_path_factory))
+            settings = IsolatedSettings(**given, keycloak_url=keycloak_url)
         realm = read_realm(settings.realm_file, base_url).model
         users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
         running = self._exit.enter_context(running_sandbox(settings, server=server))
@@ -220,24 +302,22 @@ def sandbox(sandbox_stacks: SandboxStacks, sandbox_server: Any) -> SandboxStack:
 
 
 class _identity_provider:
-    """Nothing for the mock (it is mounted in the sandbox); for Keycloak, one launch for the session."""
+    """A Keycloak launched for the session's stack (the mock needs none: it is mounted in the sandbox)."""
 
-    def __init__(self, backend: str, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-        self.backend = backend
+    def __init__(self, realm_file: Path, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.realm_file = realm_file
         self.base_url = base_url
         self.tmp_path_factory = tmp_path_factory
         self.launcher: Any = None
 
-    def __enter__(self) -> str | None:
-        if self.backend == "mock":
-            return None
+    def __enter__(self) -> str:
         from sandbox.backends.keycloak import keycloak_unavailable_reason
         from sandbox.testing.server import shared_keycloak
 
         reason = keycloak_unavailable_reason()
         if reason:
             pytest.skip(f"Keycloak backend unavailable: {reason}")
-        self.launcher = shared_keycloak([self.base_url], self.tmp_path_factory.mktemp("keycloak"))
+        self.launcher = shared_keycloak([self.base_url], self.tmp_path_factory.mktemp("keycloak"), realm_file=self.realm_file)
         return self.launcher.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -35,15 +35,15 @@ def clean_environment() -> dict[str, str]:
 
 
 @contextmanager
-def shared_keycloak(base_urls: list[str], directory: Path) -> Iterator[str]:
+def shared_keycloak(base_urls: list[str], directory: Path, *, realm_file: Path = DEFAULT_REALM_FILE) -> Iterator[str]:
     """One real Keycloak for several test sandboxes: its realm lists each one's callback and
     audience, so their ports must be known before it starts. Yields Keycloak's base URL."""
     from sandbox.backends.keycloak import choose_launcher
     from sandbox.realm import realm_for_base_urls
 
-    realm_file = directory / "sandbox-realm.json"
-    realm_file.write_text(json.dumps(realm_for_base_urls(DEFAULT_REALM_FILE, base_urls)))
-    with choose_launcher(realm_file, port=free_port(), management_port=free_port()) as keycloak:
+    expanded = directory / "sandbox-realm.json"
+    expanded.write_text(json.dumps(realm_for_base_urls(realm_file, base_urls)))
+    with choose_launcher(expanded, port=free_port(), management_port=free_port()) as keycloak:
         yield keycloak.base_url
 
 

@@ -7,12 +7,15 @@ the ones a user would see.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 TIMEOUT = 300  # seconds per subprocess run; a Keycloak boot is most of it
 
 # Not collected by the normal run: it fails on purpose, to show outcomes are really read.
@@ -133,3 +136,53 @@ def test_browser_login_without_playwright_says_what_to_install(pytester: pytest.
     result.assert_outcomes(errors=1)
     assert "browser_login needs Playwright: pip install 'mcp-oauth-sandbox[test]'" in result.stdout.lines
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def readme_plugin_snippet() -> str:
+    """The README's plugin example, as a user would copy it."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    (snippet,) = [block for block in blocks if "async def test_bob_may_not(mcp_client)" in block]
+    return snippet
+
+
+def test_the_readme_snippet_runs_in_a_new_project_without_asyncio_configuration(pytester: pytest.Pytester):
+    shutil.copytree(EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__"))
+    pytester.makepyfile(test_readme=readme_plugin_snippet())
+    assert not list(pytester.path.glob("*.ini")) + list(pytester.path.glob("*.toml")) + list(pytester.path.glob("*.cfg"))
+    result = run(pytester, "-W", "error::pytest.PytestUnraisableExceptionWarning", "--sandbox-server", "notes_server.server:mcp")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*not natively supported*")
+
+
+SETTINGS_SEEN = '''
+def test_settings(sandbox):
+    print("SEEN", sandbox.base_url, sorted(sandbox.users))
+'''
+
+
+def test_realm_port_and_sandbox_variables_reach_the_stack(pytester: pytest.Pytester, monkeypatch):
+    from sandbox.settings import DEFAULT_REALM_FILE
+    from sandbox.testing.server import free_port
+
+    realm = json.loads(DEFAULT_REALM_FILE.read_text())
+    dave = json.loads(json.dumps(realm["users"][-1]).replace(realm["users"][-1]["username"], "dave"))
+    realm["users"].append(dave)
+    (pytester.path / "my-realm.json").write_text(json.dumps(realm))
+    pytester.makepyfile(test_seen=SETTINGS_SEEN)
+    port = free_port()
+    monkeypatch.setenv("SANDBOX_HOST", "127.0.0.1")
+    monkeypatch.setenv("SANDBOX_PROT", "1")  # a misspelling: named, not silently dropped
+    result = run(pytester, "-s", "--sandbox-realm", "my-realm.json", "--sandbox-port", str(port))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*SEEN http://127.0.0.1:{port} ?'alice', 'bob', 'dave'?", "*SANDBOX_PROT is not a setting*SANDBOX_PORT*"])
+
+
+def test_a_bad_realm_or_setting_stops_the_run_in_one_line(pytester: pytest.Pytester, monkeypatch):
+    pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
+    result = run(pytester, "--sandbox-realm", "missing.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mcp-oauth-sandbox: missing.json: cannot read realm file*"])
+    monkeypatch.setenv("SANDBOX_STORE", "disk")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mcp-oauth-sandbox: invalid setting store (SANDBOX_STORE*"])
