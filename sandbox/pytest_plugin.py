@@ -69,6 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"mock_only: {MOCK_ONLY_REASON}; skipped with --sandbox-backend keycloak")
+    config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright (browser_login)")
     # mcp_client keeps each client's tokens in memory on purpose; FastMCP warns about it every time.
     config.addinivalue_line("filterwarnings", "ignore:Using in-memory token storage:UserWarning")
     backend = sandbox_backend(config)
