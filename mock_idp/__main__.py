@@ -36,7 +36,13 @@ def _default_realm() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
+    try:
+        return _serve(_parse(argv))
+    except KeyboardInterrupt:  # Ctrl-C, at start-up too: quiet, and not a failure
+        return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="mock-idp: %(message)s")
     try:
         realm = load_realm(args.realm or _default_realm())
@@ -64,11 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mock-idp: admin API {issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {args.admin_username})", flush=True)
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

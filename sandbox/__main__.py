@@ -1,5 +1,21 @@
+"""``python -m sandbox`` and the ``mcp-oauth-sandbox`` script.
+
+Ctrl-C ends it quietly with exit 0 at any point, importing included: that is why nothing
+but ``sys`` is imported before the handler is in place. Whatever had started is stopped on
+the way out (the CLI's and the app's ``finally`` blocks).
+"""
+
 import sys
 
-from sandbox.cli import main
 
-sys.exit(main(prog="python -m sandbox"))
+def run(prog: str = "mcp-oauth-sandbox") -> int:
+    try:
+        from sandbox.cli import main
+
+        return main(prog=prog)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run("python -m sandbox"))

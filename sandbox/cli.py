@@ -9,14 +9,20 @@ import os
 import shutil
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
 from pydantic import ValidationError
 
+from sandbox.logs import configure_logging
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variables
+
+log = logging.getLogger("sandbox")
 
 
 # The console script's name; ``python -m sandbox`` passes its own spelling.
@@ -127,11 +133,11 @@ def ensure_state_dir(path: Path) -> None:
         raise StartupError(f"state directory {path} is not usable: {exc.strerror or exc} (set --state-dir or SANDBOX_STATE_DIR)") from None
 
 
-def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
+def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: float) -> str:
     users = ", ".join(f"{user.username}/{user.password}" for user in realm.users.values()) or "none"
     return "\n".join(
         [
-            "MCP OAuth sandbox is ready",
+            f"MCP OAuth sandbox is ready in {elapsed:.1f} s (Ctrl-C to stop)",
             f"  MCP endpoint : {settings.mcp_url}",
             f"  Landing page : {settings.base_url}/",
             f"  Flow trace   : {settings.base_url}/sandbox/trace ({settings.mode} mode)",
@@ -143,16 +149,21 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str) -> str:
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """The CLI. Ctrl-C is left to the caller (``sandbox.__main__``), which ends quietly."""
+    started = time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["init"]:
             return init(argv[1:], prog)
+        overrides = parse_args(argv, prog)
+        configure_logging("info")  # before the settings: a misspelt one may be why they fail
         for warning in unknown_variables(os.environ):
-            print(f"sandbox: warning: {warning}", file=sys.stderr)
-        settings = load_settings(parse_args(argv, prog))
+            log.warning(warning)
+        settings = load_settings(overrides)
+        configure_logging(settings.log_level)
         if ignored := settings.ignored_keycloak_settings():
             flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
-            print(f"sandbox: note: {flags} ignored: the backend is mock (use --backend keycloak)", file=sys.stderr)
+            log.warning(f"{flags} ignored: the backend is mock (use --backend keycloak)")
         ensure_state_dir(settings.state_dir)
         sock = listen(settings.host, settings.port)
     except StartupError as exc:
@@ -164,16 +175,32 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         sock.close()
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
     sandbox = app.state.sandbox
-    print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url), flush=True)
-    config = uvicorn.Config(app, log_level=settings.log_level)
+
+    def ready() -> None:
+        print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url, time.monotonic() - started), flush=True)
+
+    # log_config=None: uvicorn's records go through configure_logging's format, not its own.
+    config = uvicorn.Config(app, log_level=settings.log_level, log_config=None)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _AnnouncingServer(config, ready).run(sockets=[sock])
     finally:
         sandbox.backend.stop()
     return 0
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn, printing the "ready" banner once it serves the socket, not before its
+    start-up (the app's lifespan) has even run."""
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready()
 
 
 def build(settings: SandboxSettings):  # -> FastAPI
@@ -183,10 +210,6 @@ def build(settings: SandboxSettings):  # -> FastAPI
     from sandbox.backends import BackendError
     from sandbox.serverspec import ServerSpecError
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
-    for name in ("httpx", "httpx2"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return create_app(settings)
     except (RealmError, BackendError, ServerSpecError) as exc:

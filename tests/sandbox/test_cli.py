@@ -1,11 +1,14 @@
 """The CLI says in one line why it cannot start, and exits non-zero."""
 
 import json
+import re
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sandbox.testing.server import clean_environment, free_port
@@ -109,7 +112,7 @@ def test_keycloak_flags_with_the_mock_backend_get_a_note(tmp_path):
         result = run_cli("--keycloak-url", "http://localhost:8080", "--port", str(port), "--state-dir", str(tmp_path))
     assert result.returncode != 0
     assert result.stderr.splitlines()[0] == (
-        "sandbox: note: --keycloak-url ignored: the backend is mock (use --backend keycloak)"
+        "WARNING sandbox: --keycloak-url ignored: the backend is mock (use --backend keycloak)"
     )
 
 
@@ -122,8 +125,8 @@ def test_help_names_the_program_it_was_started_as():
 
 def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path):
     result = run_cli("--state-dir", str(tmp_path), "--port", "0", env={"SANDBOX_PROT": "8123", "SANDBOX_CHROMIUM": "/x"})
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert warnings == ["sandbox: warning: SANDBOX_PROT is not a setting and is ignored (did you mean SANDBOX_PORT?)"]
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert warnings == ["WARNING sandbox: SANDBOX_PROT is not a setting and is ignored (did you mean SANDBOX_PORT?)"]
 
 
 def test_init_writes_the_default_realm_here_and_never_over_a_file(tmp_path):
@@ -136,3 +139,52 @@ def test_init_writes_the_default_realm_here_and_never_over_a_file(tmp_path):
     second = subprocess.run(init, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=clean_environment())
     assert_one_line_error(second, "sandbox-realm.json already exists")
     assert written.read_text() == "{}  # edited"
+
+
+def start_cli(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--state-dir", str(tmp_path), "--store", "memory"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
+    )
+    return process, port
+
+
+def read_until(process: subprocess.Popen[str], needle: str) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} never printed; output:\n" + "\n".join(lines))
+
+
+def interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    return process.returncode, rest
+
+
+def test_the_ready_banner_comes_once_uvicorn_serves_and_ctrl_c_ends_quietly(tmp_path):
+    process, port = start_cli(tmp_path)
+    try:
+        lines = read_until(process, "is ready in")
+        assert any("INFO uvicorn: Application startup complete." in line for line in lines[:-1])
+        assert re.fullmatch(r"MCP OAuth sandbox is ready in \d+\.\d s \(Ctrl-C to stop\)", lines[-1])
+        assert httpx.get(f"http://localhost:{port}/healthz", timeout=10).json()["status"] == "ok"
+        # One format: no rich console columns from FastMCP, no "INFO:     " from uvicorn.
+        assert all(re.match(r"(DEBUG|INFO|WARNING|ERROR) [\w.]+: ", line) for line in lines[:-1]), lines
+    finally:
+        returncode, rest = interrupt(process)
+    assert returncode == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+
+
+def test_ctrl_c_during_start_up_ends_quietly(tmp_path):
+    process, _ = start_cli(tmp_path)
+    try:
+        read_until(process, "Using non-secure cookies")  # the proxy is being built
+    finally:
+        returncode, rest = interrupt(process)
+    assert returncode == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest

@@ -1,0 +1,39 @@
+"""One log format for everything the sandbox process prints: its own records, uvicorn's,
+FastMCP's (a rich console handler by default), MCP's and the mock IdP's."""
+
+from __future__ import annotations
+
+import logging
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# uvicorn names its server logger "uvicorn.error" although it logs no errors there.
+_RENAMED = {"uvicorn.error": "uvicorn"}
+
+
+class _ShortNames(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.name = _RENAMED.get(record.name, record.name)
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Every record through one root handler; call before uvicorn starts (with ``log_config=None``)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(_ShortNames())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # FastMCP gives its logger a rich handler of its own that does not propagate, when it
+    # is first imported: import it now, so that happens before it is undone here.
+    import fastmcp  # noqa: F401
+
+    fastmcp = logging.getLogger("fastmcp")
+    for old in fastmcp.handlers[:]:
+        fastmcp.removeHandler(old)
+    fastmcp.propagate = True
+    # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
