@@ -55,9 +55,10 @@ test-unit: $(STAMP)
 test-e2e: $(STAMP) browser
 	$(PYTEST) e2e
 
-# The same e2e suite against a real Keycloak, plus the Keycloak-only tests.
+# The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests.
 test-keycloak: $(STAMP) browser
 	$(PYTEST) -m keycloak tests
+	$(PYTEST) tests/security --sandbox-backend keycloak
 	$(PYTEST) e2e --backend keycloak
 
 bench: $(STAMP)
