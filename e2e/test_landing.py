@@ -26,3 +26,12 @@ async def test_healthz_reports_the_backend(sandbox):
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{sandbox.base_url}/healthz")).json()
     assert health == {"status": "ok", "backend": sandbox.settings.backend, "mcp": sandbox.mcp_url}
+
+
+async def test_landing_page_says_which_registration_each_known_client_uses(sandbox):
+    async with httpx.AsyncClient() as http:
+        html = (await http.get(f"{sandbox.base_url}/")).text
+    assert "registration" in parse_page(html).ids
+    for client in ("FastMCP <code>Client</code>", "MCP Python SDK", "MCP TypeScript SDK", "Claude Code, VS Code, MCP Inspector"):
+        assert f"<tr><th>{client}</th>" in html
+    assert "client_metadata_url=" in html and "clientMetadataUrl" in html

@@ -53,6 +53,7 @@ async def test_native_mode_describes_itself_on_the_landing_page_resource_and_pro
             prompt = (await client.get_prompt("explain_oauth_flow")).messages[0].content.text
     assert '<td id="mode">native-dcr</td>' in landing
     assert "register at the IdP itself" in landing and "Upstream client" not in landing
+    assert "<tr><th>Every client</th><td>DCR at the IdP" in landing and "client_metadata_url" not in landing
     assert config["mode"] == "native-dcr" and config["authorization_server"] == realm_url
     assert "callback_url" not in config and "upstream_client_id" not in config
     assert "native DCR flow" in prompt and "second PKCE pair" in prompt and "Consent." not in prompt

@@ -143,6 +143,8 @@ def public_oauth_config(
         "authorization_server": settings.base_url,
         "authorization_server_metadata": f"{settings.base_url}/.well-known/oauth-authorization-server",
         "callback_url": f"{settings.base_url}{CALLBACK_PATH}",
+        "client_registration": "Client ID Metadata Documents (URL client_id) or DCR at /register",
+        "cimd_local_ca": str(settings.tls_dir / "ca.pem"),
         "allowed_client_redirect_uris": CLIENT_REDIRECT_PATTERNS,
         "scopes": SCOPES,
         "consent_required": settings.consent,

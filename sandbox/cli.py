@@ -67,6 +67,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--trace-history", type=int, help="flows the trace keeps, oldest dropped first (default: 50)")
     parser.add_argument("--server", metavar="MODULE:ATTR",
                         help="your own FastMCP server to protect instead of the sample tools (e.g. mypkg.server:mcp)")
+    parser.add_argument("--cimd-ca", type=Path, metavar="FILE",
+                        help="also trust this CA for client metadata documents on loopback HTTPS (default: only <state-dir>/tls/ca.pem)")
     keycloak = parser.add_argument_group("Keycloak backend")
     keycloak.add_argument("--keycloak-url", help="use this running Keycloak (realm already imported) instead of launching one")
     keycloak.add_argument("--keycloak-launcher", choices=["auto", "container", "distribution"],
@@ -135,6 +137,8 @@ def ensure_state_dir(path: Path) -> None:
 
 def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: float) -> str:
     users = ", ".join(f"{user.username}/{user.password}" for user in realm.users.values()) or "none"
+    # The CA is the proxy's: native-dcr has no proxy fetching client metadata documents.
+    ca = [f"  CIMD CA      : {settings.tls_dir / 'ca.pem'} (trusted for client metadata documents on loopback HTTPS)"]
     return "\n".join(
         [
             f"MCP OAuth sandbox is ready in {elapsed:.1f} s (Ctrl-C to stop)",
@@ -145,6 +149,7 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: flo
             f"  Demo users   : {users}",
             f"  State        : {settings.state_dir}",
         ]
+        + (ca if settings.mode == "proxy" else [])
     )
 
 
@@ -209,10 +214,11 @@ def build(settings: SandboxSettings):  # -> FastAPI
     from sandbox.app import create_app
     from sandbox.backends import BackendError
     from sandbox.serverspec import ServerSpecError
+    from sandbox.tls import TrustAnchorError
 
     try:
         return create_app(settings)
-    except (RealmError, BackendError, ServerSpecError) as exc:
+    except (RealmError, BackendError, ServerSpecError, TrustAnchorError) as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:  # state files, realm copies: name the file and the cause
         raise StartupError(f"{exc.filename or 'file'}: {exc.strerror or exc}") from None

@@ -27,6 +27,23 @@ INTRO_NATIVE = (
 )
 
 
+# Which registration each known client uses against this sandbox. Third-party clients choose
+# for themselves: a URL client_id (CIMD) when they ship a metadata document, else DCR.
+REGISTRATION_PROXY = [
+    ("FastMCP <code>Client</code>", "DCR at <code>/register</code>; CIMD with <code>OAuth(client_metadata_url=...)</code>"),
+    ("MCP Python SDK", "CIMD with <code>OAuthClientProvider(..., client_metadata_url=...)</code>, else DCR"),
+    ("MCP TypeScript SDK", "CIMD when its provider has <code>clientMetadataUrl</code>, else DCR"),
+    ("pytest plugin <code>mcp_client</code>", "<code>registration=\"dcr\"</code> (default) or <code>\"cimd\"</code> (a loopback document it hosts)"),
+    ("Claude Code, VS Code, MCP Inspector", "CIMD if the client sends a URL client_id (its document must be reachable from this machine over HTTPS), else DCR"),
+]
+
+
+def _registration_rows(mode: str) -> str:
+    if mode == "native-dcr":
+        return _row("Every client", "DCR at the IdP (no proxy, so no Client ID Metadata Documents)")
+    return "".join(_row(client, how) for client, how in REGISTRATION_PROXY)
+
+
 def _row(label: str, html: str) -> str:
     return f"<tr><th>{label}</th><td>{html}</td></tr>\n"
 
@@ -59,4 +76,5 @@ def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]
         asm_url=escape(oauth_config["authorization_server_metadata"]),
         user_rows=rows,
         vscode_json=escape(vscode),
+        registration_rows=_registration_rows(settings.mode),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
@@ -10,7 +11,10 @@ from key_value.aio.protocols import AsyncKeyValue
 from pydantic import AnyHttpUrl
 
 from sandbox.backends import Upstream
+from sandbox.cimd import LoopbackCIMDFetcher
+from sandbox.issuer import BareIssuer
 from sandbox.settings import SandboxSettings
+from sandbox.tls import LocalCA
 
 CALLBACK_PATH = "/auth/callback"
 # MCP clients listen on a random loopback port; both loopback spellings are in use.
@@ -39,6 +43,11 @@ class SandboxOIDCProxy(OIDCProxy):
             self.trace_hooks.install(client._client)
         return client
 
+    @property
+    def cimd_fetcher(self) -> Any:
+        """The Client ID Metadata Document fetcher (sandbox/cimd.py), for the trace; None without CIMD."""
+        return self._cimd_manager._fetcher if self._cimd_manager is not None else None
+
     def get_oidc_configuration(
         self, config_url: AnyHttpUrl, strict: bool | None, timeout_seconds: int | None
     ) -> OIDCConfiguration:
@@ -56,7 +65,7 @@ def build_proxy(
     storage: AsyncKeyValue,
     signing_key: bytes,
 ) -> SandboxOIDCProxy:
-    return SandboxOIDCProxy(
+    proxy = SandboxOIDCProxy(
         config_url=upstream.discovery_url,
         discovery=upstream.discovery,
         strict=True,
@@ -73,6 +82,26 @@ def build_proxy(
         jwt_signing_key=signing_key,
         require_authorization_consent=settings.consent,
         fastmcp_access_token_expiry_seconds=settings.access_token_lifetime,
-        # Client ID Metadata Documents need public HTTPS URLs; nothing local can serve one.
-        enable_cimd=False,
+        # Client ID Metadata Documents, the 2026-07-28 profile's recommended registration.
+        enable_cimd=True,
     )
+    # The issuer byte for byte as clients were given it: no trailing slash (sandbox/issuer.py).
+    # Set after construction, where FastMCP would log a bogus "issuer differs from base_url".
+    proxy.issuer_url = BareIssuer(settings.base_url)
+    trust_loopback_documents(proxy, cimd_trust_anchors(settings))
+    return proxy
+
+
+def cimd_trust_anchors(settings: SandboxSettings) -> list[Path]:
+    """The sandbox's own CA (made on first start) and ``--cimd-ca`` if given."""
+    anchors = [LocalCA(settings.tls_dir).ensure()]
+    if settings.cimd_ca is not None:
+        anchors.append(settings.cimd_ca)
+    return anchors
+
+
+def trust_loopback_documents(proxy: SandboxOIDCProxy, ca_files: list[Path]) -> None:
+    """One reason: FastMCP 4.2.3 cannot fetch a CIMD document on loopback (sandbox/cimd.py)."""
+    manager = proxy._cimd_manager
+    if manager is not None:
+        manager._fetcher = LoopbackCIMDFetcher(ca_files)

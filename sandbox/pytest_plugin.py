@@ -19,6 +19,7 @@ Fixtures:
                   once per session (and per server, if a conftest overrides sandbox_server)
     sandbox_server  session: the FastMCP server to wrap (override it in a conftest to build one in code)
     mcp_client    mcp_client("bob") -> an unconnected fastmcp.Client signed in as bob on first use
+                  (registration="dcr"|"cimd", scopes=[...])
     idp           the control API (sandbox.control.IdpControl), reset after each test
     browser_login Chromium with the consent and login page objects (needs Playwright)
 
@@ -334,20 +335,33 @@ class UnknownSandboxUser(LookupError):
 
 
 @pytest.fixture
-def mcp_client(sandbox: SandboxStack) -> Any:
+def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
     """``async with mcp_client("bob") as client:``: a FastMCP client that signs in as bob.
 
-    The OAuth flow runs headless on first use (dynamic registration, the proxy's consent,
-    the IdP's login form). Keyword arguments: ``password`` (default: the realm file's, or
-    the one given to ``idp.create_user``), ``consent="approve"|"deny"``, and anything
-    ``fastmcp.Client`` takes (``timeout=``...). Each client has its own token store.
+    The OAuth flow runs headless on first use (registration, the proxy's consent, the IdP's
+    login form). Keyword arguments: ``password`` (default: the realm file's, or the one given
+    to ``idp.create_user``), ``consent="approve"|"deny"``, ``registration="dcr"|"cimd"``
+    (``cimd``: the client's id is the URL of a metadata document the fixture hosts on loopback
+    HTTPS for the test, with a certificate from the sandbox's CA), ``scopes=[...]`` (what the
+    first authorization asks for), and anything ``fastmcp.Client`` takes (``timeout=``...).
+    Each client has its own token store.
     """
     from fastmcp import Client
     from key_value.aio.stores.memory import MemoryStore
 
     from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 
-    def connect(user: str = "alice", *, password: str | None = None, consent: Literal["approve", "deny"] = "approve", **client_kwargs: Any) -> Client:
+    hosted_documents = contextlib.ExitStack()
+
+    def connect(
+        user: str = "alice",
+        *,
+        password: str | None = None,
+        consent: Literal["approve", "deny"] = "approve",
+        registration: Literal["dcr", "cimd"] = "dcr",
+        scopes: list[str] | None = None,
+        **client_kwargs: Any,
+    ) -> Client:
         if password is None:
             password = sandbox.credentials.get(user) or sandbox.credentials.get(user.lower())
             if password is None:
@@ -356,10 +370,37 @@ def mcp_client(sandbox: SandboxStack) -> Any:
                     f"no user {user!r} in realm {sandbox.realm!r} that the sandbox knows a password for "
                     f"(known: {known}); create one with idp.create_user(...) or pass password=..."
                 )
-        auth = HeadlessOAuth(HeadlessBrowser(user, password, consent=consent), token_storage=MemoryStore())
+        if registration not in ("dcr", "cimd"):
+            raise ValueError(f"registration must be 'dcr' or 'cimd', not {registration!r}")
+        metadata_url = hosted_documents.enter_context(_client_document(sandbox, user)) if registration == "cimd" else None
+        auth = HeadlessOAuth(
+            HeadlessBrowser(user, password, consent=consent),
+            token_storage=MemoryStore(),
+            client_metadata_url=metadata_url,
+            scopes=scopes,
+        )
         return Client(sandbox.mcp_url, auth=auth, **client_kwargs)
 
-    return connect
+    with hosted_documents:
+        yield connect
+
+
+@contextlib.contextmanager
+def _client_document(sandbox: SandboxStack, user: str) -> Iterator[str]:
+    """A metadata document for one mcp_client, on loopback HTTPS; yields its URL (the client_id)."""
+    from sandbox.testing.cimd import hosted_client_metadata
+    from sandbox.tls import LocalCA
+
+    document = {
+        "client_name": f"pytest mcp_client ({user})",
+        # FastMCP's client listens on a random port; RFC 8252 loopback redirects allow any.
+        "redirect_uris": ["http://localhost:*/callback", "http://127.0.0.1:*/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+    with hosted_client_metadata(LocalCA(sandbox.running.settings.tls_dir), document) as hosted:
+        yield hosted.url
 
 
 @pytest.fixture

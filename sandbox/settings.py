@@ -55,6 +55,9 @@ class SandboxSettings(BaseSettings):
     # Your own FastMCP server to protect instead of the sample tools: "module:attr"
     # (a FastMCP instance or a zero-argument function returning one).
     server: str | None = None
+    # Client ID Metadata Documents on loopback HTTPS are fetched when their certificate
+    # chains to the sandbox's own CA (<state-dir>/tls/ca.pem) or to this one.
+    cimd_ca: Path | None = None
 
     # Keycloak backend. With keycloak_url set the sandbox uses that running Keycloak
     # (whose realm is already imported) instead of launching one.
@@ -79,6 +82,19 @@ class SandboxSettings(BaseSettings):
             raise ValueError("must be 'localhost' or '127.0.0.1' (plain http is only trusted on loopback)")
         return host
 
+    @field_validator("cimd_ca")
+    @classmethod
+    def _pem_certificate(cls, path: Path | None) -> Path | None:
+        # Checked here so a bad file stops start-up in one line, before anything is built.
+        if path is not None:
+            from sandbox.tls import TrustAnchorError, read_certificates
+
+            try:
+                read_certificates(path)
+            except TrustAnchorError as error:
+                raise ValueError(str(error)) from None
+        return path
+
     @model_validator(mode="after")
     def _ports_differ(self) -> "SandboxSettings":
         if self.backend == "keycloak" and not self.keycloak_url:
@@ -92,6 +108,10 @@ class SandboxSettings(BaseSettings):
         if self.backend != "mock":
             return []
         return sorted(name for name in self.model_fields_set if name.startswith("keycloak_"))
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
 
     @property
     def base_url(self) -> str:

@@ -66,11 +66,16 @@ def _read_or_create_secret(path: Path) -> bytes:
             return data
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = secrets.token_bytes(32)
+    write_private_file(path, data)
+    return data
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Owner-only (0600), and whole or not at all: written beside it, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)
-    return data

@@ -54,10 +54,9 @@ def free_port() -> int:
 
 
 class RunningSandbox:
-    def __init__(self, app: FastAPI, server: uvicorn.Server, thread: threading.Thread) -> None:
+    def __init__(self, app: FastAPI, server: uvicorn.Server) -> None:
         self.app = app
         self.server = server
-        self.thread = thread
 
     @property
     def sandbox(self) -> Sandbox:
@@ -77,25 +76,32 @@ class RunningSandbox:
 
 
 @contextmanager
+def serving(config: uvicorn.Config, *, startup_timeout: float = 60.0) -> Iterator[uvicorn.Server]:
+    """Run ``config``'s app in a background thread until the block ends."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn:{config.port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"server on port {config.port} stopped during start-up")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"server on port {config.port} not ready after {startup_timeout} s")
+        time.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextmanager
 def running_sandbox(
     settings: SandboxSettings, *, server: FastMCP | None = None, startup_timeout: float = 60.0
 ) -> Iterator[RunningSandbox]:
     """``server``: your own FastMCP server behind the proxy instead of the sample tools."""
     app = create_app(settings, server=server)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"sandbox:{settings.port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"sandbox on port {settings.port} stopped during start-up")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"sandbox on port {settings.port} not ready after {startup_timeout} s")
-        time.sleep(0.02)
-    try:
-        yield RunningSandbox(app, server, thread)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(config, startup_timeout=startup_timeout) as uvicorn_server:
+        yield RunningSandbox(app, uvicorn_server)

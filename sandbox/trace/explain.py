@@ -33,6 +33,11 @@ EXPLANATIONS: dict[str, Explanation] = {
         "The client registers its redirect URIs and gets a client_id, without anyone pre-registering it.",
         "RFC 7591 §3.1",
     ),
+    "cimd_fetch": Explanation(
+        "Client ID Metadata Document",
+        "The client_id is an HTTPS URL, so instead of a registration call the server fetches the document there, checks that its client_id is that very URL and takes the client's name and redirect URIs from it.",
+        "draft-ietf-oauth-client-id-metadata-document-00 §4, MCP 2026-07-28 Authorization §Client ID Metadata Documents",
+    ),
     "authorize": Explanation(
         "Authorization request",
         "The browser opens the authorization endpoint with the client's PKCE code_challenge, its state and the resource it wants a token for.",

@@ -13,7 +13,7 @@ from sandbox.trace.hops import Classifier
 from sandbox.trace.middleware import TraceMiddleware
 from sandbox.trace.recorder import FlowRecorder
 from sandbox.trace.tracer import Tracer
-from sandbox.trace.upstream import UpstreamHooks
+from sandbox.trace.upstream import DocumentFetchHooks, UpstreamHooks
 from sandbox.trace.views import trace_router
 
 
@@ -30,6 +30,8 @@ def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, u
         app.add_middleware(TraceMiddleware, tracer=tracer)
         if hasattr(auth, "trace_hooks"):
             auth.trace_hooks = UpstreamHooks(tracer, settings.base_url)
+        if (fetcher := getattr(auth, "cimd_fetcher", None)) is not None and hasattr(fetcher, "trace_hooks"):
+            fetcher.trace_hooks = DocumentFetchHooks(tracer, settings.base_url)
     app.include_router(trace_router(recorder))
     app.state.trace = recorder
     return recorder

@@ -88,6 +88,8 @@ def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
         return " ".join(str(params[k]) for k in ("jsonrpc_method", "name") if k in params)
     if kind == "registration" and isinstance(hop.response_json, dict) and "client_id" in hop.response_json:
         return f"client_id={hop.response_json['client_id']}"
+    if kind == "cimd_fetch" and isinstance(hop.response_json, dict):
+        return f"client_name={hop.response_json.get('client_name')} · redirect_uris={hop.response_json.get('redirect_uris')}"
     if kind in ("authorize", "idp_authorize"):
         return f"client_id={params.get('client_id', '?')} · PKCE {params.get('code_challenge_method', 'none')}" + (
             f" · resource={params['resource']}" if "resource" in params else ""

@@ -33,6 +33,9 @@ def upstream_kind(hop: Hop) -> Kind:
 class UpstreamHooks:
     """httpx2 event hooks recording the proxy's calls to an IdP the sandbox does not serve."""
 
+    def kind(self, hop: Hop) -> Kind:
+        return upstream_kind(hop)
+
     def __init__(self, tracer: Tracer, local_origin: str) -> None:
         self.tracer = tracer
         self.local_origin = local_origin.rstrip("/")
@@ -81,4 +84,11 @@ class UpstreamHooks:
                 hop.response_json = response.json()
             except ValueError:
                 pass
-        self.tracer.finish(hop, flow, upstream_kind(hop))
+        self.tracer.finish(hop, flow, self.kind(hop))
+
+
+class DocumentFetchHooks(UpstreamHooks):
+    """The proxy fetching a client's metadata document: its own hop, proxy -> client."""
+
+    def kind(self, hop: Hop) -> Kind:
+        return Kind("cimd_fetch", "proxy", "client")

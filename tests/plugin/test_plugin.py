@@ -104,6 +104,26 @@ async def test_greet(mcp_client):
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_mcp_client_registers_by_metadata_document_or_by_dcr(pytester: pytest.Pytester):
+    pytester.makepyfile(test_registration='''
+import pytest
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("registration, scheme", [("cimd", "https://127.0.0.1:"), ("dcr", "")])
+async def test_registration(mcp_client, registration, scheme):
+    async with mcp_client("bob", registration=registration) as client:
+        result = await client.call_tool("greet", {"name": "plugin"})
+        client_id = client.transport.auth.context.client_info.client_id
+    assert "signed in as bob" in result.data
+    assert client_id.startswith(scheme) if scheme else not client_id.startswith("https://")
+
+def test_an_unknown_registration_is_a_clear_error(mcp_client):
+    with pytest.raises(ValueError, match="registration must be 'dcr' or 'cimd'"):
+        mcp_client("bob", registration="manual")
+''')
+    run(pytester).assert_outcomes(passed=3)
+
+
 def test_a_bad_server_spec_stops_the_run_in_one_line(pytester: pytest.Pytester):
     pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
     result = run(pytester, "--sandbox-server", "no_such_pkg.server:mcp")

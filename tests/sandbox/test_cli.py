@@ -188,3 +188,27 @@ def test_ctrl_c_during_start_up_ends_quietly(tmp_path):
     finally:
         returncode, rest = interrupt(process)
     assert returncode == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+
+
+@pytest.mark.parametrize("content, needle", [(None, "does not exist"), ("not a certificate", "holds no PEM certificate")])
+def test_an_unusable_cimd_ca_is_one_line(tmp_path, content, needle):
+    extra = tmp_path / "extra-ca.pem"
+    if content is not None:
+        extra.write_text(content)
+    result = run_cli("--cimd-ca", str(extra), "--state-dir", str(tmp_path / "state"))
+    assert_one_line_error(result, "extra-ca.pem", needle)
+
+
+def test_the_banner_names_the_local_ca_it_made():
+    from sandbox.cli import banner
+    from sandbox.realm import read_realm
+    from sandbox.settings import DEFAULT_REALM_FILE
+    from sandbox.testing.server import IsolatedSettings
+
+    settings = IsolatedSettings(state_dir=Path("/state"))
+    realm = read_realm(DEFAULT_REALM_FILE, settings.base_url).model
+    assert "  CIMD CA      : /state/tls/ca.pem (trusted for client metadata documents on loopback HTTPS)" in banner(
+        settings, realm, "http://idp"
+    ).splitlines()
+    native = IsolatedSettings(state_dir=Path("/state"), mode="native-dcr")
+    assert "CIMD CA" not in banner(native, realm, "http://idp")

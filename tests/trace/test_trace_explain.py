@@ -23,6 +23,13 @@ def test_every_kind_is_explained_with_a_section_of_a_known_rfc():
         assert about.text.endswith(".") and about.text.count(". ") == 0, f"{kind}: one sentence"
 
 
+def test_the_metadata_document_fetch_names_its_draft_and_the_mcp_section():
+    about = explain("cimd_fetch")
+    assert re.search(r"draft-ietf-oauth-client-id-metadata-document-\d+ §\d", about.rfc)
+    assert "MCP 2026-07-28" in about.rfc
+    assert about.text.endswith(".") and about.text.count(". ") == 0
+
+
 def test_the_issue_s_rfcs_are_all_cited():
     cited = " ".join(explain(kind).rfc for kind in KINDS)
     for rfc in ("RFC 9728 §5.1", "RFC 8414 §3", "RFC 7591 §3.1", "RFC 7636", "RFC 6749 §4.1.3", "RFC 8707", "RFC 9207 §2"):
