@@ -208,7 +208,7 @@ def test_the_banner_names_the_local_ca_it_made():
     settings = IsolatedSettings(state_dir=Path("/state"))
     realm = read_realm(DEFAULT_REALM_FILE, settings.base_url).model
     assert "  CIMD CA      : /state/tls/ca.pem (trusted for client metadata documents on loopback HTTPS)" in banner(
-        settings, realm, "http://idp"
+        settings, realm, "http://idp", 1.0
     ).splitlines()
     native = IsolatedSettings(state_dir=Path("/state"), mode="native-dcr")
-    assert "CIMD CA" not in banner(native, realm, "http://idp")
+    assert "CIMD CA" not in banner(native, realm, "http://idp", 1.0)
