@@ -23,6 +23,7 @@ from sandbox.backends.factory import create_backend
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
 from sandbox.realm import RealmFile, read_realm
+from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
@@ -69,7 +70,14 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
                 storage=state.client_storage(settings.store),
                 signing_key=state.proxy_secret(),
             )
-        mcp_app = mcp.http_app(path="/mcp")
+        # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
+        # RebindingGuard below is the one that also covers the trace and the IdP.
+        mcp_app = mcp.http_app(
+            path="/mcp",
+            host_origin_protection=True,
+            allowed_hosts=list(LOOPBACK_NAMES),
+            allowed_origins=sorted(allowed_origins(settings.port)),
+        )
     except BaseException:
         backend.stop()
         raise
@@ -101,6 +109,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     if backend.mount:
         app.mount(*backend.mount)
     app.mount("/", mcp_app)
+    # Added last, so it runs first: a rebinding request reaches no route and no trace.
+    app.add_middleware(RebindingGuard, port=settings.port)
     return app
 
 

@@ -20,6 +20,11 @@ SECRET_NAMES = frozenset(
 )
 # Long random credentials: the first PREFIX characters are shown.
 TOKEN_NAMES = frozenset({"access_token", "refresh_token", "id_token", "token", "code", "subject_token", "actor_token", "device_code", "session_code"})
+# IdP session ids are credentials too: the SSO session they name is a login for whoever
+# replays them. They appear as ``session_state`` in callbacks, ``sid`` in tokens, and
+# (whole) in Keycloak's session cookies; like tokens, only their start is shown.
+SESSION_NAMES = frozenset({"session_state", "sid", "session_id", "kc_restart"})
+SESSION_PREFIXES = ("keycloak_", "auth_session_id")
 HIDDEN_HEADERS = frozenset({"cookie", "set-cookie"})
 
 
@@ -40,11 +45,16 @@ def mask_value(name: str, value: Any) -> Any:
         return mask_json(value) if isinstance(value, (dict, list)) else value
     if key in SECRET_NAMES or key.endswith("_secret") or key.endswith("password"):
         return hide(value)
-    if key in TOKEN_NAMES or key.endswith("_token"):
+    if key in TOKEN_NAMES or key.endswith("_token") or is_session_id(key):
         return prefix(value)
     if "://" in value and "?" in value:
         return mask_url(value)
     return value
+
+
+def is_session_id(name: str) -> bool:
+    key = name.lower()
+    return key in SESSION_NAMES or key.startswith(SESSION_PREFIXES)
 
 
 def mask_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -64,3 +64,30 @@ def test_jwts_are_decoded_and_their_signature_cut():
 def test_non_jwts_are_not_decoded():
     assert decode_jwt("x", "opaque-token") is None
     assert decode_jwt("x", "a.b.c") is None
+
+
+SESSION_ID = "3f2b9c4e-8d1a-4b7e-9c2f-5a6d7e8f9a0b"
+
+
+def test_idp_session_ids_show_only_their_start():
+    # Whoever holds the whole session id holds the SSO session: it must never show whole.
+    url = f"http://localhost:8000/auth/callback?code={LONG_TOKEN}&state=xyz&session_state={SESSION_ID}&iss=http%3A%2F%2Fi"
+    assert SESSION_ID not in mask_url(url) and "session_state=3f2b9c4e…" in mask_url(url)
+    claims = mask_json({"sub": "u1", "sid": SESSION_ID, "session_state": SESSION_ID})
+    assert claims == {"sub": "u1", "sid": "3f2b9c4e…", "session_state": "3f2b9c4e…"}
+    cookies = mask_params({"KEYCLOAK_IDENTITY": LONG_TOKEN, "KEYCLOAK_SESSION": SESSION_ID,
+                           "AUTH_SESSION_ID": SESSION_ID, "AUTH_SESSION_ID_LEGACY": SESSION_ID, "KC_RESTART": LONG_TOKEN})
+    assert SESSION_ID not in str(cookies) and LONG_TOKEN not in str(cookies)
+
+
+def test_session_cookies_in_headers_show_their_names_only():
+    sent = mask_header("cookie", f"AUTH_SESSION_ID={SESSION_ID}; KEYCLOAK_IDENTITY={LONG_TOKEN}; KC_RESTART={LONG_TOKEN}")
+    assert sent == "AUTH_SESSION_ID, KEYCLOAK_IDENTITY, KC_RESTART = •••• (masked)"
+    # Several Set-Cookie headers arrive joined by commas; no value of any may show.
+    joined = f"KEYCLOAK_IDENTITY={LONG_TOKEN}; Path=/; HttpOnly, KEYCLOAK_SESSION={SESSION_ID}; Path=/"
+    assert LONG_TOKEN not in mask_header("set-cookie", joined) and SESSION_ID not in mask_header("set-cookie", joined)
+
+
+def test_a_decoded_token_masks_its_session_id():
+    token = jwt({"sub": "u1", "sid": SESSION_ID}, {"alg": "RS256"})
+    assert decode_jwt("id_token", token)["claims"]["sid"] == "3f2b9c4e…"
