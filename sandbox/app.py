@@ -69,6 +69,7 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
                 client_secret,
                 storage=state.client_storage(settings.store),
                 signing_key=state.proxy_secret(),
+                consent_key=state.consent_cookie_key(),
             )
         # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
         # RebindingGuard below is the one that also covers the trace and the IdP.

@@ -13,6 +13,7 @@ from pydantic import AnyHttpUrl
 from sandbox.backends import Upstream
 from sandbox.cimd import LoopbackCIMDFetcher
 from sandbox.issuer import BareIssuer
+from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
 from sandbox.tls import LocalCA
 
@@ -22,11 +23,12 @@ CLIENT_REDIRECT_PATTERNS = ["http://localhost:*", "http://127.0.0.1:*"]
 SCOPES = ["openid", "profile", "email"]
 
 
-class SandboxOIDCProxy(OIDCProxy):
+class SandboxOIDCProxy(ProxyWorkarounds, OIDCProxy):
     """OIDCProxy that can take the discovery document in hand.
 
     OIDCProxy fetches discovery in its constructor, before the sandbox serves the
-    in-process mock IdP; the mock backend hands the document over instead.
+    in-process mock IdP; the mock backend hands the document over instead. The
+    workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py.
     """
 
     # Set by the flow trace: event hooks for the proxy's own calls to the IdP.
@@ -64,6 +66,7 @@ def build_proxy(
     *,
     storage: AsyncKeyValue,
     signing_key: bytes,
+    consent_key: bytes,
 ) -> SandboxOIDCProxy:
     proxy = SandboxOIDCProxy(
         config_url=upstream.discovery_url,
@@ -80,6 +83,7 @@ def build_proxy(
         allowed_client_redirect_uris=CLIENT_REDIRECT_PATTERNS,
         client_storage=storage,
         jwt_signing_key=signing_key,
+        consent_key=consent_key,
         require_authorization_consent=settings.consent,
         fastmcp_access_token_expiry_seconds=settings.access_token_lifetime,
         # Client ID Metadata Documents, the 2026-07-28 profile's recommended registration.

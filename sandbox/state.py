@@ -39,6 +39,11 @@ class StateDir:
         """32 random bytes, made once: signs proxy-issued tokens and keys the store's encryption."""
         return _read_or_create_secret(self.root / "proxy-secret.key")
 
+    def consent_cookie_key(self) -> bytes:
+        """Signs the proxy's consent cookies: derived from the proxy secret, never the upstream
+        client secret, which the realm file publishes."""
+        return hashlib.sha256(b"sandbox-consent-cookie:" + self.proxy_secret()).digest()
+
     def client_storage(self, kind: str) -> AsyncKeyValue:
         if kind == "memory":
             return MemoryStore()

@@ -1,0 +1,186 @@
+"""Workarounds for weaknesses of FastMCP 4.2.3's OAuth proxy, one override per weakness.
+
+FastMCP's proxy stays as it is: each method below calls FastMCP's own and changes one
+thing around it. Each names the FastMCP line that needs it and has a test in
+tests/security/test_proxy_upstream_defects.py that FAILS once FastMCP fixes the cause;
+delete the override then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import time
+from typing import Any
+
+from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
+from joserfc.errors import JoseError
+from key_value.aio.protocols import AsyncKeyValue
+from mcp.server.auth.provider import AccessToken, AuthorizationCode, RefreshToken
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from starlette.routing import BaseRoute
+
+from sandbox.proxy_routes import guard_routes
+
+REVOKED_COLLECTION = "sandbox-revoked-access-tokens"
+# How long a finished refresh still answers the requests that were already in flight with
+# it: they passed FastMCP's refresh-token lookup before the rotation deleted the token.
+# A replay that arrives later fails that lookup and never gets here.
+REFRESH_ANSWER_SECONDS = 30.0
+
+
+class KeyedLocks:
+    """One lock per key, forgotten when nobody holds or waits for it.
+
+    ``async with locks.hold(key):``. A plain context manager, not contextlib's: that one
+    sets ``__traceback__`` on what it re-raises, which the SDK's frozen TokenError refuses.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def hold(self, key: str) -> _Held:
+        return _Held(self._locks, key)
+
+
+class _Held:
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, int]], key: str) -> None:
+        self._locks = locks
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        lock, users = self._locks.get(self._key, (asyncio.Lock(), 0))
+        self._locks[self._key] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._release_user()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._locks[self._key][0].release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        lock, users = self._locks[self._key]
+        if users == 1:
+            del self._locks[self._key]
+        else:
+            self._locks[self._key] = (lock, users - 1)
+
+
+# The proxy's own access token behind the upstream one that load_access_token just
+# returned: FastMCP hands revoke_token the upstream token (the SDK's revocation handler
+# loads, then revokes, in one task), and the proxy's jti is what /mcp must stop accepting.
+_loaded: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars.ContextVar("sandbox_loaded_token", default=None)
+
+
+class ProxyWorkarounds:
+    """Mixed in before FastMCP's ``OIDCProxy``; expects ``client_storage`` and ``consent_key`` keywords."""
+
+    # Provided by OAuthProxy.
+    jwt_issuer: Any
+
+    def __init__(self, *, consent_key: bytes, client_storage: AsyncKeyValue, **kwargs: Any) -> None:
+        self._consent_key = consent_key
+        self._revoked_store = client_storage
+        self._code_locks = KeyedLocks()
+        self._refreshes: dict[str, asyncio.Task[OAuthToken]] = {}
+        super().__init__(client_storage=client_storage, **kwargs)
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
+    ) -> OAuthToken:
+        """Codes are single-use under concurrency (RFC 6749 §4.1.2).
+
+        FastMCP reads the code (oauth_proxy/proxy.py:1368, ``_code_store.get``) and deletes
+        it only after several awaits (proxy.py:1404), so 8 concurrent redemptions all read
+        it and get 8 token sets. One at a time per code, the second finds it deleted.
+        """
+        async with self._code_locks.hold(authorization_code.code):
+            return await super().exchange_authorization_code(client, authorization_code)  # type: ignore[misc]
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
+        """Concurrent refreshes with one refresh token make one upstream call and share its answer.
+
+        FastMCP sends each of them upstream (proxy.py:1888, ``oauth_client.refresh_token``);
+        the realm revokes a refresh token on use, so all but the first fail and Keycloak
+        ends the user's session over the reuse. Here the first call runs, and every call
+        that was already under way with the same token gets the same tokens (or error).
+        """
+        key = hashlib.sha256(f"{client.client_id}\n{refresh_token.token}".encode()).hexdigest()
+        flight = self._refreshes.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(super().exchange_refresh_token(client, refresh_token, scopes))  # type: ignore[misc]
+            self._refreshes[key] = flight
+            loop = asyncio.get_running_loop()
+            flight.add_done_callback(lambda _: loop.call_later(REFRESH_ANSWER_SECONDS, self._refreshes.pop, key, None))
+        return await asyncio.shield(flight)
+
+    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+        """Revoking an access token invalidates it at /mcp at once (RFC 7009 §2.2).
+
+        FastMCP only forwards an access token's revocation upstream and leaves its own
+        reference to it ("Access token JTI mappings expire via TTL", proxy.py:2472), and
+        /mcp verifies the upstream token locally, so the revoked token keeps working.
+        The jti is remembered as revoked (in the proxy's store, so a restart keeps it)
+        until the token would have expired anyway.
+        """
+        loaded = _loaded.get()
+        payload = self._own_access_token(token.token) if isinstance(token, AccessToken) else None
+        if payload is None and isinstance(token, AccessToken) and loaded and loaded[0] == token.token:
+            payload = loaded[1]
+        if payload is not None:
+            expires = payload.get("exp")
+            ttl = max(int(expires - time.time()), 1) if isinstance(expires, (int, float)) else 24 * 3600
+            await self._revoked_store.put(key=str(payload["jti"]), value={"revoked_at": time.time()},
+                                          collection=REVOKED_COLLECTION, ttl=ttl)
+        await super().revoke_token(token)  # type: ignore[misc]
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        """FastMCP's check, refusing the access tokens revoked above."""
+        payload = self._own_access_token(token)
+        if payload is None:
+            return await super().load_access_token(token)  # type: ignore[misc]
+        if await self._revoked_store.get(key=str(payload["jti"]), collection=REVOKED_COLLECTION):
+            return None
+        validated = await super().load_access_token(token)  # type: ignore[misc]
+        if validated is not None:
+            _loaded.set((validated.token, payload))
+        return validated
+
+    def _own_access_token(self, token: str) -> dict[str, Any] | None:
+        try:
+            payload = self.jwt_issuer.verify_token(token)
+        except (JoseError, ValueError, KeyError):
+            return None
+        return payload if isinstance(payload.get("jti"), str) else None
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        """A registered client may use only the redirect URIs it registered (RFC 9700 §4.1.1).
+
+        FastMCP puts the server-wide patterns on every stored client (proxy.py:991) and
+        its ProxyDCRClient then checks the patterns alone (oauth_proxy/models.py:342), so
+        any ``http://localhost:*`` URI passes for any client. Without the patterns it
+        compares with the registered URIs (models.py:333-336), letting the port vary for
+        loopback as RFC 8252 §7.3 requires. Registration still checks the patterns.
+        """
+        client = await super().get_client(client_id)  # type: ignore[misc]
+        if isinstance(client, ProxyDCRClient) and client.cimd_document is None and not client.allow_unregistered_redirect_uris:
+            client.allowed_redirect_uri_patterns = None
+        return client
+
+    def _cookie_signing_key(self) -> bytes:
+        """Consent cookies are signed with a key from the state directory.
+
+        FastMCP signs them with the upstream client secret (oauth_proxy/consent.py:144),
+        which the realm file publishes, so anyone can forge a consent cookie.
+        """
+        return self._consent_key
+
+    def get_routes(self, mcp_path: str | None = None) -> list[BaseRoute]:
+        """FastMCP's routes with the /register and /revoke guards (sandbox/proxy_routes.py)."""
+        return guard_routes(super().get_routes(mcp_path))  # type: ignore[misc]
