@@ -112,3 +112,25 @@ async def call_mcp(sandbox: Any, token: str | None, **headers: str) -> httpx.Res
         sent["Authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient() as http:
         return await http.post(sandbox.mcp_url, json=INITIALIZE, headers=sent)
+
+
+def oauth_error(response: httpx.Response) -> str | None:
+    """The OAuth error of a refusal: in the redirect's query (RFC 6749 §4.1.2.1) or the JSON body."""
+    if response.is_redirect:
+        return httpx.URL(response.headers["location"]).params.get("error")
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
+
+
+async def get(url: str, **kwargs: Any) -> httpx.Response:
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        return await http.get(url, **kwargs)
+
+
+def is_refused_grant(response: httpx.Response) -> bool:
+    """``invalid_grant`` from /token. RFC 6749 §5.2 says 400; FastMCP answers 401 on purpose
+    (its reading of the MCP rule that invalid tokens get 401), and both refuse."""
+    return response.status_code in (400, 401) and oauth_error(response) == "invalid_grant"

@@ -1,0 +1,62 @@
+"""Authorization codes at the proxy: once, by the client they were issued to.
+
+RFC 6749 §4.1.2 (a code MUST NOT be used more than once) and §4.1.3 (the code was issued
+to the authenticated client), RFC 9700 §4.5 (code injection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from proxy_attacks import is_refused_grant, call_mcp, pkce_pair, register
+
+from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
+
+
+@pytest.fixture(scope="module")
+def file_store_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """A mock sandbox on the file store, as `make sandbox` runs: its reads really await, which
+    is what lets concurrent redemptions interleave (the plugin's sandbox uses the memory store)."""
+    port = free_port()
+    settings = IsolatedSettings(backend="mock", port=port, state_dir=tmp_path_factory.mktemp("file-store"),
+                                store="file", log_level="warning")
+    with running_sandbox(settings) as running:
+        yield SimpleNamespace(base_url=running.base_url, mcp_url=running.mcp_url, running=running)
+
+
+async def test_a_code_is_redeemed_once(sandbox):
+    """RFC 6749 §4.1.2: a replayed code gets invalid_grant."""
+    client = await register(sandbox)
+    verifier, challenge = pkce_pair()
+    code = await client.code(challenge)
+    assert (await client.redeem(code, verifier)).status_code == 200
+    replay = await client.redeem(code, verifier)
+    assert is_refused_grant(replay), replay.text
+
+
+@pytest.mark.mock_only
+async def test_eight_concurrent_redemptions_give_one_token_set(file_store_sandbox):
+    """RFC 6749 §4.1.2 under concurrency: FastMCP 4.2.3 gave 8 token sets (sandbox/proxy_workarounds.py)."""
+    sandbox = file_store_sandbox
+    client = await register(sandbox)
+    verifier, challenge = pkce_pair()
+    code = await client.code(challenge)
+    responses = await asyncio.gather(*(client.redeem(code, verifier) for _ in range(8)))
+    assert [r.status_code for r in responses].count(200) == 1, [r.text for r in responses]
+    assert all(is_refused_grant(r) for r in responses if r.status_code != 200)
+    issued = next(r.json() for r in responses if r.status_code == 200)
+    assert (await call_mcp(sandbox, issued["access_token"])).status_code == 200
+
+
+async def test_a_code_redeemed_by_another_client_is_refused(sandbox):
+    """RFC 6749 §4.1.3 / RFC 9700 §4.5: the code is bound to its client; another client_id fails."""
+    victim = await register(sandbox)
+    attacker = await register(sandbox)
+    verifier, challenge = pkce_pair()
+    code = await victim.code(challenge)
+    stolen = await attacker.redeem(code, verifier, redirect_uri=victim.redirect_uri)
+    assert is_refused_grant(stolen), stolen.text
+    assert (await victim.redeem(code, verifier)).status_code == 200
