@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mock_idp.pkce import s256  # noqa: E402
+from sandbox.testing.headless import BrowserCookieJar  # noqa: E402
 
 REDIRECT = "http://localhost:8000/auth/callback"
 AUTH = ("sandbox-proxy", "sandbox-proxy-secret")
@@ -73,7 +74,7 @@ def main() -> None:
         process, issuer, ready = start(state_dir)
         try:
             oidc = f"{issuer}/protocol/openid-connect"
-            with httpx.Client(follow_redirects=False) as http:
+            with httpx.Client(follow_redirects=False, cookies=BrowserCookieJar()) as http:  # the IdP's cookies are Secure
                 codes = collect_codes(http, oidc, args.codes)
                 begin = time.perf_counter()
                 for code in codes:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_idp.clock import Clock
+from mock_idp.cookies import CookieKeys
 from mock_idp.directory import Directory
 from mock_idp.errors import SpecError
 from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Fault, Faults
@@ -37,6 +38,7 @@ class IdentityProvider:
         self.state_dir = state_dir
         self.clock = clock or Clock()
         self.keys = KeyStore.load_or_create(state_dir, self.clock)
+        self.cookie_keys = CookieKeys.load_or_create(state_dir)
         self.store = Store.open(state_dir / "state.json", self.clock)
         self.directory = Directory(realm, self.store, self.clock)
         self.faults = Faults()

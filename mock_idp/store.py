@@ -56,6 +56,7 @@ class PendingLogin:
     client_id: str
     redirect_uri: str
     expires_at: float
+    root: str = ""  # the browser's login session (its AUTH_SESSION_ID); the forms count only with it
     username: str | None = None  # set once the password checked out, pending consent
     sid: str | None = None
 

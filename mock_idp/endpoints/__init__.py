@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from starlette.requests import Request
 
 from mock_idp.idp import IdentityProvider
-
-SSO_COOKIE = "KEYCLOAK_IDENTITY"
 
 
 def idp_of(request: Request) -> IdentityProvider:
@@ -17,8 +13,3 @@ def idp_of(request: Request) -> IdentityProvider:
 
 def realm_display(idp: IdentityProvider) -> str:
     return idp.realm.display_name or idp.realm.name
-
-
-def cookie_path(idp: IdentityProvider) -> str:
-    """The SSO cookie is scoped to the realm, under wherever the app is mounted."""
-    return urlsplit(idp.issuer).path + "/"

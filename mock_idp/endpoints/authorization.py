@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mock_idp import pkce
+from mock_idp import cookies, pkce
 from mock_idp.bodies import parse_params, read_form
-from mock_idp.endpoints import SSO_COOKIE, cookie_path, idp_of, realm_display
+from mock_idp.endpoints import idp_of, realm_display
 from mock_idp.errors import OAuthError
 from mock_idp.faults import LOGIN_DENIED, Fault
 from mock_idp.idp import IdentityProvider
@@ -31,6 +31,10 @@ from mock_idp.tokens import applied_scopes
 RESPONSE_MODES = ("query", "fragment", "form_post")
 INVALID_LOGIN = "Invalid username or password."
 TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
+COOKIE_NOT_FOUND = (
+    "Restart login cookie not found. It may have expired; it may have been deleted or cookies are disabled in your browser. "
+    "If cookies are disabled then enable them. Click Back to Application to login again."
+)
 
 
 class _PageError(Exception):
@@ -153,7 +157,9 @@ def _issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession
     )
     idp.store.codes[code.code] = code
     idp.store.logins.pop(login.id, None)
-    return _respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
+    response = _respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
+    cookies.clear_restart(response, idp)  # the login it would restart is over
+    return response
 
 
 def _after_authentication(idp: IdentityProvider, login: PendingLogin, session: UserSession, acr: str) -> Response:
@@ -165,6 +171,7 @@ def _after_authentication(idp: IdentityProvider, login: PendingLogin, session: U
     asked_again = "consent" in login.params.get("prompt", "").split()
     if client.consent_required and (asked_again or not idp.store.has_consent(session.username, client.client_id)):
         login.username, login.sid = session.username, session.sid
+        idp.store.logins[login.id] = login
         return _consent_form(idp, login, client)
     return _issue_code(idp, login, session, acr)
 
@@ -181,24 +188,48 @@ async def authorize(request: Request) -> Response:
         _check_request(idp, client, params)
     except _RedirectError as exc:
         return _respond(idp, params, redirect_uri, {"error": exc.error, "error_description": exc.description})
+    return _begin(request, idp, client, redirect_uri, params)
 
-    now = idp.clock.now()
-    login = PendingLogin(id=new_id(24), params=params, client_id=client.client_id, redirect_uri=redirect_uri, expires_at=now + idp.realm.access_code_lifespan_login)
+
+def _begin(request: Request, idp: IdentityProvider, client: Client, redirect_uri: str, params: dict[str, str], *, error: str | None = None) -> Response:
+    """A checked authorization request: skip the form for a genuine SSO cookie, else show it."""
+    root = cookies.auth_session_root(request, idp) or new_id(18)
+    login = PendingLogin(id=new_id(24), root=root, params=params, client_id=client.client_id, redirect_uri=redirect_uri, expires_at=idp.clock.now() + idp.realm.access_code_lifespan_login)
     prompt = params.get("prompt", "").split()
-    session = idp.live_session(request.cookies.get(SSO_COOKIE))
+    session = cookies.identity_session(request, idp)
     if session is not None and "login" not in prompt:
-        return _after_authentication(idp, login, session, acr="0")
-    if "none" in prompt:
-        return _respond(idp, params, redirect_uri, {"error": "login_required", "error_description": "Login required"})
-    idp.store.logins[login.id] = login
-    return _login_form(idp, login, username=params.get("login_hint", ""))
+        response = _after_authentication(idp, login, session, acr="0")
+    elif "none" in prompt:
+        response = _respond(idp, params, redirect_uri, {"error": "login_required", "error_description": "Login required"})
+    else:
+        idp.store.logins[login.id] = login
+        response = _login_form(idp, login, error=error, username=params.get("login_hint", ""))
+    if login.id in idp.store.logins:  # a form is waiting: it counts only from this browser
+        cookies.set_login_session(response, idp, root, params)
+    if session is None and cookies.has_identity(request):
+        cookies.clear_identity(response, idp)  # as Keycloak does with a cookie it cannot use
+    return response
 
 
-def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | None:
+def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | Response:
+    """The login a form was shown for, when POSTed from the browser that was shown it.
+
+    Anything else (no cookies, another browser's, an expired form) is what Keycloak answers:
+    a restart of this browser's own login from its KC_RESTART cookie, with the "timed out"
+    message, or without that cookie the "Restart login cookie not found" page. A login form
+    an attacker POSTs through the victim's browser (login CSRF) thus never logs anyone in."""
     login = idp.store.logins.get(request.query_params.get("session_code", ""))
-    if login is None or login.expires_at < idp.clock.now():
-        return None
-    return login
+    root = cookies.auth_session_root(request, idp)
+    if login is not None and login.expires_at >= idp.clock.now() and root is not None and login.root == root:
+        return login
+    params = cookies.restart_params(request, idp)
+    if params is None:
+        return message_page(realm_display(idp), COOKIE_NOT_FOUND)
+    try:
+        client, redirect_uri = _check_client(idp, params)
+    except _PageError as exc:
+        return message_page(realm_display(idp), str(exc))
+    return _begin(request, idp, client, redirect_uri, params, error=TIMED_OUT)
 
 
 def _login_action(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -219,8 +250,8 @@ async def authenticate(request: Request) -> Response:
     """``POST login-actions/authenticate``: the login form's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
-    if login is None:
-        return message_page(realm_display(idp), TIMED_OUT)
+    if not isinstance(login, PendingLogin):
+        return login
     form = await read_form(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
     denied = idp.faults.take("login", ("login_denied",))
@@ -239,7 +270,7 @@ def _start_session(idp: IdentityProvider, login: PendingLogin, username: str) ->
     session = idp.store.start_session(username)
     idp.store.save()
     response = _after_authentication(idp, login, session, acr="1")
-    response.set_cookie(SSO_COOKIE, session.sid, path=cookie_path(idp), httponly=True, samesite="lax")
+    cookies.set_identity(response, idp, session)
     return response
 
 
@@ -248,8 +279,10 @@ async def required_action(request: Request) -> Response:
     """``POST login-actions/required-action``: the update-password form's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
-    user = idp.find_user(login.username) if login is not None and login.username and login.sid is None else None
-    if login is None or user is None:
+    if not isinstance(login, PendingLogin):
+        return login
+    user = idp.find_user(login.username) if login.username and login.sid is None else None
+    if user is None:
         return message_page(realm_display(idp), TIMED_OUT)
     form = await read_form(request)
     new, confirm = form.get("password-new", ""), form.get("password-confirm", "")
@@ -266,8 +299,10 @@ async def consent(request: Request) -> Response:
     """``POST login-actions/consent``: the consent page's target."""
     idp = idp_of(request)
     login = _pending_login(request, idp)
-    session = idp.live_session(login.sid) if login is not None else None
-    if login is None or session is None:
+    if not isinstance(login, PendingLogin):
+        return login
+    session = idp.live_session(login.sid)
+    if session is None:
         return message_page(realm_display(idp), TIMED_OUT)
     form = await read_form(request)
     if "accept" not in form:

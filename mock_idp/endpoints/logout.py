@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mock_idp import cookies
 from mock_idp.bodies import parse_params, read_form
 from mock_idp.client_auth import authenticate_client
-from mock_idp.endpoints import SSO_COOKIE, cookie_path, idp_of, realm_display
+from mock_idp.endpoints import idp_of, realm_display
 from mock_idp.errors import OAuthError, invalid_grant
 from mock_idp.idp import IdentityProvider
 from mock_idp.pages import message_page, render
@@ -55,7 +56,8 @@ async def logout(request: Request) -> Response:
         return await _refresh_token_logout(request, idp, form)
     params = {**query, **{k: v for k, v in form.items() if k != "confirmLogout"}}
 
-    sid, client_id = request.cookies.get(SSO_COOKIE), params.get("client_id")
+    browser_session = cookies.identity_session(request, idp)
+    sid, client_id = browser_session.sid if browser_session is not None else None, params.get("client_id")
     hint = params.get("id_token_hint")
     if hint:
         found = _id_token_sid(idp, hint)
@@ -81,7 +83,7 @@ async def logout(request: Request) -> Response:
         response: Response = RedirectResponse(with_params(target, {"state": params.get("state")} if params.get("state") else {}), status_code=302)
     else:
         response = message_page(display, "You are logged out", status_code=200, heading="You are logged out")
-    response.delete_cookie(SSO_COOKIE, path=cookie_path(idp))
+    cookies.clear_identity(response, idp)
     return response
 
 

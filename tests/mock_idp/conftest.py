@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 
 import httpx
 import pytest
-from mockidp_support import BASE, REALM_PATH
+from mockidp_support import BASE, REALM_PATH, browser
 
 from mock_idp import create_app
 
@@ -36,7 +36,6 @@ def idp(app):
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+    async with browser(app, client=("127.0.0.1", 50000)) as http:
         yield http
 

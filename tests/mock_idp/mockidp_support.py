@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from mock_idp.pkce import s256
+from sandbox.testing.headless import BrowserCookieJar
 
 REPO = Path(__file__).resolve().parents[2]
 REALM_PATH = REPO / "realms" / "sandbox.json"
@@ -20,6 +21,12 @@ OIDC = f"{ISSUER}/protocol/openid-connect"
 PROXY = ("sandbox-proxy", "sandbox-proxy-secret")
 PROXY_REDIRECT = "http://localhost:8000/auth/callback"
 VERIFIER = "v" * 43 + "-verifier-for-tests"
+
+
+def browser(app: Any, base_url: str = BASE, **transport: Any) -> httpx.AsyncClient:
+    """A client for an in-process IdP app with a browser's cookie jar: the IdP's cookies are
+    Secure (as Keycloak's are), which a browser still sends on localhost and the stdlib jar does not."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, **transport), base_url=base_url, cookies=BrowserCookieJar())
 
 
 def form_action(html: str) -> str:

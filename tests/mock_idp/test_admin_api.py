@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from joserfc import jwt
-from mockidp_support import BASE, OIDC, PROXY, admin_token, code_tokens, login
+from mockidp_support import BASE, OIDC, PROXY, admin_token, browser, code_tokens, login
 
 from mock_idp import RealmError, create_app
 
@@ -42,7 +42,7 @@ async def test_master_realm_is_served_like_any_realm(client, app):
 
 async def test_bootstrap_admin_is_configurable(realm_dict, state_dir):
     app = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir, admin_username="root", admin_password="s3cret")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+    async with browser(app, BASE) as http:
         headers = await admin_token(http, "root", "s3cret")
         assert (await http.get(USERS, headers=headers)).status_code == 200
         refused = await http.post("/realms/master/protocol/openid-connect/token", data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"})
@@ -230,7 +230,7 @@ async def test_clients_by_client_id(client, admin):
 
 async def test_admin_edits_survive_a_restart(realm_dict, state_dir):
     first = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url=BASE) as http:
+    async with browser(first, BASE) as http:
         headers = await admin_token(http)
         carol = await _create(http, headers, username="carol", credentials=[{"type": "password", "value": "carol"}])
         await http.post("/admin/realms/sandbox/roles", json={"name": "auditor"}, headers=headers)
@@ -239,7 +239,7 @@ async def test_admin_edits_survive_a_restart(realm_dict, state_dir):
         alice = await _user_id(http, headers, "alice")
         await http.put(f"{USERS}/{alice}/reset-password", json={"value": "changed", "temporary": False}, headers=headers)
     restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url=BASE) as http:
+    async with browser(restarted, BASE) as http:
         headers = await admin_token(http)
         assert [u["username"] for u in (await http.get(USERS, headers=headers)).json()] == ["alice", "carol"]
         assert (await http.get(f"{USERS}/{carol}", headers=headers)).status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from mockidp_support import ISSUER, OIDC, PROXY_REDIRECT, auth_params, form_action, login, redirect_params
+from mockidp_support import ISSUER, OIDC, PROXY_REDIRECT, auth_params, browser, form_action, login, redirect_params
 
 
 async def test_login_page_has_keycloak_element_ids(client):
@@ -100,9 +100,17 @@ async def test_prompt_none_without_session_is_login_required(client):
     assert redirect_params(response)["error"] == "login_required"
 
 
-async def test_stale_login_action_is_rejected(client):
+async def test_login_action_without_the_browser_cookies_is_keycloaks_cookie_page(client):
     response = await client.post(f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"})
-    assert response.status_code == 400 and "timed out" in response.text
+    assert response.status_code == 400 and "Restart login cookie not found." in response.text
+
+
+async def test_stale_login_action_restarts_the_login_from_the_restart_cookie(client):
+    await client.get(f"{OIDC}/auth", params=auth_params(state="restarted"))
+    response = await client.post(f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"})
+    assert response.status_code == 200 and "timed out" in response.text and 'id="kc-form-login"' in response.text
+    again = await client.post(form_action(response.text), data={"username": "alice", "password": "alice"})
+    assert redirect_params(again)["state"] == "restarted"
 
 
 async def test_fragment_and_form_post_response_modes(client):
@@ -120,7 +128,7 @@ async def test_consent_required_client_shows_keycloak_consent_page(realm_dict, t
 
     realm_dict["clients"][0]["consentRequired"] = True
     app = create_app(realm_dict, issuer_base="http://localhost:8080", state_dir=tmp_path)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080") as http:
+    async with browser(app, "http://localhost:8080") as http:
         page = await http.get(f"{OIDC}/auth", params=auth_params())
         consent = await http.post(form_action(page.text), data={"username": "alice", "password": "alice"})
         assert consent.status_code == 200 and 'id="kc-oauth"' in consent.text and 'name="accept"' in consent.text

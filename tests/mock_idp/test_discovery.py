@@ -6,7 +6,7 @@ import httpx
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from mockidp_support import ISSUER, OIDC, auth_params, code_tokens, form_action
+from mockidp_support import ISSUER, OIDC, auth_params, browser, code_tokens, form_action
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -64,7 +64,7 @@ async def test_unknown_path_and_realm_are_json_404(client):
 async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_dict, tmp_path):
     idp_app = create_app(realm_dict, issuer_base="http://localhost:8000/idp", state_dir=tmp_path)
     outer = Starlette(routes=[Mount("/idp", app=idp_app)])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer), base_url="http://127.0.0.1:8000") as http:
+    async with browser(outer, "http://127.0.0.1:8000") as http:
         doc = (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).json()
         assert doc["issuer"] == "http://localhost:8000/idp/realms/sandbox"
         assert doc["token_endpoint"] == "http://localhost:8000/idp/realms/sandbox/protocol/openid-connect/token"
@@ -73,5 +73,6 @@ async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_d
         assert action.startswith("http://localhost:8000/idp/realms/sandbox/login-actions/authenticate?")
         done = await http.post(action.replace("http://localhost:8000", ""), data={"username": "alice", "password": "alice"})
         assert done.status_code == 302
-        assert done.headers["set-cookie"].count("Path=/idp/realms/sandbox/") == 1
+        set_cookies = done.headers.get_list("set-cookie")
+        assert set_cookies and all(c.count("Path=/idp/realms/sandbox/") == 1 for c in set_cookies)
         assert "iss=http%3A%2F%2Flocalhost%3A8000%2Fidp%2Frealms%2Fsandbox" in done.headers["location"]

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 from joserfc import jwt
-from mockidp_support import BASE, ISSUER, OIDC, PROXY, admin_token, auth_params, code_tokens, form_action, redirect_params
+from mockidp_support import BASE, ISSUER, OIDC, PROXY, admin_token, auth_params, browser, code_tokens, form_action, redirect_params
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -176,7 +176,7 @@ async def test_faults_fire_when_the_mock_is_mounted_under_a_prefix(realm_dict, s
     inner = create_app(realm_dict, issuer_base=f"{BASE}/idp", state_dir=state_dir)
     outer = Starlette(routes=[Mount("/idp", app=inner)])
     inner.state.idp.add_fault("discovery", "status", status=503)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer), base_url=BASE) as http:
+    async with browser(outer, BASE) as http:
         assert (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).status_code == 503
         assert (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).json()["issuer"] == f"{BASE}/idp/realms/sandbox"
 

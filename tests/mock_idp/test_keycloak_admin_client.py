@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from mock_idp import create_app
+from sandbox.testing.headless import BrowserCookieJar
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def _password_login(server_url: str, username: str, password: str) -> dict:
 
 def _form_login(server_url: str, username: str, password: str) -> httpx.Response:
     params = {"client_id": "sandbox-cli", "redirect_uri": "http://localhost:5000/cb", "response_type": "code", "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
-    with httpx.Client() as browser:
+    with httpx.Client(cookies=BrowserCookieJar()) as browser:
         page = browser.get(f"{server_url}realms/sandbox/protocol/openid-connect/auth", params=params)
         return browser.post(form_action(page.text), data={"username": username, "password": password})
 
@@ -128,7 +129,7 @@ def test_temporary_password_asks_for_a_new_one_at_the_login_form(server: str):
     bob = admin.get_user_id("bob")
     admin.set_user_password(bob, "temp-pw")  # temporary, python-keycloak's default
     params = {"client_id": "sandbox-cli", "redirect_uri": "http://localhost:5000/cb", "response_type": "code", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
-    with httpx.Client() as browser:
+    with httpx.Client(cookies=BrowserCookieJar()) as browser:
         page = browser.get(f"{server}realms/sandbox/protocol/openid-connect/auth", params=params)
         update = browser.post(form_action(page.text), data={"username": "bob", "password": "temp-pw"})
         assert update.status_code == 200 and 'id="kc-passwd-update-form"' in update.text

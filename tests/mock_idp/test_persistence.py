@@ -5,14 +5,14 @@ from __future__ import annotations
 import stat
 
 import httpx
-from mockidp_support import BASE, OIDC, PROXY, code_tokens
+from mockidp_support import BASE, OIDC, PROXY, browser, code_tokens
 
 from mock_idp import create_app
 from mock_idp.keys import KEY_FILE
 
 
 def _client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    return browser(app, BASE)
 
 
 async def test_restart_keeps_tokens_valid_and_refresh_working(realm_dict, state_dir):

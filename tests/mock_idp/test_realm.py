@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from joserfc import jwt
-from mockidp_support import REALM_PATH, code_tokens
+from mockidp_support import REALM_PATH, browser, code_tokens
 
 from mock_idp import Realm, RealmError, create_app, load_realm
 
@@ -55,7 +55,7 @@ async def test_tokens_follow_edits_to_the_realm_not_code(realm_dict, tmp_path: P
     realm_dict["clients"][0]["protocolMappers"][0]["config"]["included.custom.audience"] = "https://api.example.org/mcp"
     realm_dict["accessTokenLifespan"] = 123
     app = create_app(realm_dict, issuer_base="http://localhost:8080", state_dir=tmp_path)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080") as http:
+    async with browser(app, "http://localhost:8080") as http:
         tokens = await code_tokens(http, username="carol", password="carol-pw")
     claims = jwt.decode(tokens["access_token"], app.state.idp.keys.key).claims
     assert claims["preferred_username"] == "carol" and claims["email"] == "carol@example.org" and claims["name"] == "Carol Jones"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from mockidp_support import ISSUER, OIDC, auth_params, form_action, redirect_params
+from mockidp_support import ISSUER, OIDC, auth_params, browser, form_action, redirect_params
 
 from mock_idp import create_app
 from mock_idp.pkce import s256
@@ -88,7 +88,7 @@ async def test_sending_host_must_match_when_configured(realm_dict, tmp_path):
     trusted = {"name": "Trusted Hosts", "providerId": "trusted-hosts", "subType": "anonymous", "config": {"trusted-hosts": ["localhost"], "host-sending-registration-request-must-match": ["true"]}}
     app = _app_with_policies(realm_dict, tmp_path, [trusted])
     for sender, status in ((("127.0.0.1", 1), 201), (("10.1.2.3", 1), 403)):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=sender), base_url="http://localhost:8080") as http:
+        async with browser(app, "http://localhost:8080", client=sender) as http:
             response = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
             assert response.status_code == status
     assert "Host not trusted." in response.json()["error_description"]
@@ -100,7 +100,7 @@ async def test_max_clients_and_consent_required_policies(realm_dict, tmp_path):
         {"name": "Consent Required", "providerId": "consent-required", "subType": "anonymous", "config": {}},
     ]
     app = _app_with_policies(realm_dict, tmp_path, policies)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080") as http:
+    async with browser(app, "http://localhost:8080") as http:
         first = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
         assert first.status_code == 201  # 2 realm clients + this one = 3
         full = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
@@ -113,7 +113,7 @@ async def test_max_clients_and_consent_required_policies(realm_dict, tmp_path):
 
 async def test_keycloak_default_policies_apply_when_the_realm_declares_none(realm_dict, tmp_path):
     app = _app_with_policies(realm_dict, tmp_path, [])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080") as http:
+    async with browser(app, "http://localhost:8080") as http:
         response = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
     assert response.status_code == 403 and "Trusted Hosts" in response.json()["error_description"]
 

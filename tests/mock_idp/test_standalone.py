@@ -20,6 +20,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from mockidp_support import PROXY_REDIRECT, REALM_PATH, REPO, form_action
 
+from sandbox.testing.headless import BrowserCookieJar
+
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "mock_idp", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -63,7 +65,7 @@ def test_authlib_relying_party_completes_the_whole_flow(standalone: str):
     verifier, nonce = generate_token(64), generate_token(20)
     url, state = rp.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
 
-    with httpx.Client(follow_redirects=False) as browser:
+    with httpx.Client(follow_redirects=False, cookies=BrowserCookieJar()) as browser:
         page = browser.get(url)
         assert page.status_code == 200 and 'id="kc-form-login"' in page.text
         back = browser.post(form_action(page.text), data={"username": "alice", "password": "alice"})

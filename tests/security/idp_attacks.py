@@ -7,6 +7,8 @@ them run on the mock and, with ``--sandbox-backend keycloak``, on a real Keycloa
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +17,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from sandbox.testing.headless import HeadlessBrowser
+from sandbox.testing.forms import parse_page
+from sandbox.testing.headless import BrowserCookieJar, HeadlessBrowser
 
 # The realm's public client: redirect URIs http://localhost:* and http://127.0.0.1:*.
 PUBLIC_CLIENT = "sandbox-cli"
@@ -59,3 +62,35 @@ async def signed_in(realm_url: str, user: str = "alice", password: str | None = 
     await browser.authorize(auth_url(realm_url))
     async with httpx.AsyncClient(cookies=browser.cookies, follow_redirects=False) as http:
         yield http
+
+
+def browser() -> httpx.AsyncClient:
+    """An empty browser: a cookie jar that keeps Keycloak's Secure cookies on loopback, as browsers do."""
+    return httpx.AsyncClient(cookies=BrowserCookieJar(), follow_redirects=False)
+
+
+async def login_form(http: httpx.AsyncClient, realm_url: str, **params: str) -> str:
+    """Open /auth in ``http`` and return the login form's action URL."""
+    page = await http.get(auth_url(realm_url, **params))
+    form = parse_page(page.text).form("kc-form-login")
+    assert page.status_code == 200 and form is not None, f"no login form at /auth: HTTP {page.status_code}"
+    return form.action
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Each cookie the response sets, name -> its whole Set-Cookie line."""
+    return {line.split("=", 1)[0]: line for line in response.headers.get_list("set-cookie")}
+
+
+def cookie(http: httpx.AsyncClient, name: str) -> str:
+    return next(c.value for c in http.cookies.jar if c.name == name and c.value)
+
+
+def jwt_parts(token: str) -> tuple[dict[str, object], dict[str, object]]:
+    """A JWT's header and claims, unverified."""
+    header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in token.split(".")[:2])
+    return header, claims
+
+
+def b64url_json(value: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
