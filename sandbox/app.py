@@ -29,6 +29,7 @@ from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 from sandbox.tools import create_sample_server
 from sandbox.trace.setup import install_trace
+from sandbox.upstream.setup import prepare_upstream
 
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
@@ -51,6 +52,10 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     if server is None and settings.server:
         # Before anything starts: a bad spec should not cost a Keycloak boot.
         server = load_server(settings.server)
+    # Likewise: an upstream that does not answer initialize stops start-up here.
+    upstream_mode = prepare_upstream(settings) if server is None else None
+    if upstream_mode is not None:
+        server = upstream_mode.server
     state = StateDir(settings.state_dir)
     realm = read_realm(settings.realm_file, settings.base_url)
     client_id, client_secret = realm.upstream_client(settings.upstream_client_id)
@@ -91,10 +96,13 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
                 # Mounted apps do not get lifespan events of their own.
                 await stack.enter_async_context(backend.mount[1].router.lifespan_context(backend.mount[1]))
             await stack.enter_async_context(mcp_app.lifespan(app))
+            if upstream_mode is not None:
+                stack.push_async_callback(upstream_mode.transport.close)  # stops a stdio server
             yield
 
     app = FastAPI(title="MCP OAuth sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = Sandbox(settings, realm, backend, upstream, oauth_config)
+    app.state.upstream_mode = upstream_mode
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -107,6 +115,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     # The flow trace's routes must come before the root mount, which would shadow them.
     install_trace(app, settings, upstream, client_id, mcp.auth)
     app.router.routes.append(root_resource_metadata_route(mcp_app))
+    if upstream_mode is not None:
+        app.router.routes.extend(upstream_mode.routes)
     if backend.mount:
         app.mount(*backend.mount)
     app.mount("/", mcp_app)

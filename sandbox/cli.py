@@ -69,6 +69,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                         help="your own FastMCP server to protect instead of the sample tools (e.g. mypkg.server:mcp)")
     parser.add_argument("--cimd-ca", type=Path, metavar="FILE",
                         help="also trust this CA for client metadata documents on loopback HTTPS (default: only <state-dir>/tls/ca.pem)")
+    upstream = parser.add_argument_group("Upstream mode (any MCP server behind the proxy)")
+    upstream.add_argument("--upstream", metavar="URL", help="a Streamable HTTP MCP server to protect (e.g. http://localhost:3001/mcp)")
+    upstream.add_argument("--upstream-command", metavar="'CMD ARGS'", help="a stdio MCP server to start and protect (e.g. 'npx -y @modelcontextprotocol/server-everything')")
+    upstream.add_argument("--upstream-header", dest="upstream_headers", action="append", metavar="RULE",
+                          help="identity header rule, repeatable: NAME=CLAIM sets, NAME= removes, OLD:NEW renames")
+    upstream.add_argument("--upstream-headers-file", type=Path, metavar="FILE", help="TOML file of header rules ([headers], [rename])")
+    upstream.add_argument("--upstream-token", action=argparse.BooleanOptionalAction, default=None,
+                          help="also send the upstream a short-lived JWT minted for it (default: off)")
+    upstream.add_argument("--upstream-timeout", type=float, help="seconds to wait for the upstream (default: 60)")
     keycloak = parser.add_argument_group("Keycloak backend")
     keycloak.add_argument("--keycloak-url", help="use this running Keycloak (realm already imported) instead of launching one")
     keycloak.add_argument("--keycloak-launcher", choices=["auto", "container", "distribution"],
@@ -135,7 +144,7 @@ def ensure_state_dir(path: Path) -> None:
         raise StartupError(f"state directory {path} is not usable: {exc.strerror or exc} (set --state-dir or SANDBOX_STATE_DIR)") from None
 
 
-def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: float) -> str:
+def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: float, upstream: str | None = None) -> str:
     users = ", ".join(f"{user.username}/{user.password}" for user in realm.users.values()) or "none"
     # The CA is the proxy's: native-dcr has no proxy fetching client metadata documents.
     ca = [f"  CIMD CA      : {settings.tls_dir / 'ca.pem'} (trusted for client metadata documents on loopback HTTPS)"]
@@ -146,6 +155,7 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: flo
             f"  Landing page : {settings.base_url}/",
             f"  Flow trace   : {settings.base_url}/sandbox/trace ({settings.mode} mode)",
             f"  Backend      : {settings.backend} ({realm_url})",
+            *([f"  Upstream     : {upstream}"] if upstream else []),
             f"  Demo users   : {users}",
             f"  State        : {settings.state_dir}",
         ]
@@ -181,9 +191,11 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     sandbox = app.state.sandbox
+    mode = app.state.upstream_mode
+    upstream = f"{mode.target.url or mode.target.command} ({mode.answered_as})" if mode else None
 
     def ready() -> None:
-        print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url, time.monotonic() - started), flush=True)
+        print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url, time.monotonic() - started, upstream), flush=True)
 
     # log_config=None: uvicorn's records go through configure_logging's format, not its own.
     config = uvicorn.Config(app, log_level=settings.log_level, log_config=None)
@@ -215,10 +227,11 @@ def build(settings: SandboxSettings):  # -> FastAPI
     from sandbox.backends import BackendError
     from sandbox.serverspec import ServerSpecError
     from sandbox.tls import TrustAnchorError
+    from sandbox.upstream.server import UpstreamError
 
     try:
         return create_app(settings)
-    except (RealmError, BackendError, ServerSpecError, TrustAnchorError) as exc:
+    except (RealmError, BackendError, ServerSpecError, TrustAnchorError, UpstreamError) as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:  # state files, realm copies: name the file and the cause
         raise StartupError(f"{exc.filename or 'file'}: {exc.strerror or exc}") from None

@@ -58,6 +58,16 @@ class SandboxSettings(BaseSettings):
     # Client ID Metadata Documents on loopback HTTPS are fetched when their certificate
     # chains to the sandbox's own CA (<state-dir>/tls/ca.pem) or to this one.
     cimd_ca: Path | None = None
+    # Upstream mode (sandbox/upstream/): any MCP server behind the proxy instead of a
+    # FastMCP one in-process: a Streamable HTTP URL, or a stdio command the sandbox runs.
+    upstream: str | None = None
+    upstream_command: str | None = None
+    # Identity header rules (NAME=CLAIM, NAME=, OLD:NEW), after those of the TOML file.
+    upstream_headers: list[str] = Field(default_factory=list)
+    upstream_headers_file: Path | None = None
+    # Also send a short-lived JWT minted for the upstream (aud = its URL).
+    upstream_token: bool = False
+    upstream_timeout: float = Field(default=60.0, gt=0)
 
     # Keycloak backend. With keycloak_url set the sandbox uses that running Keycloak
     # (whose realm is already imported) instead of launching one.
@@ -101,6 +111,17 @@ class SandboxSettings(BaseSettings):
             ports = {"port": self.port, "keycloak_port": self.keycloak_port, "keycloak_management_port": self.keycloak_management_port}
             if len(set(ports.values())) < len(ports):
                 raise ValueError(f"the sandbox and Keycloak need three different ports, got {ports}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_server(self) -> "SandboxSettings":
+        given = [name for name in ("server", "upstream", "upstream_command") if getattr(self, name)]
+        if len(given) > 1:
+            raise ValueError(f"give only one server to protect, got {' and '.join(given)}")
+        if self.upstream and not self.upstream.startswith(("http://", "https://")):
+            raise ValueError(f"upstream {self.upstream!r} must be an http:// or https:// URL of a Streamable HTTP MCP endpoint")
+        if self.upstream_token and not self.upstream:
+            raise ValueError("upstream_token needs an HTTP upstream (--upstream URL): the token's audience is its URL")
         return self
 
     def ignored_keycloak_settings(self) -> list[str]:

@@ -1,0 +1,291 @@
+"""The upstream behind the proxy: FastMCP's ``FastMCPProxy`` and ``ProxyClient``, configured.
+
+What this module adds to FastMCP's proxy, one reason each:
+
+- the upstream HTTP client is built here, so it carries the identity headers (and the
+  optional minted token) of the user making *this* request, and nothing the MCP client
+  sent: FastMCP's ``ProxyClient`` forwards incoming headers, ``Authorization`` included,
+  which would pass the client's token through (forbidden by the MCP spec);
+- the backend's protocol era follows the front connection's where that is the handshake
+  era (so sampling, elicitation and roots can be relayed), else ``auto``: FastMCP pins a
+  modern front's exact version, which a handshake-only upstream (the TypeScript SDK's)
+  refuses with "Server not initialized";
+- ``provider_error_strategy="raise"``: with FastMCP's default ("warn") an unreachable
+  upstream lists as an empty server instead of an error;
+- errors name the upstream and the cause in one JSON-RPC error (``UpstreamErrors``);
+- ``completion/complete`` is relayed (``relay_completions``): FastMCP's proxy does not;
+- stdio: every call shares the one kept-alive session, whose relaying callbacks are the
+  first caller's, so they would restore a finished request's context ("no back-channel
+  for server-initiated requests"). All clients share one context slot instead, and calls
+  take turns (``OneCallAtATime``), so a sampling or elicitation request from the server
+  always reaches the client whose call caused it, never another user's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp_types
+from fastmcp.exceptions import ToolError
+from fastmcp.client.transports import ClientTransport, StdioTransport, StreamableHttpTransport
+from fastmcp.server.dependencies import get_access_token, get_context
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.server.providers.proxy import FastMCPProxy, ProxyClient
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from sandbox.upstream.identity import IdentityHeaders
+from sandbox.upstream.token import UpstreamTokenMinter
+
+log = logging.getLogger("sandbox.upstream")
+
+
+class UpstreamError(Exception):
+    """The upstream cannot be used; the message is one line naming it and the cause."""
+
+
+@dataclass(frozen=True)
+class UpstreamTarget:
+    """Where the upstream is: a Streamable HTTP URL, or a stdio command the sandbox runs."""
+
+    url: str | None = None
+    command: str | None = None
+    timeout: float = 60.0
+    # The stdio server's stderr goes here, so its own error messages can be read after a crash.
+    stderr_log: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"upstream {self.url}" if self.url else f"upstream command {self.command!r}"
+
+    def argv(self) -> list[str]:
+        try:
+            argv = shlex.split(self.command or "")
+        except ValueError as exc:
+            raise UpstreamError(f"upstream command {self.command!r}: {exc}") from None
+        if not argv:
+            raise UpstreamError("upstream command is empty")
+        return argv
+
+
+class IdentityHttpClients:
+    """httpx client factory for the upstream: identity headers of the current user, nothing else.
+
+    FastMCP calls it when each backend connection opens, inside the front request, so
+    ``get_access_token()`` is that request's user. The ``headers`` FastMCP offers (the
+    front request's, ``Authorization`` included) are deliberately not used.
+    """
+
+    def __init__(self, identity: IdentityHeaders, minter: UpstreamTokenMinter | None, timeout: float) -> None:
+        self.identity = identity
+        self.minter = minter
+        self.timeout = timeout
+
+    def headers(self) -> dict[str, str]:
+        token = get_access_token()
+        if token is None:
+            return {}
+        headers = self.identity.values(token.claims, token.scopes)
+        if self.minter is not None:
+            headers["Authorization"] = f"Bearer {self.minter.mint(token.claims, token.scopes)}"
+        return headers
+
+    def __call__(self, headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None,
+                 auth: httpx2.Auth | None = None, **_: Any) -> httpx2.AsyncClient:
+        # Long reads are legitimate (a streamed tool call); a dead host should fail fast.
+        timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+        return httpx2.AsyncClient(headers=self.headers(), timeout=timeout, follow_redirects=False)
+
+
+def _front_is_handshake() -> bool:
+    try:
+        request_context = get_context().request_context
+    except RuntimeError:
+        return True
+    return request_context is None or request_context.protocol_version not in MODERN_PROTOCOL_VERSIONS
+
+
+def build_transport(target: UpstreamTarget, http_clients: IdentityHttpClients | None) -> ClientTransport:
+    if target.url:
+        return StreamableHttpTransport(target.url, httpx_client_factory=http_clients)
+    command, *args = target.argv()
+    # keep_alive: one server process for every call, restarted by FastMCP when it has exited.
+    return StdioTransport(command, args, keep_alive=True, log_file=target.stderr_log)
+
+
+def client_factory(target: UpstreamTarget, transport: ClientTransport) -> Callable[[], ProxyClient]:
+    base = ProxyClient(transport, forward_incoming_headers=False, timeout=target.timeout, init_timeout=target.timeout)
+
+    def fresh() -> ProxyClient:
+        client = base.new()
+        if target.command:
+            # One stdio process is one session, shared by every call: pin its era, and
+            # point every client's relaying callbacks at the same context slot.
+            client.mode = "legacy"
+            client._proxy_rc_ref = base._proxy_rc_ref
+            client._bind_restoring_handlers()
+        else:
+            # Over HTTP each call has its own session, so it can follow the front connection's era.
+            client.mode = "legacy" if _front_is_handshake() else "auto"
+        return client
+
+    return fresh
+
+
+# What the MCP SDK's client transports answer, as JSON-RPC errors of their own making, when the
+# hop fails (an HTTP error, a body that is not MCP, a dropped stream). An error the upstream
+# itself sent is anything else, and passes through untouched.
+HOP_FAILURES: dict[str, str] = {
+    "Unexpected content type: ": "answered {rest}, not MCP",
+    "Failed to parse JSON response": "answered a body that is not JSON-RPC{rest}",
+    "Failed to parse SSE message": "sent an event that is not JSON-RPC{rest}",
+    "Server returned an error response": "answered with an HTTP error, not MCP",
+    "Not Found": "answered HTTP 404: is the URL the MCP endpoint?",
+    "Session terminated": "ended the MCP session",
+    "SSE stream ended without a response": "closed the stream before answering",
+    "SSE stream ended and reconnection attempts were exhausted": "dropped the stream mid-call and did not come back",
+    "SSE stream failed: ": "dropped the stream ({rest})",
+    "Connection closed": "closed the connection",
+    "Client failed to connect: ": "{rest}",
+}
+
+
+_TIMED_OUT = re.compile(r"^Request '[^']*' timed out|^Timed out while waiting")
+_HOP_EXCEPTIONS = (httpx2.HTTPError, OSError, RuntimeError, TimeoutError)
+
+
+def hop_failure(message: str) -> str | None:
+    """The cause, when ``message`` is the SDK transport's own error for a failed hop."""
+    if _TIMED_OUT.match(message):
+        return "timed out"
+    for prefix, cause in HOP_FAILURES.items():
+        if message.startswith(prefix):
+            return cause.format(rest=message[len(prefix):])
+    return None
+
+
+def failure_cause(target: UpstreamTarget, error: BaseException) -> str:
+    """What went wrong with the upstream, in a few words (without naming it)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for cause in chain:
+        if isinstance(cause, FileNotFoundError):
+            return f"command not found: {cause.filename or target.argv()[0]}"
+        if isinstance(cause, (httpx2.ConnectError, ConnectionRefusedError)):
+            return f"unreachable ({_text(cause) or 'connection refused'})"
+        if isinstance(cause, (httpx2.TimeoutException, TimeoutError)):
+            return f"no answer within {target.timeout:g} s"
+        if isinstance(cause, httpx2.HTTPStatusError):
+            return f"answered HTTP {cause.response.status_code}, not MCP"
+        if isinstance(cause, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+            return f"closed the connection ({_text(cause) or type(cause).__name__})"
+    text = _text(error)
+    if _TIMED_OUT.match(text):
+        return f"no answer within {target.timeout:g} s"
+    while (cause := hop_failure(text)) is not None and cause != text:
+        text = cause
+    if target.command and "closed" in text.lower():
+        return f"the process exited or closed its stdout ({text})"
+    return text or type(error).__name__
+
+
+def describe_failure(target: UpstreamTarget, error: BaseException) -> str:
+    """One line for the MCP client: which upstream, what went wrong, what happens next."""
+    message = f"{target.label}: {failure_cause(target, error)}"
+    if target.command:
+        where = f"; its stderr is in {target.stderr_log}" if target.stderr_log else ""
+        message += f"; it is started again on the next call{where}"
+    return message
+
+
+def _text(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+class UpstreamErrors(Middleware):
+    """Every failure to reach the upstream becomes one JSON-RPC error naming it.
+
+    An error the upstream itself answered (a JSON-RPC error such as an unknown tool) is
+    passed through as it is; only failures of the hop are rewritten.
+    """
+
+    def __init__(self, target: UpstreamTarget) -> None:
+        self.target = target
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        try:
+            return await call_next(context)
+        except Exception as exc:
+            # FastMCP has already turned a failing tool call into a ToolError (an isError
+            # result); keep that shape, with the hop's cause named.
+            cause = exc.__cause__ if isinstance(exc, ToolError) and exc.__cause__ is not None else exc
+            if not is_hop_failure(cause):
+                raise
+            message = describe_failure(self.target, cause)
+            log.warning("%s: %s", context.method, message)
+            if isinstance(exc, ToolError):
+                raise ToolError(message) from cause
+            raise MCPError(code=mcp_types.INTERNAL_ERROR, message=message) from cause
+
+
+def is_hop_failure(error: BaseException) -> bool:
+    if isinstance(error, MCPError):
+        return hop_failure(error.error.message) is not None
+    return isinstance(error, _HOP_EXCEPTIONS)
+
+
+class OneCallAtATime(Middleware):
+    """Requests to a stdio upstream take turns: they share one session and one context slot."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        async with self.lock:
+            return await call_next(context)
+
+
+def relay_completions(proxy: FastMCPProxy, factory: Callable[[], ProxyClient]) -> None:
+    """``completion/complete`` to the upstream (FastMCP's proxy answers "Method not found")."""
+
+    async def complete(
+        ref: mcp_types.PromptReference | mcp_types.ResourceTemplateReference,
+        argument: mcp_types.CompletionArgument,
+        context: mcp_types.CompletionContext | None,
+    ) -> mcp_types.Completion:
+        client = factory()
+        async with client:
+            return await client.complete(
+                ref=ref,
+                argument={"name": argument.name, "value": argument.value},
+                context_arguments=context.arguments if context else None,
+            )
+
+    proxy.add_completion_handler(complete)
+
+
+def build_upstream_server(target: UpstreamTarget, transport: ClientTransport) -> FastMCPProxy:
+    factory = client_factory(target, transport)
+    proxy = FastMCPProxy(
+        client_factory=factory,
+        provider_error_strategy="raise",
+        # Clients see the upstream's own name, version and instructions.
+        identity="upstream",
+        name=f"MCP OAuth sandbox: {target.url or target.command}",
+    )
+    proxy.add_middleware(UpstreamErrors(target))
+    if target.command:
+        proxy.add_middleware(OneCallAtATime())
+    relay_completions(proxy, factory)
+    return proxy

@@ -1,0 +1,65 @@
+"""From settings to the upstream server: rules read, upstream checked, routes to serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastmcp.client.transports import ClientTransport
+from fastmcp.server.providers.proxy import FastMCPProxy
+from starlette.routing import BaseRoute
+
+from sandbox.settings import SandboxSettings
+from sandbox.upstream.check import check_upstream
+from sandbox.upstream.identity import HeaderRuleError, IdentityHeaders
+from sandbox.upstream.server import IdentityHttpClients, UpstreamError, UpstreamTarget, build_transport, build_upstream_server
+from sandbox.upstream.token import UpstreamTokenMinter, load_or_create_key
+
+STDERR_LOG = "upstream-stderr.log"
+
+
+@dataclass
+class UpstreamMode:
+    target: UpstreamTarget
+    server: FastMCPProxy
+    transport: ClientTransport
+    # What answered initialize at start-up ("name version"), for the banner.
+    answered_as: str
+    routes: list[BaseRoute] = field(default_factory=list)
+
+
+def target_from(settings: SandboxSettings) -> UpstreamTarget | None:
+    if not (settings.upstream or settings.upstream_command):
+        return None
+    return UpstreamTarget(
+        url=settings.upstream,
+        command=settings.upstream_command,
+        timeout=settings.upstream_timeout,
+        stderr_log=settings.state_dir / STDERR_LOG if settings.upstream_command else None,
+    )
+
+
+def prepare_upstream(settings: SandboxSettings) -> UpstreamMode | None:
+    """None without ``--upstream``/``--upstream-command``; else the checked upstream.
+
+    Raises ``UpstreamError`` (one line) for bad header rules or an upstream that does not answer.
+    """
+    target = target_from(settings)
+    if target is None:
+        return None
+    try:
+        identity = IdentityHeaders.from_rules(settings.upstream_headers, settings.upstream_headers_file)
+    except HeaderRuleError as exc:
+        raise UpstreamError(str(exc)) from None
+    minter = None
+    if settings.upstream_token:
+        audience = settings.upstream or ""
+        minter = UpstreamTokenMinter(load_or_create_key(settings.state_dir), settings.base_url, audience)
+    if target.stderr_log is not None:
+        target.stderr_log.parent.mkdir(parents=True, exist_ok=True)
+    answered_as = check_upstream(target)
+    http_clients = IdentityHttpClients(identity, minter, target.timeout) if target.url else None
+    transport = build_transport(target, http_clients)
+    mode = UpstreamMode(target, build_upstream_server(target, transport), transport, answered_as)
+    if minter is not None:
+        mode.routes.append(minter.jwks_route())
+    return mode
