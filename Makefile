@@ -9,13 +9,20 @@ PORT    ?=
 STAMP   := $(VENV)/.installed-stamp
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox test test-unit test-e2e test-keycloak bench browser node install clean
+.PHONY: sandbox test test-unit test-e2e test-keycloak bench browser node mcp-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
 NODE_VERSION := 22.23.3
 NODE_DIR     := .tools/node
 NODE         := $(NODE_DIR)/node_modules/.bin/node
+
+# The JavaScript MCP peers of the upstream-mode suites, pinned, into the checkout:
+# the reference "everything" server and the MCP conformance suite.
+EVERYTHING_VERSION  := 2026.8.31
+CONFORMANCE_VERSION := 0.1.16
+PEERS_DIR   := .tools/mcp-peers
+PEERS_STAMP := $(PEERS_DIR)/.installed-$(EVERYTHING_VERSION)-$(CONFORMANCE_VERSION)
 
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND)) $(if $(PORT),--port $(PORT))
@@ -46,17 +53,24 @@ $(NODE):
 	npm install --no-audit --no-fund --silent --prefix $(NODE_DIR) node@$(NODE_VERSION)
 	$(NODE) --version
 
-test: $(STAMP) browser
+mcp-peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): | $(NODE)
+	PATH="$(CURDIR)/$(NODE_DIR)/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --silent --prefix $(PEERS_DIR) \
+		@modelcontextprotocol/server-everything@$(EVERYTHING_VERSION) @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION)
+	touch $@
+
+test: $(STAMP) browser mcp-peers
 	$(PYTEST) -m "not keycloak"
 
 test-unit: $(STAMP)
 	$(PYTEST) tests -m "not keycloak"
 
-test-e2e: $(STAMP) browser
+test-e2e: $(STAMP) browser mcp-peers
 	$(PYTEST) e2e
 
 # The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests.
-test-keycloak: $(STAMP) browser
+test-keycloak: $(STAMP) browser mcp-peers
 	$(PYTEST) -m keycloak tests
 	$(PYTEST) tests/security --sandbox-backend keycloak
 	$(PYTEST) e2e --backend keycloak

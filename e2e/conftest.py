@@ -22,7 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
 # must list each one's callback and audience before it starts.
-SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr")
+SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr", "upstream-echo", "upstream-token", "upstream-http", "upstream-stdio",
+                 "upstream-faults", "upstream-kill", "upstream-kill-stdio")
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,12 @@ def _settings(request, ports: dict[str, int], keycloak_url: str | None, name: st
         keycloak_url=keycloak_url,
         **overrides,
     )
+
+
+@pytest.fixture(scope="session")
+def session_sandbox_settings(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], keycloak_url: str | None):
+    """``sandbox_settings`` for module- and session-scoped sandboxes (the upstream suites)."""
+    return functools.partial(_settings, request, sandbox_ports, keycloak_url)
 
 
 @pytest.fixture
