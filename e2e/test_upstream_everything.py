@@ -138,3 +138,9 @@ async def test_unknown_tool_is_the_upstreams_error(upstream_sandbox: RunningSand
     async with signed_in(upstream_sandbox) as client:
         with pytest.raises((ToolError, MCPError), match="no-such-tool"):
             await client.call_tool("no-such-tool", {})
+
+
+async def test_completion_errors_are_the_upstreams(upstream_sandbox: RunningSandbox) -> None:
+    async with signed_in(upstream_sandbox) as client:
+        with pytest.raises(MCPError, match="no-such-prompt"):
+            await client.complete(mcp_types.PromptReference(type="ref/prompt", name="no-such-prompt"), {"name": "x", "value": ""})

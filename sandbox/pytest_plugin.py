@@ -7,6 +7,8 @@ key and an environment variable (command line > environment > ini > default):
     --sandbox-server module:attr      SANDBOX_SERVER      sandbox_server    (default: the sample tools)
     --sandbox-realm FILE              SANDBOX_REALM_FILE  sandbox_realm     (default: the packaged realm)
     --sandbox-port N                  SANDBOX_PORT        sandbox_port      (default: a free port)
+    --sandbox-upstream URL            SANDBOX_UPSTREAM    sandbox_upstream  (any Streamable HTTP MCP server instead)
+    --sandbox-upstream-command CMD    SANDBOX_UPSTREAM_COMMAND  sandbox_upstream_command  (a stdio one)
 
 Every other ``SANDBOX_*`` setting of the CLI applies too; the plugin's own defaults (a free
 port, a temporary state directory, the memory store, log level warning) give way to them.
@@ -62,6 +64,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "env SANDBOX_REALM_FILE, ini sandbox_realm)")
     group.addoption("--sandbox-port", type=int, default=None, metavar="N",
                     help="port the sandbox serves on (default: a free one; env SANDBOX_PORT, ini sandbox_port)")
+    group.addoption("--sandbox-upstream", default=None, metavar="URL",
+                    help="any Streamable HTTP MCP server (any language) to put behind the proxy "
+                         "(env SANDBOX_UPSTREAM, ini sandbox_upstream)")
+    group.addoption("--sandbox-upstream-command", default=None, metavar="CMD",
+                    help="a stdio MCP server command line to start and put behind the proxy "
+                         "(env SANDBOX_UPSTREAM_COMMAND, ini sandbox_upstream_command)")
+    parser.addini("sandbox_upstream", "an MCP server URL to put behind the proxy", default="")
+    parser.addini("sandbox_upstream_command", "a stdio MCP server command to put behind the proxy", default="")
     parser.addini("sandbox_backend", "identity provider for the sandbox fixtures: mock or keycloak", default="mock")
     parser.addini("sandbox_server", "your FastMCP server as module:attr", default="")
     parser.addini("sandbox_realm", "realm file for the sandbox fixtures (relative to the ini file)", default="")
@@ -115,6 +125,11 @@ def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
         options["realm_file"] = Path(realm)
     elif config.getini("sandbox_realm") and "SANDBOX_REALM_FILE" not in os.environ:
         options["realm_file"] = Path(config.inipath or config.rootpath).parent / config.getini("sandbox_realm")
+    for name in ("upstream", "upstream_command"):
+        value = config.getoption(f"--sandbox-{name.replace('_', '-')}") or (
+            f"SANDBOX_{name.upper()}" not in os.environ and config.getini(f"sandbox_{name}"))
+        if value:
+            options[name] = value
     port = config.getoption("--sandbox-port") or ("SANDBOX_PORT" not in os.environ and config.getini("sandbox_port"))
     if port:
         options["port"] = port
@@ -131,6 +146,9 @@ def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
         where = f" (SANDBOX_{name.upper()}, or its --sandbox-/ini option)" if name else ""
         raise pytest.UsageError(f"mcp-oauth-sandbox: invalid setting {name}{where}: {first['msg'].removeprefix('Value error, ')}") from None
     settings.pop("server", None)  # resolved by sandbox_server_spec, not from SANDBOX_SERVER again
+    upstream = [f"--sandbox-{name.replace('_', '-')}" for name in ("upstream", "upstream_command") if settings.get(name)]
+    if sandbox_server_spec(config) and upstream:
+        raise pytest.UsageError(f"mcp-oauth-sandbox: give only one server to test: --sandbox-server and {upstream[0]}")
     from mock_idp import RealmError
 
     from sandbox.realm import read_realm
@@ -173,7 +191,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    spec = sandbox_server_spec(config)
+    given = config.stash.get(_SETTINGS, {})
+    spec = sandbox_server_spec(config) or given.get("upstream") or given.get("upstream_command")
     return f"mcp-oauth-sandbox: backend {sandbox_backend(config)}" + (f", server {spec}" if spec else "")
 
 
@@ -258,7 +277,12 @@ class SandboxStacks:
             settings = IsolatedSettings(**given, keycloak_url=keycloak_url)
         realm = read_realm(settings.realm_file, base_url).model
         users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
-        running = self._exit.enter_context(running_sandbox(settings, server=server))
+        from sandbox.upstream.server import UpstreamError
+
+        try:
+            running = self._exit.enter_context(running_sandbox(settings, server=server))
+        except UpstreamError as exc:
+            pytest.fail(f"sandbox upstream: {exc}", pytrace=False)
         upstream_realm_url = running.sandbox.upstream.realm_url
         return SandboxStack(
             backend=backend,

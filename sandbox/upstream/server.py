@@ -14,6 +14,7 @@ What this module adds to FastMCP's proxy, one reason each:
   upstream lists as an empty server instead of an error;
 - errors name the upstream and the cause in one JSON-RPC error (``UpstreamErrors``);
 - ``completion/complete`` is relayed (``relay_completions``): FastMCP's proxy does not;
+- so are ``resources/subscribe`` and ``unsubscribe`` and the updates (subscriptions.py);
 - stdio: every call shares the one kept-alive session, whose relaying callbacks are the
   first caller's, so they would restore a finished request's context ("no back-channel
   for server-initiated requests"). All clients share one context slot instead, and calls
@@ -38,11 +39,12 @@ from fastmcp.exceptions import ToolError
 from fastmcp.client.transports import ClientTransport, StdioTransport, StreamableHttpTransport
 from fastmcp.server.dependencies import get_access_token, get_context
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
-from fastmcp.server.providers.proxy import FastMCPProxy, ProxyClient
+from fastmcp.server.providers.proxy import FastMCPProxy, ProxyClient, _make_restoring_handler, default_proxy_message_handler
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from sandbox.upstream.identity import IdentityHeaders
+from sandbox.upstream.subscriptions import SubscriptionRelay
 from sandbox.upstream.token import UpstreamTokenMinter
 
 log = logging.getLogger("sandbox.upstream")
@@ -121,8 +123,22 @@ def build_transport(target: UpstreamTarget, http_clients: IdentityHttpClients | 
     return StdioTransport(command, args, keep_alive=True, log_file=target.stderr_log)
 
 
-def client_factory(target: UpstreamTarget, transport: ClientTransport) -> Callable[[], ProxyClient]:
-    base = ProxyClient(transport, forward_incoming_headers=False, timeout=target.timeout, init_timeout=target.timeout)
+def client_factory(target: UpstreamTarget, transport: ClientTransport, relay: SubscriptionRelay | None = None) -> Callable[[], ProxyClient]:
+    handlers: dict[str, Any] = {}
+    if relay is not None and target.command:
+        rc_ref: list[Any] = [None]
+
+        async def on_message(message: Any) -> None:
+            # The shared stdio session's notifications: resource updates to their
+            # subscribers, the rest (list-changed) as FastMCP's proxy forwards them.
+            await relay.on_shared_message(message)
+            await forward_default(message)
+
+        forward_default = _make_restoring_handler(default_proxy_message_handler, rc_ref)
+        handlers["message_handler"] = on_message
+    base = ProxyClient(transport, forward_incoming_headers=False, timeout=target.timeout, init_timeout=target.timeout, **handlers)
+    if handlers:
+        base._proxy_rc_ref = rc_ref
 
     def fresh() -> ProxyClient:
         client = base.new()
@@ -239,6 +255,15 @@ class UpstreamErrors(Middleware):
             raise MCPError(code=mcp_types.INTERNAL_ERROR, message=message) from cause
 
 
+def client_error(target: UpstreamTarget, error: Exception) -> Exception:
+    """``error`` itself when the upstream answered it; else one JSON-RPC error naming the failed hop."""
+    if not is_hop_failure(error):
+        return error
+    message = describe_failure(target, error)
+    log.warning("%s", message)
+    return MCPError(code=mcp_types.INTERNAL_ERROR, message=message)
+
+
 def is_hop_failure(error: BaseException) -> bool:
     if isinstance(error, MCPError):
         return hop_failure(error.error.message) is not None
@@ -256,27 +281,45 @@ class OneCallAtATime(Middleware):
             return await call_next(context)
 
 
-def relay_completions(proxy: FastMCPProxy, factory: Callable[[], ProxyClient]) -> None:
-    """``completion/complete`` to the upstream (FastMCP's proxy answers "Method not found")."""
+def relay_completions(proxy: FastMCPProxy, target: UpstreamTarget, factory: Callable[[], ProxyClient]) -> None:
+    """``completion/complete`` to the upstream, answer or error as the upstream gave it.
 
-    async def complete(
-        ref: mcp_types.PromptReference | mcp_types.ResourceTemplateReference,
-        argument: mcp_types.CompletionArgument,
-        context: mcp_types.CompletionContext | None,
-    ) -> mcp_types.Completion:
-        client = factory()
-        async with client:
-            return await client.complete(
-                ref=ref,
-                argument={"name": argument.name, "value": argument.value},
-                context_arguments=context.arguments if context else None,
-            )
+    FastMCP's proxy has no completion relay ("Method not found"), and its
+    ``@completion`` route answers an empty completion for any reference it does not
+    list itself, which would hide the upstream's own error. So this registers the
+    low-level handler, as FastMCPProxy itself does for ``ping``.
+    """
 
-    proxy.add_completion_handler(complete)
+    async def complete(ctx: Any, params: mcp_types.CompleteRequestParams) -> mcp_types.CompleteResult:
+        try:
+            client = factory()
+            async with client:
+                return await client.complete_mcp(
+                    ref=params.ref,
+                    argument={"name": params.argument.name, "value": params.argument.value},
+                    context_arguments=params.context.arguments if params.context else None,
+                )
+        except Exception as exc:
+            failure = client_error(target, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    proxy._mcp_server.add_request_handler("completion/complete", mcp_types.CompleteRequestParams, complete)
 
 
 def build_upstream_server(target: UpstreamTarget, transport: ClientTransport) -> FastMCPProxy:
-    factory = client_factory(target, transport)
+    if isinstance(transport, StreamableHttpTransport):
+        http = transport
+
+        def per_connection() -> ClientTransport:
+            return StreamableHttpTransport(http.url, httpx_client_factory=http.httpx_client_factory)
+
+        relay = SubscriptionRelay(per_connection, None, lambda error: client_error(target, error))
+        factory = client_factory(target, transport, relay)
+    else:
+        relay = SubscriptionRelay(None, lambda: factory(), lambda error: client_error(target, error))
+        factory = client_factory(target, transport, relay)
     proxy = FastMCPProxy(
         client_factory=factory,
         provider_error_strategy="raise",
@@ -287,5 +330,6 @@ def build_upstream_server(target: UpstreamTarget, transport: ClientTransport) ->
     proxy.add_middleware(UpstreamErrors(target))
     if target.command:
         proxy.add_middleware(OneCallAtATime())
-    relay_completions(proxy, factory)
+    relay_completions(proxy, target, factory)
+    relay.install(proxy._mcp_server)
     return proxy
