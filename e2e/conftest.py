@@ -10,7 +10,9 @@ import pytest
 
 from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
+from sandbox.testing.node import NodeMissing
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox, shared_keycloak
+from sandbox.testing.upstreams import NodeUpstream, everything_http
 
 USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 
@@ -23,7 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
 # must list each one's callback and audience before it starts.
 SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr", "upstream-echo", "upstream-token", "upstream-http", "upstream-stdio",
-                 "upstream-faults", "upstream-kill", "upstream-kill-stdio")
+                 "upstream-faults", "upstream-kill", "upstream-kill-stdio", "upstream-conformance")
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +85,16 @@ def short_lived_sandbox(request, sandbox_ports, keycloak_url, tmp_path_factory) 
     settings = _settings(request, sandbox_ports, keycloak_url, "short-lived", state, access_token_lifetime=2)
     with running_sandbox(settings) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def node_upstream(tmp_path_factory) -> Iterator[NodeUpstream]:
+    """npm's "everything" server over Streamable HTTP, one per module (a test may kill it)."""
+    try:
+        with everything_http(tmp_path_factory.mktemp("node") / "everything.log") as upstream:
+            yield upstream
+    except NodeMissing as exc:
+        pytest.fail(str(exc))  # make test installs it: a missing install is a failure, not a skip
 
 
 @pytest.fixture

@@ -16,18 +16,8 @@ from key_value.aio.stores.memory import MemoryStore
 from mcp.shared.exceptions import MCPError
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
-from sandbox.testing.node import NodeMissing
 from sandbox.testing.server import RunningSandbox, running_sandbox
-from sandbox.testing.upstreams import NodeUpstream, everything_command, everything_http
-
-
-@pytest.fixture(scope="module")
-def node_upstream(tmp_path_factory) -> Iterator[NodeUpstream]:
-    try:
-        with everything_http(tmp_path_factory.mktemp("node") / "everything.log") as upstream:
-            yield upstream
-    except NodeMissing as exc:
-        pytest.fail(str(exc))  # make test installs it; a missing install is a failure, not a skip
+from sandbox.testing.upstreams import everything_command
 
 
 @pytest.fixture(scope="module", params=["http", "stdio"])
@@ -144,3 +134,25 @@ async def test_completion_errors_are_the_upstreams(upstream_sandbox: RunningSand
     async with signed_in(upstream_sandbox) as client:
         with pytest.raises(MCPError, match="no-such-prompt"):
             await client.complete(mcp_types.PromptReference(type="ref/prompt", name="no-such-prompt"), {"name": "x", "value": ""})
+
+
+async def test_subscriptions_pass_through(upstream_sandbox: RunningSandbox, request: pytest.FixtureRequest) -> None:
+    updates: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+
+    uri = "demo://resource/static/document/architecture.md"
+    async with signed_in(upstream_sandbox, message_handler=on_message) as client:
+        await client.session.subscribe_resource(uri)
+        if "stdio" in request.node.callspec.id:
+            # One process session, as direct: the server's updates reach the subscriber.
+            await client.call_tool("toggle-subscriber-updates", {})
+            for _ in range(100):
+                if updates:
+                    break
+                await asyncio.sleep(0.1)
+            await client.call_tool("toggle-subscriber-updates", {})
+            assert updates and updates[0] == uri
+        await client.session.unsubscribe_resource(uri)

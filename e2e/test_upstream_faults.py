@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 from sandbox.testing.server import RunningSandbox, running_sandbox
-from sandbox.testing.upstreams import Misbehaving, NodeUpstream, everything_command, everything_http, header_echo_server, serve_asgi_in_thread
+from sandbox.testing.upstreams import Misbehaving, NodeUpstream, everything_command, header_echo_server, serve_asgi_in_thread
 
 UPSTREAM_FAILED = (ToolError, MCPError)
 
@@ -55,12 +55,6 @@ async def test_a_bad_upstream_is_a_clear_error_then_recovers(misbehaving, misbeh
         finally:
             upstream.mode = "ok"
         assert (await client.call_tool("headers", {})).data["x-forwarded-user"] == "alice"
-
-
-@pytest.fixture(scope="module")
-def node_upstream(tmp_path_factory) -> Iterator[NodeUpstream]:
-    with everything_http(tmp_path_factory.mktemp("node") / "everything.log") as upstream:
-        yield upstream
 
 
 @pytest.fixture(scope="module")
