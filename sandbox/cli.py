@@ -82,6 +82,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     keycloak.add_argument("--keycloak-url", help="use this running Keycloak (realm already imported) instead of launching one")
     keycloak.add_argument("--keycloak-launcher", choices=["auto", "container", "distribution"],
                           help="how to launch Keycloak (default: auto: Docker if it answers, else the distribution)")
+    keycloak.add_argument("--keycloak-network", metavar="NETWORK",
+                          help="the container launcher's network: bridge (default), host, or an engine network's name")
     keycloak.add_argument("--keycloak-port", type=int, help="Keycloak HTTP port (default: 8080)")
     keycloak.add_argument("--keycloak-management-port", type=int, help="Keycloak health port (default: 9000)")
     keycloak.add_argument("--keycloak-home", type=Path, help="a Keycloak distribution to run (default: KEYCLOAK_HOME or a cached download)")

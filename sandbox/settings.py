@@ -73,6 +73,9 @@ class SandboxSettings(BaseSettings):
     # (whose realm is already imported) instead of launching one.
     keycloak_url: str | None = None
     keycloak_launcher: Literal["auto", "container", "distribution"] = "auto"
+    # The container launcher's network: "bridge" (the engine's default, ports published on
+    # 127.0.0.1), "host" (no bridge, so no engine firewall rules), or an engine network's name.
+    keycloak_network: str = Field(default="bridge", min_length=1)
     keycloak_port: int = Field(default=8080, ge=1, le=65535)
     keycloak_management_port: int = Field(default=9000, ge=1, le=65535)
     keycloak_home: Path | None = None

@@ -10,6 +10,7 @@ from sandbox.backends.keycloak.choose import (
 )
 from sandbox.backends.keycloak.container import ContainerLauncher
 from sandbox.backends.keycloak.distribution import DistributionLauncher
+from sandbox.backends.keycloak.fallback import ContainerThenDistribution
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk
 
 
@@ -37,8 +38,17 @@ def machine(monkeypatch: pytest.MonkeyPatch):
     return state
 
 
-def test_auto_prefers_docker(machine, minimal_realm, tmp_path) -> None:
-    assert isinstance(choose_launcher(minimal_realm, cache_dir=tmp_path), ContainerLauncher)
+def test_auto_prefers_docker_and_keeps_the_distribution_in_reserve(machine, minimal_realm, tmp_path) -> None:
+    launcher = choose_launcher(minimal_realm, port=8081, cache_dir=tmp_path, network="host")
+    assert isinstance(launcher, ContainerThenDistribution)
+    assert isinstance(launcher.container, ContainerLauncher)
+    assert (launcher.container.port, launcher.container.network) == (8081, "host")
+    reserve = launcher._distribution()
+    assert isinstance(reserve, DistributionLauncher) and reserve.port == 8081
+
+
+def test_container_mode_has_no_fallback(machine, minimal_realm, tmp_path) -> None:
+    assert isinstance(choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path), ContainerLauncher)
 
 
 def test_auto_falls_back_to_the_distribution(machine, minimal_realm, tmp_path) -> None:
@@ -73,6 +83,8 @@ def test_explicit_modes(machine, minimal_realm, tmp_path) -> None:
     machine.docker = False
     with pytest.raises(KeycloakStartError, match="mode 'container' needs Docker"):
         choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path)
+    with pytest.raises(KeycloakStartError, match="--keycloak-network applies only to the container launcher"):
+        choose_launcher(minimal_realm, mode="distribution", cache_dir=tmp_path, network="host")
     with pytest.raises(ValueError, match="unknown Keycloak launch mode 'podman'"):
         choose_launcher(minimal_realm, mode="podman")  # type: ignore[arg-type]
 

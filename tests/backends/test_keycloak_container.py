@@ -1,3 +1,4 @@
+from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
@@ -5,7 +6,7 @@ import httpx
 import pytest
 
 from sandbox.backends.keycloak import KeycloakStartError, container
-from sandbox.backends.keycloak.container import ContainerLauncher, docker_available
+from sandbox.backends.keycloak.container import ContainerLauncher, ContainerStartError, docker_available
 
 
 class FakeKeycloakContainer:
@@ -18,7 +19,9 @@ class FakeKeycloakContainer:
         self.image = image
         self.kwargs = kwargs
         self.realm_import: str | None = None
-        self.ports: dict[str, object] = {}
+        # testcontainers' KeycloakContainer declares its two container ports as exposed.
+        self.ports: dict[str, object] = {"8080": None, "9000": None}
+        self.engine_kwargs: dict[str, object] = {}
         self.started = False
         self.stopped = 0
         FakeKeycloakContainer.instances.append(self)
@@ -29,6 +32,10 @@ class FakeKeycloakContainer:
 
     def with_bind_ports(self, container_port: int, host_port: int) -> "FakeKeycloakContainer":
         self.ports[str(container_port)] = host_port
+        return self
+
+    def with_kwargs(self, **kwargs: object) -> "FakeKeycloakContainer":
+        self.engine_kwargs = kwargs
         return self
 
     def start(self) -> "FakeKeycloakContainer":
@@ -58,6 +65,7 @@ def launcher(realm: Path, tmp_path: Path, ports: tuple[int, int], **kwargs) -> C
         management_port=ports[1],
         cache_dir=tmp_path,
         container_class=FakeKeycloakContainer,
+        testcontainers_settings=lambda progress: nullcontext(),
         **kwargs,
     )
 
@@ -76,6 +84,31 @@ def test_builds_the_pinned_image_with_import_and_fixed_ports(fake_container, min
     assert built.realm_import == str(minimal_realm.resolve())
     # Published on loopback only, so the admin/admin console is not reachable from the network.
     assert built.ports == {"8080": ("127.0.0.1", 8081), "9000": ("127.0.0.1", 9001)}
+    assert built.engine_kwargs == {}  # the engine's default (bridge) network
+
+
+def test_the_host_network_publishes_nothing_and_listens_on_loopback(fake_container, minimal_realm, tmp_path) -> None:
+    built = launcher(minimal_realm, tmp_path, (8081, 9001), network="host").build_container()
+    assert built.engine_kwargs == {"network_mode": "host"}
+    assert built.ports == {}
+    # Keycloak itself takes the host ports, and the probe and kcadm address it there.
+    assert (built.kwargs["port"], built.kwargs["management_port"]) == (8081, 9001)
+    assert built.kwargs["cmd"] == (
+        "start-dev --hostname=http://localhost:8081 --http-host=127.0.0.1 --http-port=8081 --http-management-port=9001"
+    )
+
+
+def test_a_named_network_keeps_the_published_loopback_ports(fake_container, minimal_realm, tmp_path) -> None:
+    built = launcher(minimal_realm, tmp_path, (8081, 9001), network="ci-net").build_container()
+    assert built.engine_kwargs == {"network_mode": "ci-net"}
+    assert built.ports == {"8080": ("127.0.0.1", 8081), "9000": ("127.0.0.1", 9001)}
+
+
+def test_testcontainers_probes_the_host_port_itself_on_the_host_network() -> None:
+    # Without this, testcontainers asks the engine for a published port that cannot exist.
+    # (Called unbound: constructing the real class connects to an engine.)
+    on_host_network = mock.Mock(_kwargs={"network_mode": "host"})
+    assert container._container_class()._get_exposed_port(on_host_network, 8081) == 8081
 
 
 def test_start_waits_for_the_realm_and_returns_localhost_urls(
@@ -102,16 +135,30 @@ def test_start_waits_for_the_realm_and_returns_localhost_urls(
 def test_a_failed_container_start_is_stopped_and_one_line(
     fake_container, minimal_realm, tmp_path, two_free_ports
 ) -> None:
-    fake_container.fail_start = RuntimeError("pull access denied\nfull docker trace")
+    fake_container.fail_start = RuntimeError("engine refused\nfull docker trace")
     kc = launcher(minimal_realm, tmp_path, two_free_ports)
-    with pytest.raises(KeycloakStartError) as raised:
+    with pytest.raises(ContainerStartError) as raised:
         kc.start()
     assert str(raised.value) == (
-        f"container quay.io/keycloak/keycloak:26.7.3 failed to start: RuntimeError: pull access denied (log: {kc.log_file})"
+        f"container quay.io/keycloak/keycloak:26.7.3 failed to start: RuntimeError: engine refused (log: {kc.log_file})"
     )
     assert fake_container.instances[0].stopped == 1
+    # The file the line names holds the whole error, then what the container printed.
+    assert kc.log_file.read_text() == (
+        "container quay.io/keycloak/keycloak:26.7.3 failed to start:\nengine refused\nfull docker trace\n"
+        "keycloak stdout\nkeycloak stderr\n"
+    )
     kc.stop()  # idempotent
     assert fake_container.instances[0].stopped == 1
+
+
+def test_a_missing_image_says_how_to_build_it(fake_container, minimal_realm, tmp_path, two_free_ports) -> None:
+    import docker.errors
+
+    fake_container.fail_start = docker.errors.ImageNotFound("No such image: quay.io/keycloak/keycloak:26.7.3")
+    kc = launcher(minimal_realm, tmp_path, two_free_ports)
+    with pytest.raises(ContainerStartError, match=r"; without a registry, build it with `make keycloak-image` \(log: "):
+        kc.start()
 
 
 def test_a_realm_that_never_answers_stops_the_container(

@@ -34,3 +34,26 @@ def test_keycloak_settings_given_to_the_mock_backend_are_named(monkeypatch: pyte
     assert SandboxSettings(state_dir=tmp_path).ignored_keycloak_settings() == []
     keycloak = SandboxSettings(backend="keycloak", keycloak_url="http://localhost:8080", state_dir=tmp_path)
     assert keycloak.ignored_keycloak_settings() == []
+
+
+def test_the_keycloak_network_reaches_the_launcher(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from sandbox.backends.keycloak import backend as keycloak_backend
+    from sandbox.cli import parse_args
+    from sandbox.realm import read_realm
+
+    assert parse_args(["--keycloak-network", "host"])["keycloak_network"] == "host"
+    monkeypatch.setenv("SANDBOX_KEYCLOAK_NETWORK", "host")
+    settings = SandboxSettings(backend="keycloak", state_dir=tmp_path)
+    asked: dict[str, object] = {}
+
+    def choose_launcher(realm_file, **kwargs):
+        asked.update(kwargs)
+        raise keycloak_backend.KeycloakStartError("stop here")
+
+    monkeypatch.setattr(keycloak_backend, "choose_launcher", choose_launcher)
+    backend = keycloak_backend.KeycloakBackend(settings, read_realm(settings.realm_file, settings.base_url), tmp_path)
+    with pytest.raises(keycloak_backend.BackendError, match="stop here"):
+        backend.start()
+    assert asked["network"] == "host"
+    with pytest.raises(ValidationError, match="keycloak_network"):
+        SandboxSettings(keycloak_network="", state_dir=tmp_path)

@@ -40,6 +40,7 @@ class KeycloakBackend:
                 keep_state=self.settings.keycloak_keep_state,
                 ready_timeout=self.settings.keycloak_ready_timeout,
                 progress=_progress,
+                network=self.settings.keycloak_network,
             )
             info = self.launcher.start()
         except KeycloakStartError as exc:

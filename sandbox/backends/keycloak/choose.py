@@ -1,14 +1,15 @@
-"""Pick how to run Keycloak on this machine: Docker when it answers, else a local distribution."""
+"""Pick how to run Keycloak on this machine: a container when an engine answers, else a local distribution."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sandbox.backends.keycloak.base import KEYCLOAK_VERSION, KeycloakLauncher, KeycloakStartError, Progress
 from sandbox.backends.keycloak.cache import cached_home, default_cache_dir, is_distribution
-from sandbox.backends.keycloak.container import ContainerLauncher, docker_available
+from sandbox.backends.keycloak.container import DEFAULT_NETWORK, ContainerLauncher, docker_available
 from sandbox.backends.keycloak.distribution import DistributionLauncher, keycloak_home_from_env
+from sandbox.backends.keycloak.fallback import ContainerThenDistribution
 from sandbox.backends.keycloak.java import JavaNotFound, find_jdk
 from sandbox.backends.keycloak.maven import find_mvn
 
@@ -53,6 +54,7 @@ def choose_launcher(
     keep_state: bool = False,
     ready_timeout: float = 180.0,
     progress: Progress | None = None,
+    network: str = DEFAULT_NETWORK,
 ) -> KeycloakLauncher:
     if mode not in ("auto", "container", "distribution"):
         raise ValueError(f"unknown Keycloak launch mode {mode!r}")
@@ -67,17 +69,32 @@ def choose_launcher(
         raise KeycloakStartError(
             f"{options} {'apply' if plural else 'applies'} only to the distribution launcher, not to 'container'"
         )
+    if mode == "distribution" and network != DEFAULT_NETWORK:
+        raise KeycloakStartError("--keycloak-network applies only to the container launcher, not to 'distribution'")
     if mode == "container" and not docker_available():
         raise KeycloakStartError("Keycloak mode 'container' needs Docker, but no Docker engine answered")
+    # What both launchers are told alike.
+    common: dict[str, Any] = dict(
+        port=port,
+        management_port=management_port,
+        version=version,
+        cache_dir=cache_dir,
+        ready_timeout=ready_timeout,
+        progress=progress,
+    )
+
+    def distribution() -> DistributionLauncher:
+        return DistributionLauncher(realm_file, keycloak_home=keycloak_home, keep_state=keep_state, **common)
+
     if mode == "container" or (mode == "auto" and not wants_distribution and docker_available()):
-        return ContainerLauncher(
-            realm_file,
-            port=port,
-            management_port=management_port,
-            version=version,
-            cache_dir=cache_dir,
-            ready_timeout=ready_timeout,
-            progress=progress,
+        container = ContainerLauncher(realm_file, network=network, **common)
+        if mode == "container":
+            return container
+        return ContainerThenDistribution(
+            container,
+            distribution,
+            lambda: distribution_unavailable_reason(version, keycloak_home, cache_dir),
+            progress,
         )
     if mode == "auto":
         reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
@@ -86,14 +103,4 @@ def choose_launcher(
                 "no Docker engine answered, and"
             )
             raise KeycloakStartError(f"cannot run Keycloak: {why} {reason}")
-    return DistributionLauncher(
-        realm_file,
-        port=port,
-        management_port=management_port,
-        version=version,
-        keycloak_home=keycloak_home,
-        cache_dir=cache_dir,
-        keep_state=keep_state,
-        ready_timeout=ready_timeout,
-        progress=progress,
-    )
+    return distribution()

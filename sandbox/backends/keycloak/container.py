@@ -1,10 +1,11 @@
-"""Run Keycloak in Docker through testcontainers, when a Docker engine answers."""
+"""Run Keycloak in a container through testcontainers, when a Docker-compatible engine answers."""
 
 from __future__ import annotations
 
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from sandbox.backends.keycloak.base import (
 from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root
 from sandbox.backends.keycloak.ports import port_conflict
 from sandbox.backends.keycloak.readiness import NotReady, wait_until_ready
+from sandbox.backends.keycloak.testcontainers_env import launcher_settings
 
 if TYPE_CHECKING:
     from testcontainers.community.keycloak import KeycloakContainer
@@ -31,6 +33,12 @@ IMAGE = "quay.io/keycloak/keycloak"
 CONTAINER_HTTP_PORT = 8080
 CONTAINER_MANAGEMENT_PORT = 9000
 DOCKER_PING_TIMEOUT = 2
+# The engine's own default network; "host" shares the host's network (no ports published).
+DEFAULT_NETWORK = "bridge"
+
+
+class ContainerStartError(KeycloakStartError):
+    """The engine could not run the container at all (no image, engine refused): `auto` may try the distribution."""
 
 
 def docker_available(timeout: int = DOCKER_PING_TIMEOUT) -> bool:
@@ -56,7 +64,15 @@ def _container_class() -> Callable[..., KeycloakContainer]:
         warnings.simplefilter("ignore", DeprecationWarning)
         from testcontainers.community.keycloak import KeycloakContainer
 
-    return KeycloakContainer
+    class HostNetworkKeycloakContainer(KeycloakContainer):  # type: ignore[misc]
+        # testcontainers asks the engine for a published port even on the host network, where
+        # none exists (the container's port is the host's): its readiness probe would never connect.
+        def _get_exposed_port(self, port: int) -> int:
+            if self._kwargs.get("network_mode") == "host":
+                return port
+            return int(super()._get_exposed_port(port))
+
+    return HostNetworkKeycloakContainer
 
 
 class ContainerLauncher(LauncherContext):
@@ -70,7 +86,9 @@ class ContainerLauncher(LauncherContext):
         cache_dir: Path | None = None,
         ready_timeout: float = 180.0,
         progress: Progress | None = None,
+        network: str = DEFAULT_NETWORK,
         container_class: Callable[..., Any] | None = None,
+        testcontainers_settings: Callable[[Progress], AbstractContextManager[None]] = launcher_settings,
     ) -> None:
         self.realm_file = Path(realm_file)
         self.port = port
@@ -78,29 +96,49 @@ class ContainerLauncher(LauncherContext):
         self.image = f"{IMAGE}:{version}"
         self.ready_timeout = ready_timeout
         self.progress = progress or no_progress
+        self.network = network
         self.base_url = f"http://localhost:{port}"
         # Container logs are copied here when the container stops, since they vanish with it.
         self.log_file = keycloak_root(cache_dir or default_cache_dir()) / "logs" / f"keycloak-container-{port}.log"
         self._container_class = container_class or _container_class()
+        self._testcontainers_settings = testcontainers_settings
         self._container: Any = None
+
+    @property
+    def host_network(self) -> bool:
+        return self.network == "host"
 
     def command(self) -> str:
         # testcontainers appends --import-realm itself once a realm file is mapped.
-        return f"start-dev --hostname={self.base_url}"
+        command = f"start-dev --hostname={self.base_url}"
+        if self.host_network:
+            # Nothing is published on the host network: Keycloak itself listens on the host's
+            # ports, on loopback only (the admin/admin console must not face the network).
+            command += f" --http-host=127.0.0.1 --http-port={self.port} --http-management-port={self.management_port}"
+        return command
 
     def build_container(self) -> Any:
+        http_port, management_port = (
+            (self.port, self.management_port) if self.host_network else (CONTAINER_HTTP_PORT, CONTAINER_MANAGEMENT_PORT)
+        )
         container = self._container_class(
             self.image,
             username=ADMIN_USERNAME,
             password=ADMIN_PASSWORD,
-            port=CONTAINER_HTTP_PORT,
-            management_port=CONTAINER_MANAGEMENT_PORT,
+            port=http_port,
+            management_port=management_port,
             cmd=self.command(),
         )
         container.with_realm_import_file(str(self.realm_file.resolve()))
-        # Fixed host ports keep the issuer (http://localhost:<port>/realms/...) stable across runs.
-        _bind_on_loopback(container, CONTAINER_HTTP_PORT, self.port)
-        _bind_on_loopback(container, CONTAINER_MANAGEMENT_PORT, self.management_port)
+        if self.network != DEFAULT_NETWORK:
+            container.with_kwargs(network_mode=self.network)
+        if self.host_network:
+            # The exposed ports testcontainers declared would be refused alongside network_mode=host.
+            container.ports.clear()
+        else:
+            # Fixed host ports keep the issuer (http://localhost:<port>/realms/...) stable across runs.
+            _bind_on_loopback(container, CONTAINER_HTTP_PORT, self.port)
+            _bind_on_loopback(container, CONTAINER_MANAGEMENT_PORT, self.management_port)
         return container
 
     def start(self) -> KeycloakInfo:
@@ -115,14 +153,22 @@ class ContainerLauncher(LauncherContext):
             if conflict := port_conflict(self.port, self.management_port):
                 raise self._error(conflict)
             realm_url = f"{self.base_url}/realms/{realm_name}"
+            self.log_file.write_text("")  # this run's log only
             self._container = self.build_container()
             started = time.monotonic()
-            self.progress(f"boot: starting {self.image} on {self.base_url} (pulled first if missing)")
+            self.progress(
+                f"boot: starting {self.image} on {self.base_url}, {self.network} network (pulled first if missing)"
+            )
             try:
-                # Blocks until /health/ready answers on the management port (testcontainers' probe).
-                self._container.start()
+                with self._testcontainers_settings(self.progress):
+                    # Blocks until /health/ready answers on the management port (testcontainers' probe).
+                    self._container.start()
             except Exception as exc:
-                raise self._error(f"container {self.image} failed to start: {_one_line(exc)}") from None
+                # The one-line error names the log file: it gets the whole story, not just the first line.
+                self._write_log(f"container {self.image} failed to start:\n{exc}\n")
+                raise ContainerStartError(
+                    f"container {self.image} failed to start: {_one_line(exc)}{_hint(exc)} (log: {self.log_file})"
+                ) from None
             try:
                 wait_until_ready(
                     realm_url,
@@ -149,9 +195,14 @@ class ContainerLauncher(LauncherContext):
     def _save_logs(self, container: Any) -> None:
         try:
             stdout, stderr = container.get_logs()
-            self.log_file.write_bytes(stdout + stderr)
         except Exception:
-            pass  # the container may never have been created
+            return  # never created (the start error is in the log already)
+        with self.log_file.open("ab") as log:
+            log.write(stdout + stderr)
+
+    def _write_log(self, text: str) -> None:
+        with self.log_file.open("a") as log:
+            log.write(text)
 
     def _error(self, cause: str) -> KeycloakStartError:
         return KeycloakStartError(f"{cause} (log: {self.log_file})")
@@ -162,6 +213,13 @@ def _bind_on_loopback(container: Any, container_port: int, host_port: int) -> No
     container.with_bind_ports(container_port, host_port)
     # testcontainers' with_bind_ports takes no interface; the Docker SDK accepts (host_ip, host_port).
     container.ports[str(container_port)] = ("127.0.0.1", host_port)
+
+
+def _hint(exc: BaseException) -> str:
+    text = str(exc)
+    if "ImageNotFound" in type(exc).__name__ or "No such image" in text or "pull access denied" in text:
+        return "; without a registry, build it with `make keycloak-image`"
+    return ""
 
 
 def _one_line(exc: BaseException) -> str:
