@@ -10,8 +10,9 @@ import pytest
 
 from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
+from sandbox.backends.keycloak.base import KeycloakInfo, KeycloakLauncher
 from sandbox.testing.node import NodeMissing
-from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox, shared_keycloak
+from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox, shared_keycloak_launcher
 from sandbox.testing.upstreams import NodeUpstream, everything_http
 
 USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
@@ -34,19 +35,43 @@ def sandbox_ports() -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def keycloak_url(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], tmp_path_factory) -> Iterator[str | None]:
-    """One real Keycloak for the whole session (``--backend keycloak``), shared by every sandbox."""
+def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], tmp_path_factory) -> Iterator[tuple[KeycloakLauncher, KeycloakInfo]]:
+    """One real Keycloak for the whole session (``--backend keycloak``): every sandbox and the
+    launcher's own tests use it, so a run boots Keycloak once."""
     if request.config.getoption("--backend") != "keycloak":
-        yield None
-        return
+        pytest.skip("needs --backend keycloak")
     from sandbox.backends.keycloak import keycloak_unavailable_reason
 
     reason = keycloak_unavailable_reason()
     if reason:
         pytest.skip(f"Keycloak backend unavailable: {reason}")
     base_urls = [f"http://localhost:{port}" for port in sandbox_ports.values()]
-    with shared_keycloak(base_urls, tmp_path_factory.mktemp("keycloak")) as base_url:
-        yield base_url
+    launcher = shared_keycloak_launcher(base_urls, tmp_path_factory.mktemp("keycloak"))
+    with launcher as info:
+        yield launcher, info
+
+
+@pytest.fixture(scope="session")
+def keycloak_url(request: pytest.FixtureRequest) -> str | None:
+    if request.config.getoption("--backend") != "keycloak":
+        return None
+    _, info = request.getfixturevalue("keycloak")
+    return info.base_url
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    ours = [item for item in items if item.path.is_relative_to(here)]
+    # On Keycloak every e2e test needs the real one: `-m keycloak` then selects them along with
+    # the Keycloak tests under tests/, in one run (`make test-keycloak`) that boots Keycloak once.
+    # tryfirst: before -m deselects anything.
+    if config.getoption("--backend") == "keycloak":
+        for item in ours:
+            item.add_marker(pytest.mark.keycloak)
+    # A test that stops the shared Keycloak runs after every other.
+    stoppers = [item for item in ours if item.get_closest_marker("stops_keycloak")]
+    items[:] = [item for item in items if item not in stoppers] + stoppers
 
 
 def _settings(request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides) -> SandboxSettings:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastmcp import FastMCP
 
 from sandbox.app import Sandbox, create_app
+from sandbox.backends.keycloak.base import KeycloakLauncher
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
 
 
@@ -34,17 +35,42 @@ def clean_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
 
 
-@contextmanager
-def shared_keycloak(base_urls: list[str], directory: Path, *, realm_file: Path = DEFAULT_REALM_FILE) -> Iterator[str]:
-    """One real Keycloak for several test sandboxes: its realm lists each one's callback and
-    audience, so their ports must be known before it starts. Yields Keycloak's base URL."""
+def shared_keycloak_launcher(
+    base_urls: list[str], directory: Path, *, realm_file: Path = DEFAULT_REALM_FILE
+) -> KeycloakLauncher:
+    """One real Keycloak for several test sandboxes, not started yet: its realm lists each one's
+    callback and audience, so their ports must be known before it starts.
+
+    How it runs follows the CLI's SANDBOX_KEYCLOAK_LAUNCHER and SANDBOX_KEYCLOAK_NETWORK, the
+    only SANDBOX_* settings tests read: they choose how Keycloak runs, never what is tested
+    (`make test-keycloak KEYCLOAK_LAUNCHER=container`).
+    """
     from sandbox.backends.keycloak import choose_launcher
+    from sandbox.backends.keycloak.container import DEFAULT_NETWORK
     from sandbox.realm import realm_for_base_urls
 
     expanded = directory / "sandbox-realm.json"
     expanded.write_text(json.dumps(realm_for_base_urls(realm_file, base_urls)))
-    with choose_launcher(expanded, port=free_port(), management_port=free_port()) as keycloak:
+    return choose_launcher(
+        expanded,
+        port=free_port(),
+        management_port=free_port(),
+        mode=os.environ.get("SANDBOX_KEYCLOAK_LAUNCHER") or "auto",  # type: ignore[arg-type]
+        network=os.environ.get("SANDBOX_KEYCLOAK_NETWORK") or DEFAULT_NETWORK,
+        progress=_keycloak_progress,
+    )
+
+
+@contextmanager
+def shared_keycloak(base_urls: list[str], directory: Path, *, realm_file: Path = DEFAULT_REALM_FILE) -> Iterator[str]:
+    """shared_keycloak_launcher(), started; yields Keycloak's base URL."""
+    with shared_keycloak_launcher(base_urls, directory, realm_file=realm_file) as keycloak:
         yield keycloak.base_url
+
+
+def _keycloak_progress(message: str) -> None:
+    # Shown with -s, and in a failing run's captured output: which launcher ran, and how long it took.
+    print(f"keycloak: {message}", flush=True)
 
 
 def free_port() -> int:

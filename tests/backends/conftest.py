@@ -1,32 +1,21 @@
-"""Fixtures for the Keycloak launcher tests: fake distributions and JDKs, and the real thing."""
+"""Fixtures for the Keycloak launcher tests: fake distributions and JDKs (the real thing is in e2e/test_keycloak_launcher.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from keycloak_support import write_executable
 
-from sandbox.backends.keycloak import KeycloakInfo
-from sandbox.backends.keycloak.choose import distribution_unavailable_reason
-from sandbox.backends.keycloak.distribution import DistributionLauncher
 from sandbox.backends.keycloak.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 MINIMAL_REALM = Path(__file__).with_name("minimal-realm.json")
 
 
 @pytest.fixture
 def minimal_realm() -> Path:
     return MINIMAL_REALM
-
-
-@pytest.fixture(scope="session")
-def realm_file() -> Path:
-    """The project's realm once it exists, else a minimal one with the same realm name and users."""
-    project_realm = REPO / "realms" / "sandbox.json"
-    return project_realm if project_realm.is_file() else MINIMAL_REALM
 
 
 @pytest.fixture
@@ -70,18 +59,3 @@ def make_jdk(tmp_path: Path) -> Callable[..., Path]:
         return home
 
     return make
-
-
-@pytest.fixture(scope="module")
-def real_keycloak(realm_file: Path) -> Iterator[tuple[DistributionLauncher, KeycloakInfo]]:
-    """Keycloak 26.7.3 from the cached distribution (downloaded on first use), on free ports."""
-    reason = distribution_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    http, management = free_port(), free_port()
-    launcher = DistributionLauncher(realm_file, port=http, management_port=management, progress=print)
-    info = launcher.start()
-    try:
-        yield launcher, info
-    finally:
-        launcher.stop()
