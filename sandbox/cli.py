@@ -30,9 +30,6 @@ PROG = "mcp-oauth-sandbox"
 # What ``init`` writes into the current directory.
 INIT_REALM_FILE = "sandbox-realm.json"
 
-# Both loopback spellings resolve here; binding IPv4 keeps "localhost" from landing on ::1 only.
-BIND_HOST = "127.0.0.1"
-
 
 class StartupError(Exception):
     """A reason the sandbox cannot start, phrased for one line on stderr."""
@@ -53,6 +50,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     parser.add_argument("--backend", choices=["mock", "keycloak"], help="identity backend (default: mock)")
     parser.add_argument("--host", help="localhost (default) or 127.0.0.1")
+    parser.add_argument("--listen-address", metavar="IP",
+                        help="address the server binds (default: 127.0.0.1; 0.0.0.0 in the container image)")
     parser.add_argument("--port", type=int, help="port to serve on (default: 8000)")
     parser.add_argument("--realm", dest="realm_file", type=Path, help="Keycloak realm JSON (default: the sandbox realm shipped in the package)")
     parser.add_argument("--consent", action=argparse.BooleanOptionalAction, default=None,
@@ -126,10 +125,13 @@ def load_settings(overrides: dict[str, Any]) -> SandboxSettings:
         raise StartupError(f"invalid setting {name} ({where}SANDBOX_{name.upper()}): {first['msg']}") from None
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything starts, so a busy port stops nothing half-way."""
+def listen(host: str, port: int, address: str) -> socket.socket:
+    """The server's socket, bound before anything starts, so a busy port stops nothing half-way.
+
+    The default address, 127.0.0.1: both loopback spellings resolve there, and binding IPv4
+    keeps "localhost" from landing on ::1 only."""
     try:
-        return bind_listening_socket(BIND_HOST, port)
+        return bind_listening_socket(address, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT") from None
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
             flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
             log.warning(f"{flags} ignored: the backend is mock (use --backend keycloak)")
         ensure_state_dir(settings.state_dir)
-        sock = listen(settings.host, settings.port)
+        sock = listen(settings.host, settings.port, settings.listen_address)
     except StartupError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2

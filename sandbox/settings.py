@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +36,10 @@ class SandboxSettings(BaseSettings):
     # for byte, and plain http is only accepted on loopback names.
     host: str = "localhost"
     port: int = Field(default=8000, ge=1, le=65535)
+    # The address the server's socket binds; URLs still say `host`. Loopback unless the sandbox
+    # runs in a container, where 0.0.0.0 lets the engine forward a port published on the host's
+    # loopback (the image sets it).
+    listen_address: str = "127.0.0.1"
     realm_file: Path = DEFAULT_REALM_FILE
     # Client id of the confidential upstream client in the realm file.
     upstream_client_id: str = "sandbox-proxy"
@@ -107,6 +112,12 @@ class SandboxSettings(BaseSettings):
             except TrustAnchorError as error:
                 raise ValueError(str(error)) from None
         return path
+
+    @field_validator("listen_address")
+    @classmethod
+    def _an_ip_address(cls, address: str) -> str:
+        ipaddress.ip_address(address)  # ValueError names the bad value
+        return address
 
     @model_validator(mode="after")
     def _ports_differ(self) -> "SandboxSettings":

@@ -57,3 +57,13 @@ def test_the_keycloak_network_reaches_the_launcher(monkeypatch: pytest.MonkeyPat
     assert asked["network"] == "host"
     with pytest.raises(ValidationError, match="keycloak_network"):
         SandboxSettings(keycloak_network="", state_dir=tmp_path)
+
+
+def test_the_listen_address_is_an_ip_address(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    assert SandboxSettings(state_dir=tmp_path).listen_address == "127.0.0.1"
+    monkeypatch.setenv("SANDBOX_LISTEN_ADDRESS", "0.0.0.0")
+    settings = SandboxSettings(state_dir=tmp_path)
+    # Where it binds changes; what it calls itself does not.
+    assert (settings.listen_address, settings.base_url) == ("0.0.0.0", "http://localhost:8000")
+    with pytest.raises(ValidationError, match="listen_address"):
+        SandboxSettings(listen_address="example.com", state_dir=tmp_path)

@@ -137,8 +137,8 @@ class ContainerLauncher(LauncherContext):
             container.ports.clear()
         else:
             # Fixed host ports keep the issuer (http://localhost:<port>/realms/...) stable across runs.
-            _bind_on_loopback(container, CONTAINER_HTTP_PORT, self.port)
-            _bind_on_loopback(container, CONTAINER_MANAGEMENT_PORT, self.management_port)
+            bind_on_loopback(container, CONTAINER_HTTP_PORT, self.port)
+            bind_on_loopback(container, CONTAINER_MANAGEMENT_PORT, self.management_port)
         return container
 
     def start(self) -> KeycloakInfo:
@@ -208,7 +208,7 @@ class ContainerLauncher(LauncherContext):
         return KeycloakStartError(f"{cause} (log: {self.log_file})")
 
 
-def _bind_on_loopback(container: Any, container_port: int, host_port: int) -> None:
+def bind_on_loopback(container: Any, container_port: int, host_port: int) -> None:
     """Publish a container port on 127.0.0.1 only: the admin console's admin/admin must not face the network."""
     container.with_bind_ports(container_port, host_port)
     # testcontainers' with_bind_ports takes no interface; the Docker SDK accepts (host_ip, host_port).
