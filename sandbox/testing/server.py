@@ -41,9 +41,9 @@ def shared_keycloak_launcher(
     """One real Keycloak for several test sandboxes, not started yet: its realm lists each one's
     callback and audience, so their ports must be known before it starts.
 
-    How it runs follows the CLI's SANDBOX_KEYCLOAK_LAUNCHER and SANDBOX_KEYCLOAK_NETWORK, the
-    only SANDBOX_* settings tests read: they choose how Keycloak runs, never what is tested
-    (`make test-keycloak KEYCLOAK_LAUNCHER=container`).
+    How it runs follows the CLI's SANDBOX_KEYCLOAK_LAUNCHER and SANDBOX_KEYCLOAK_NETWORK, read
+    here so the project's own suites (which otherwise ignore SANDBOX_*) follow them too: they
+    choose how Keycloak runs, never what is tested (`make test-keycloak KEYCLOAK_LAUNCHER=container`).
     """
     from sandbox.backends.keycloak import choose_launcher
     from sandbox.backends.keycloak.container import DEFAULT_NETWORK
