@@ -29,7 +29,7 @@ def base_url() -> Iterator[str]:
     # The port inside is the port outside: the sandbox's URLs carry it.
     container = DockerContainer(IMAGE).with_command(["--port", str(port)])
     bind_on_loopback(container, port, port)
-    with launcher_settings(print):
+    with launcher_settings(print, START_TIMEOUT):
         container.start()
     try:
         url = f"http://localhost:{port}"

@@ -65,7 +65,7 @@ def launcher(realm: Path, tmp_path: Path, ports: tuple[int, int], **kwargs) -> C
         management_port=ports[1],
         cache_dir=tmp_path,
         container_class=FakeKeycloakContainer,
-        testcontainers_settings=lambda progress: nullcontext(),
+        testcontainers_settings=lambda progress, ready_timeout: nullcontext(),
         **kwargs,
     )
 

@@ -88,7 +88,7 @@ class ContainerLauncher(LauncherContext):
         progress: Progress | None = None,
         network: str = DEFAULT_NETWORK,
         container_class: Callable[..., Any] | None = None,
-        testcontainers_settings: Callable[[Progress], AbstractContextManager[None]] = launcher_settings,
+        testcontainers_settings: Callable[[Progress, float], AbstractContextManager[None]] = launcher_settings,
     ) -> None:
         self.realm_file = Path(realm_file)
         self.port = port
@@ -160,7 +160,7 @@ class ContainerLauncher(LauncherContext):
                 f"boot: starting {self.image} on {self.base_url}, {self.network} network (pulled first if missing)"
             )
             try:
-                with self._testcontainers_settings(self.progress):
+                with self._testcontainers_settings(self.progress, self.ready_timeout):
                     # Blocks until /health/ready answers on the management port (testcontainers' probe).
                     self._container.start()
             except Exception as exc:
