@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import mcp_types
 import pytest
 from fastmcp import Client
+from fastmcp.client.logging import LogMessage
 from fastmcp.client.transports import StreamableHttpTransport
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -76,6 +78,24 @@ async def test_client_cannot_forge_identity_headers(echo_sandbox: RunningSandbox
     assert "x-anything" not in seen
 
 
+async def test_logging_and_list_changed_reach_the_client(echo_sandbox: RunningSandbox) -> None:
+    logged: list[str] = []
+    changed: list[object] = []
+
+    async def on_log(message: LogMessage) -> None:
+        logged.append(str(message.data.get("msg") if isinstance(message.data, dict) else message.data))
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            changed.append(message)
+
+    auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
+    async with Client(echo_sandbox.mcp_url, auth=auth, mode="legacy", log_handler=on_log, message_handler=on_message) as signed_in:
+        assert (await signed_in.call_tool("notify", {})).data == "notified"
+    assert "a log message from the upstream" in logged
+    assert changed
+
+
 async def test_upstream_token_is_minted_for_the_upstream(token_sandbox: RunningSandbox, echo_url: str) -> None:
     seen = await upstream_headers(token_sandbox.mcp_url, "alice")
     scheme, _, credential = seen["authorization"].partition(" ")
@@ -88,3 +108,25 @@ async def test_upstream_token_is_minted_for_the_upstream(token_sandbox: RunningS
     assert "mcp-admin" in claims["roles"]
     assert 0 < claims["exp"] - claims["iat"] <= 300
     assert seen["x-forwarded-user"] == "alice"  # default headers are sent alongside
+
+
+def upstream_steps(sandbox: RunningSandbox) -> list[dict]:
+    flows = httpx.get(sandbox.base_url + "/sandbox/trace.json").json()["flows"]
+    return [step for flow in flows for step in flow["steps"] if step["kind"] == "upstream_mcp"]
+
+
+async def test_the_trace_shows_the_upstream_hop_masked(echo_sandbox: RunningSandbox, token_sandbox: RunningSandbox) -> None:
+    await upstream_headers(echo_sandbox.mcp_url, "alice")
+    plain = [step for step in upstream_steps(echo_sandbox) if step["note"] == "tools/call headers"]
+    assert plain, "no upstream hop recorded for the tools/call"
+    assert plain[-1]["source"] == "proxy" and plain[-1]["target"] == "upstream"
+    assert plain[-1]["params"]["header x-forwarded-user"] == "alice"
+    assert not any(name == "header authorization" for step in plain for name in step["params"])
+
+    await upstream_headers(token_sandbox.mcp_url, "alice")
+    minted = [step for step in upstream_steps(token_sandbox) if step["note"] == "tools/call headers"][-1]
+    shown = minted["params"]["header authorization"]
+    assert shown.startswith("Bearer ") and shown.endswith("…") and len(shown) < 30  # a prefix, never the whole token
+    assert minted["jwts"][0]["claims"]["preferred_username"] == "alice"
+    mermaid = httpx.get(f"{token_sandbox.base_url}/sandbox/trace/{minted['flow_id']}.mmd").text
+    assert "participant U as Upstream MCP server" in mermaid and "P->>U: POST /mcp" in mermaid

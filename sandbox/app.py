@@ -113,7 +113,7 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
         return HTMLResponse(landing.render(settings, realm.model, oauth_config))
 
     # The flow trace's routes must come before the root mount, which would shadow them.
-    install_trace(app, settings, upstream, client_id, mcp.auth)
+    install_trace(app, settings, upstream, client_id, mcp.auth, upstream_mode.http_clients if upstream_mode else None)
     app.router.routes.append(root_resource_metadata_route(mcp_app))
     if upstream_mode is not None:
         app.router.routes.extend(upstream_mode.routes)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
-from fastmcp import FastMCP
+import mcp_types
+from fastmcp import Context, FastMCP
 from fastmcp.server.dependencies import get_http_headers
 
 from sandbox.testing.node import ROOT, NodeMissing, node22_bin, node22_env
@@ -101,6 +102,13 @@ def header_echo_server() -> FastMCP:
     def headers() -> dict[str, str]:
         """The request's HTTP headers, as the upstream received them."""
         return get_http_headers(include_all=True)
+
+    @mcp.tool
+    async def notify(ctx: Context) -> str:
+        """Logs one message and says the tool list changed, during the call."""
+        await ctx.info("a log message from the upstream")
+        await ctx.send_notification(mcp_types.ToolListChangedNotification())
+        return "notified"
 
     return mcp
 

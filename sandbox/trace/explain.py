@@ -98,6 +98,11 @@ EXPLANATIONS: dict[str, Explanation] = {
         "An MCP request with the access token as a Bearer credential; the server validates it before running the method.",
         "RFC 6750 §2.1",
     ),
+    "upstream_mcp": Explanation(
+        "MCP call to the upstream",
+        "The proxy relays the call to the MCP server behind it (upstream mode). It never sends the client's token (token passthrough is forbidden); the headers show who is signed in, and a token minted for the upstream when --upstream-token is on.",
+        "MCP 2025-11-25 Security Best Practices §Token Passthrough",
+    ),
     "refresh": Explanation(
         "Refresh",
         "The client trades its refresh token for a new access token without the browser.",

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 from sandbox.trace.recorder import Flow
 
-ALIASES = {"client": "C", "browser": "B", "proxy": "P", "idp": "I"}
+ALIASES = {"client": "C", "browser": "B", "proxy": "P", "idp": "I", "upstream": "U"}
 
 
 def participant_labels(mode: str) -> dict[str, str]:
     server = "MCP server (no proxy)" if mode == "native-dcr" else "OAuth proxy + MCP server"
-    return {"client": "MCP client", "browser": "Browser", "proxy": server, "idp": "IdP"}
+    return {"client": "MCP client", "browser": "Browser", "proxy": server, "idp": "IdP", "upstream": "Upstream MCP server"}
 
 
 def _text(value: str) -> str:
@@ -42,7 +42,9 @@ def _response_label(step: dict[str, Any]) -> str:
 def to_mermaid(flow: Flow) -> str:
     labels = participant_labels(flow.mode)
     lines = ["sequenceDiagram", "    autonumber"]
-    lines += [f"    participant {ALIASES[p]} as {_text(labels[p])}" for p in ("client", "browser", "proxy", "idp")]
+    # The upstream appears only in upstream mode, when a step reaches it.
+    shown = ["client", "browser", "proxy", "idp"] + (["upstream"] if any(s.target == "upstream" for s in flow.steps) else [])
+    lines += [f"    participant {ALIASES[p]} as {_text(labels[p])}" for p in shown]
     for step in (s.to_dict(flow.mode) for s in flow.steps):
         source, target = ALIASES[step["source"]], ALIASES[step["target"]]
         if step["method"] and not step["method"].isdigit():

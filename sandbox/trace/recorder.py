@@ -19,9 +19,10 @@ from typing import Any
 
 from sandbox.trace.explain import explain
 
-PARTICIPANTS = ("client", "browser", "proxy", "idp")
-LABELS = {"client": "MCP client", "browser": "Browser", "proxy": "Proxy", "idp": "IdP"}
-LEG_NAMES = {"client": "client", "browser": "browser", "proxy": "proxy", "idp": "IdP"}
+# "upstream": the MCP server behind the proxy in upstream mode (--upstream, --upstream-command).
+PARTICIPANTS = ("client", "browser", "proxy", "idp", "upstream")
+LABELS = {"client": "MCP client", "browser": "Browser", "proxy": "Proxy", "idp": "IdP", "upstream": "Upstream MCP server"}
+LEG_NAMES = {"client": "client", "browser": "browser", "proxy": "proxy", "idp": "IdP", "upstream": "upstream"}
 # Without a proxy the same participant is just the MCP server.
 NATIVE_LEG_NAMES = {**LEG_NAMES, "proxy": "MCP server"}
 

@@ -14,10 +14,12 @@ from sandbox.trace.middleware import TraceMiddleware
 from sandbox.trace.recorder import FlowRecorder
 from sandbox.trace.tracer import Tracer
 from sandbox.trace.upstream import DocumentFetchHooks, UpstreamHooks
+from sandbox.trace.upstream_mcp import UpstreamMcpHooks
 from sandbox.trace.views import trace_router
 
 
-def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, upstream_client_id: str, auth: Any) -> FlowRecorder:
+def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, upstream_client_id: str, auth: Any,
+                  upstream_mcp_clients: Any = None) -> FlowRecorder:
     """Add the trace to ``app``; call before the root mount (its routes would be shadowed)."""
     recorder = FlowRecorder(max_flows=settings.trace_history, mode=settings.mode, enabled=settings.trace)
     # The in-process IdP's URLs, as the sandbox app sees them (None when the IdP runs elsewhere).
@@ -30,6 +32,8 @@ def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, u
         app.add_middleware(TraceMiddleware, tracer=tracer)
         if hasattr(auth, "trace_hooks"):
             auth.trace_hooks = UpstreamHooks(tracer, settings.base_url)
+        if upstream_mcp_clients is not None:  # upstream mode: the proxy's calls to the MCP server behind it
+            upstream_mcp_clients.trace_hooks = UpstreamMcpHooks(tracer)
         if (fetcher := getattr(auth, "cimd_fetcher", None)) is not None and hasattr(fetcher, "trace_hooks"):
             fetcher.trace_hooks = DocumentFetchHooks(tracer, settings.base_url)
     app.include_router(trace_router(recorder))

@@ -84,7 +84,7 @@ def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
     status = hop.status
     if kind == "unauthorized":
         return "WWW-Authenticate: " + hop.response_headers.get("www-authenticate", "")[:200]
-    if kind == "mcp_call":
+    if kind in ("mcp_call", "upstream_mcp"):
         return " ".join(str(params[k]) for k in ("jsonrpc_method", "name") if k in params)
     if kind == "registration" and isinstance(hop.response_json, dict) and "client_id" in hop.response_json:
         return f"client_id={hop.response_json['client_id']}"
@@ -108,8 +108,12 @@ def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
     return ""
 
 
+# Upstream mode: every header the proxy sends upstream is shown, but for these, which describe the hop.
+HOP_HEADERS = frozenset({"host", "content-length", "accept", "accept-encoding", "connection", "content-type", "user-agent"})
+
+
 def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRecorder) -> list[Step]:
-    if kind.kind == "mcp_call":
+    if kind.kind in ("mcp_call", "upstream_mcp"):
         params = _mcp_params(hop)
     elif isinstance(hop.json, dict) and not hop.form:
         params = mask_json(hop.json)
@@ -117,6 +121,8 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
     else:
         params = mask_params(hop.params)
     request_headers = _headers(hop.headers, SHOWN_REQUEST_HEADERS)
+    if kind.kind == "upstream_mcp":
+        request_headers = _headers(hop.headers, tuple(name for name in hop.headers if name not in HOP_HEADERS))
     if request_headers.get("authorization") or kind.kind != "mcp_call":
         params = {**params, **{f"header {k}": v for k, v in request_headers.items() if k != "user-agent"}}
     body = hop.response_json if isinstance(hop.response_json, dict) else None

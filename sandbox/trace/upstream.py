@@ -30,6 +30,13 @@ def upstream_kind(hop: Hop) -> Kind:
     return Kind("other", "proxy", "idp")
 
 
+def answered(hop: Hop, response: Any, started: float) -> None:
+    """Status, headers and duration of an outgoing call (httpx event hooks), onto its hop."""
+    hop.status = response.status_code
+    hop.response_headers = {k.lower(): v for k, v in response.headers.items()}
+    hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+
+
 class UpstreamHooks:
     """httpx2 event hooks recording the proxy's calls to an IdP the sandbox does not serve."""
 
@@ -75,9 +82,7 @@ class UpstreamHooks:
         if traced is None:
             return
         hop, flow, started = traced
-        hop.status = response.status_code
-        hop.response_headers = {k.lower(): v for k, v in response.headers.items()}
-        hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        answered(hop, response, started)
         if "json" in hop.response_headers.get("content-type", ""):
             await response.aread()
             try:

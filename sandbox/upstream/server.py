@@ -86,6 +86,9 @@ class IdentityHttpClients:
     front request's, ``Authorization`` included) are deliberately not used.
     """
 
+    # Set by the flow trace: event hooks recording each call to the upstream.
+    trace_hooks: Any = None
+
     def __init__(self, identity: IdentityHeaders, minter: UpstreamTokenMinter | None, timeout: float) -> None:
         self.identity = identity
         self.minter = minter
@@ -104,7 +107,10 @@ class IdentityHttpClients:
                  auth: httpx2.Auth | None = None, **_: Any) -> httpx2.AsyncClient:
         # Long reads are legitimate (a streamed tool call); a dead host should fail fast.
         timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-        return httpx2.AsyncClient(headers=self.headers(), timeout=timeout, follow_redirects=False)
+        client = httpx2.AsyncClient(headers=self.headers(), timeout=timeout, follow_redirects=False)
+        if self.trace_hooks is not None:
+            self.trace_hooks.install(client)
+        return client
 
 
 def _front_is_handshake() -> bool:

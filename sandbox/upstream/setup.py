@@ -22,6 +22,8 @@ class UpstreamMode:
     target: UpstreamTarget
     server: FastMCPProxy
     transport: ClientTransport
+    # The HTTP upstream's client factory (None for stdio), where the trace hooks in.
+    http_clients: IdentityHttpClients | None
     # What answered initialize at start-up ("name version"), for the banner.
     answered_as: str
     routes: list[BaseRoute] = field(default_factory=list)
@@ -59,7 +61,7 @@ def prepare_upstream(settings: SandboxSettings) -> UpstreamMode | None:
     answered_as = check_upstream(target)
     http_clients = IdentityHttpClients(identity, minter, target.timeout) if target.url else None
     transport = build_transport(target, http_clients)
-    mode = UpstreamMode(target, build_upstream_server(target, transport), transport, answered_as)
+    mode = UpstreamMode(target, build_upstream_server(target, transport), transport, http_clients, answered_as)
     if minter is not None:
         mode.routes.append(minter.jwks_route())
     return mode
