@@ -94,10 +94,11 @@ sandbox-image: $(STAMP)
 test-sandbox-image: sandbox-image
 	$(PYTEST) images/sandbox
 
-bench: $(STAMP)
+bench: $(STAMP) mcp-peers
 	$(BIN)/python bench/bench_mock_idp.py
 	$(BIN)/python bench/bench_sandbox.py --backend mock
 	$(BIN)/python bench/bench_trace.py
+	$(BIN)/python bench/bench_upstream.py
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
 	$(BIN)/python bench/bench_keycloak_start.py
 	$(BIN)/python bench/bench_plugin_startup.py
