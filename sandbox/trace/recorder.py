@@ -27,6 +27,9 @@ LEG_NAMES = {"client": "client", "browser": "browser", "proxy": "proxy", "idp": 
 NATIVE_LEG_NAMES = {**LEG_NAMES, "proxy": "MCP server"}
 
 
+REPETITIVE_KINDS = frozenset({"mcp_call", "upstream_mcp"})
+
+
 def leg_of(source: str, target: str, mode: str = "proxy") -> str:
     names = NATIVE_LEG_NAMES if mode == "native-dcr" else LEG_NAMES
     first, second = sorted((source, target), key=PARTICIPANTS.index)
@@ -180,8 +183,9 @@ class FlowRecorder:
             else:
                 steps.append(step)
             if len(steps) > self.max_steps:
-                # Keep the authorization story; drop the oldest repetitive MCP call.
-                index = next((i for i, s in enumerate(steps) if s.kind == "mcp_call"), 0)
+                # Keep the authorization story; drop the oldest repetitive MCP call (or the
+                # proxy's relay of one to the upstream: several per call in upstream mode).
+                index = next((i for i, s in enumerate(steps) if s.kind in REPETITIVE_KINDS), 0)
                 del steps[index]
                 flow.dropped_steps += 1
             flow.updated = time.time()

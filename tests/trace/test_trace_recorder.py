@@ -44,6 +44,17 @@ def test_step_cap_drops_repetitive_mcp_calls_before_the_authorization_story():
     assert flow.dropped_steps == 14
 
 
+def test_step_cap_drops_upstream_hops_before_the_authorization_story():
+    recorder = FlowRecorder(max_steps=10)
+    flow = recorder.open_flow()
+    for kind in ("unauthorized", "registration", "authorize"):
+        recorder.add(flow, step(recorder, kind))
+    for _ in range(12):
+        recorder.add(flow, step(recorder, "upstream_mcp"))
+    assert [s.kind for s in flow.steps][:3] == ["unauthorized", "registration", "authorize"]
+    assert len(flow.steps) == 10 and flow.dropped_steps == 5
+
+
 def test_steps_sort_by_start_even_when_recorded_late():
     recorder = FlowRecorder()
     flow = recorder.open_flow()
