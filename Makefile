@@ -72,16 +72,14 @@ test-unit: $(STAMP)
 test-e2e: $(STAMP) browser mcp-peers
 	$(PYTEST) e2e
 
-# The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests.
-# tests/ and e2e/ in one run, so it boots Keycloak once for all of them; the attack table runs
-# through the plugin, which launches its own. KEYCLOAK_LAUNCHER=container|distribution (default:
-# auto) picks how Keycloak runs, in both.
+# The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests, in
+# one run that boots Keycloak once for all of them (sandbox/testing/keycloak_session.py).
+# KEYCLOAK_LAUNCHER=container|distribution (default: auto) picks how Keycloak runs.
 ifneq ($(KEYCLOAK_LAUNCHER),)
 test-keycloak: export SANDBOX_KEYCLOAK_LAUNCHER := $(KEYCLOAK_LAUNCHER)
 endif
 test-keycloak: $(STAMP) browser mcp-peers
-	$(PYTEST) -m keycloak --backend keycloak tests e2e
-	$(PYTEST) tests/security --sandbox-backend keycloak
+	$(PYTEST) -m keycloak --backend keycloak --sandbox-backend keycloak tests e2e
 
 # Keycloak's official image, built here without a registry (Debian base, Debian JRE, Maven): images/.
 keycloak-image:

@@ -11,8 +11,9 @@ import pytest
 from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
 from sandbox.backends.keycloak.base import KeycloakInfo, KeycloakLauncher
+from sandbox.testing.keycloak_session import session_keycloak
 from sandbox.testing.node import NodeMissing
-from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox, shared_keycloak_launcher
+from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 from sandbox.testing.upstreams import NodeUpstream, everything_http
 
 USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
@@ -30,13 +31,17 @@ SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr", "upstream-echo"
 
 
 @pytest.fixture(scope="session")
-def sandbox_ports() -> dict[str, int]:
-    return {name: free_port() for name in SANDBOX_NAMES}
+def sandbox_ports(request: pytest.FixtureRequest) -> dict[str, int]:
+    if request.config.getoption("--backend") != "keycloak":
+        return {name: free_port() for name in SANDBOX_NAMES}
+    # Ports the session's shared Keycloak lists (one Keycloak for e2e/, tests/ and the plugin).
+    shared = session_keycloak(request.config)
+    return {name: shared.claim_port() or free_port() for name in SANDBOX_NAMES}
 
 
 @pytest.fixture(scope="session")
-def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], tmp_path_factory) -> Iterator[tuple[KeycloakLauncher, KeycloakInfo]]:
-    """One real Keycloak for the whole session (``--backend keycloak``): every sandbox and the
+def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int]) -> tuple[KeycloakLauncher, KeycloakInfo]:
+    """The session's one real Keycloak (``--backend keycloak``): every sandbox and the
     launcher's own tests use it, so a run boots Keycloak once."""
     if request.config.getoption("--backend") != "keycloak":
         pytest.skip("needs --backend keycloak")
@@ -45,10 +50,10 @@ def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], tmp_
     reason = keycloak_unavailable_reason()
     if reason:
         pytest.skip(f"Keycloak backend unavailable: {reason}")
-    base_urls = [f"http://localhost:{port}" for port in sandbox_ports.values()]
-    launcher = shared_keycloak_launcher(base_urls, tmp_path_factory.mktemp("keycloak"))
-    with launcher as info:
-        yield launcher, info
+    shared = session_keycloak(request.config)
+    if missing := {name for name, port in sandbox_ports.items() if port not in shared.ports}:
+        raise RuntimeError(f"e2e sandboxes {sorted(missing)} have no port in the shared realm: raise RESERVED_PORTS")
+    return shared.start()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Keycloak 26.7.3 for real, as the launcher started it for this run (`make test-keycloak`):
 the container (testcontainers) or the cached distribution with a local JDK, whichever
-SANDBOX_KEYCLOAK_LAUNCHER asks for. The session's one Keycloak serves these and every e2e test."""
+SANDBOX_KEYCLOAK_LAUNCHER asks for. The session's one Keycloak (sandbox/testing/keycloak_session.py)
+serves these, every e2e test and the plugin's Keycloak tests."""
 
 import json
 import os

@@ -267,13 +267,16 @@ class SandboxStacks:
         from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
         given = dict(self.config.stash[_SETTINGS])
-        given.setdefault("port", free_port())
         given.setdefault("state_dir", self.tmp_path_factory.mktemp("sandbox-state"))
+        shared = self._shared_keycloak_port(given)
+        given.setdefault("port", shared or free_port())
         settings = IsolatedSettings(**given)
         base_url = settings.base_url
         backend = settings.backend
         if backend == "keycloak" and not settings.keycloak_url:
-            keycloak_url = self._exit.enter_context(_identity_provider(settings.realm_file, base_url, self.tmp_path_factory))
+            keycloak_url = self._exit.enter_context(
+                _identity_provider(settings.realm_file, base_url, self.tmp_path_factory, self.config if shared else None)
+            )
             settings = IsolatedSettings(**given, keycloak_url=keycloak_url)
         realm = read_realm(settings.realm_file, base_url).model
         users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
@@ -295,6 +298,18 @@ class SandboxStacks:
             running=running,
             credentials=dict(users),
         )
+
+
+    def _shared_keycloak_port(self, given: dict[str, Any]) -> int | None:
+        """A port in the session's shared Keycloak realm, when this stack can use that Keycloak."""
+        from sandbox.settings import DEFAULT_REALM_FILE
+        from sandbox.testing.keycloak_session import default_realm, session_keycloak
+
+        if given.get("backend") != "keycloak" or given.get("keycloak_url") or "port" in given:
+            return None
+        if not default_realm(Path(given.get("realm_file", DEFAULT_REALM_FILE))):
+            return None
+        return session_keycloak(self.config).claim_port()
 
 
 def _resolve_server(server: Any) -> Any:
@@ -328,21 +343,28 @@ def sandbox(sandbox_stacks: SandboxStacks, sandbox_server: Any) -> SandboxStack:
 
 
 class _identity_provider:
-    """A Keycloak launched for the session's stack (the mock needs none: it is mounted in the sandbox)."""
+    """A Keycloak for the session's stack (the mock needs none: it is mounted in the sandbox):
+    the session's shared one when the stack claimed a port in its realm, else one of its own."""
 
-    def __init__(self, realm_file: Path, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    def __init__(
+        self, realm_file: Path, base_url: str, tmp_path_factory: pytest.TempPathFactory, shared: pytest.Config | None = None
+    ) -> None:
         self.realm_file = realm_file
         self.base_url = base_url
         self.tmp_path_factory = tmp_path_factory
+        self.shared = shared
         self.launcher: Any = None
 
     def __enter__(self) -> str:
         from sandbox.backends.keycloak import keycloak_unavailable_reason
+        from sandbox.testing.keycloak_session import session_keycloak
         from sandbox.testing.server import shared_keycloak
 
         reason = keycloak_unavailable_reason()
         if reason:
             pytest.skip(f"Keycloak backend unavailable: {reason}")
+        if self.shared is not None:
+            return session_keycloak(self.shared).start()[1].base_url  # stopped with the session
         self.launcher = shared_keycloak([self.base_url], self.tmp_path_factory.mktemp("keycloak"), realm_file=self.realm_file)
         return self.launcher.__enter__()
 

@@ -139,12 +139,23 @@ def test_a_bad_backend_is_refused(pytester: pytest.Pytester):
 
 
 @pytest.mark.keycloak
-def test_the_example_suite_on_keycloak(pytester: pytest.Pytester):
-    """The same example file against a real Keycloak: the claims test is mock-only and skips."""
+def test_the_example_suite_on_keycloak(pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch):
+    """The same example file against a real Keycloak: the claims test is mock-only and skips.
+
+    The run attaches to this session's shared Keycloak (SANDBOX_KEYCLOAK_URL, on a port its realm
+    lists), as a user's CI can attach to one it started, instead of booting another."""
+    from sandbox.backends.keycloak import keycloak_unavailable_reason
+    from sandbox.testing.keycloak_session import session_keycloak
+
+    if reason := keycloak_unavailable_reason():
+        pytest.skip(f"Keycloak backend unavailable: {reason}")
     copy_examples(pytester)
-    result = run(pytester, "--sandbox-backend", "keycloak")
-    if "Keycloak backend unavailable" in result.stdout.str():
-        pytest.skip("no Keycloak can run here (see the run's skip reason)")
+    shared = session_keycloak(request.config)
+    args = ["--sandbox-backend", "keycloak"]
+    if (port := shared.claim_port()) is not None:
+        monkeypatch.setenv("SANDBOX_KEYCLOAK_URL", shared.start()[1].base_url)
+        args += ["--sandbox-port", str(port)]
+    result = run(pytester, *args)
     result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*mock-only: uses the mock IdP's x-mock controls*"])
 
