@@ -1,8 +1,13 @@
-"""Bounded, strict request-body parsing: bad input becomes an OAuthError, never a 500."""
+"""Bounded, strict request-body parsing: bad input becomes an OAuthError, never a 500.
+
+The size and depth bounds here are the project's one definition of them: the sandbox's
+own body limits (sandbox/limits.py) and the flow trace use the same ones.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,7 +16,13 @@ from starlette.requests import Request
 from mock_idp.errors import OAuthError, body_too_large, invalid_request
 
 MAX_BODY_BYTES = 64 * 1024
+# Python's json recurses once per level and dies near the interpreter's 1000-frame limit,
+# minus the frames a request already stands on; no OAuth or admin document nests past a
+# handful. (Keycloak's Jackson refuses 1000 levels; both refuse the ~3000 an attacker sends.)
+MAX_JSON_DEPTH = 64
 FORM_TYPE = "application/x-www-form-urlencoded"
+# The only bytes that change JSON nesting or string state; everything else is skipped.
+_JSON_STRUCTURE = re.compile(rb'[\\"\[\]{}]')
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -60,12 +71,55 @@ def parse_params(body: bytes | str) -> dict[str, str]:
     return params
 
 
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Do arrays and objects in ``body`` nest deeper than ``limit``?
+
+    Counted with a flat scan, not a parse, so the check cannot itself recurse; brackets
+    inside strings do not count. Invalid JSON is answered too: the parser rejects it next.
+    """
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for match in _JSON_STRUCTURE.finditer(body):
+        at = match.start()
+        if at == escaped_at:
+            continue
+        char = body[at : at + 1]
+        if in_string:
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
+
+
+class TooDeep(ValueError):
+    """JSON nested past ``MAX_JSON_DEPTH``: refused before the parser could recurse."""
+
+
+def loads_bounded(body: bytes) -> Any:
+    """``json.loads`` that refuses deep nesting with a ValueError (TooDeep), never a RecursionError."""
+    if json_too_deep(body):
+        raise TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(body.decode("utf-8"))
+
+
 async def read_json(request: Request, error: str = "invalid_request") -> Any:
     body = await read_body(request)
     if _media_type(request) != "application/json":
         raise OAuthError(error, "Content-Type must be application/json")
     try:
-        return json.loads(body.decode("utf-8"))
+        return loads_bounded(body)
+    except TooDeep as exc:
+        raise OAuthError(error, f"JSON request body {exc}") from None
     except (UnicodeDecodeError, ValueError):
         raise OAuthError(error, "Malformed JSON request body") from None
 

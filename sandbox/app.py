@@ -20,6 +20,7 @@ from starlette.routing import Route
 from sandbox import landing
 from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
+from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
 from sandbox.realm import RealmFile, read_realm
@@ -33,6 +34,7 @@ from sandbox.upstream.setup import prepare_upstream
 
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
+MCP_PATH = "/mcp"
 
 
 @dataclass
@@ -79,7 +81,7 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
         # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
         # RebindingGuard below is the one that also covers the trace and the IdP.
         mcp_app = mcp.http_app(
-            path="/mcp",
+            path=MCP_PATH,
             host_origin_protection=True,
             allowed_hosts=list(LOOPBACK_NAMES),
             allowed_origins=sorted(allowed_origins(settings.port)),
@@ -112,6 +114,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     async def landing_page() -> HTMLResponse:
         return HTMLResponse(landing.render(settings, realm.model, oauth_config))
 
+    # Inside the trace (added after it), so refused bodies still show as hops.
+    app.add_middleware(BodyLimits, mcp_path=MCP_PATH, exempt=(backend.mount[0],) if backend.mount else ())
     # The flow trace's routes must come before the root mount, which would shadow them.
     install_trace(app, settings, upstream, client_id, mcp.auth, upstream_mode.http_clients if upstream_mode else None)
     app.router.routes.append(root_resource_metadata_route(mcp_app))

@@ -9,9 +9,10 @@ signature cut), never whole.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from mock_idp.bodies import loads_bounded
 
 PREFIX = 8
 # Nothing of these is shown.
@@ -109,7 +110,8 @@ def basic_user(credential: str) -> str | None:
 
 def _b64json(segment: str) -> Any:
     padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded))
+    # Bounded: anyone can send a token whose header nests 3000 deep.
+    return loads_bounded(base64.urlsafe_b64decode(padded))
 
 
 def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:

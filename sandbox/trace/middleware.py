@@ -8,11 +8,11 @@ session code), and only up to ``MAX_BODY`` bytes.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from mock_idp.bodies import loads_bounded
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.trace.hops import Hop
@@ -30,7 +30,8 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], Any]:
         if "application/x-www-form-urlencoded" in content_type:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)), None
         if "json" in content_type:
-            return {}, json.loads(body)
+            # Bounded: a RecursionError here would abort a response already under way.
+            return {}, loads_bounded(body)
     except (ValueError, UnicodeDecodeError):
         pass
     return {}, None
