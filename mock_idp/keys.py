@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from mock_idp.clock import Clock
-from mock_idp.persist import move_aside, write_atomic
+from mock_idp.persist import move_aside, remove_stale_temp_files, write_atomic
 
 log = logging.getLogger("mock_idp")
 
@@ -134,6 +134,8 @@ def default_state_dir(realm_name: str) -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
+    """The state directory, made private, without the temp files a killed writer left."""
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+    remove_stale_temp_files(path)
     return path

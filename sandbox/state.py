@@ -7,10 +7,12 @@ keeps registrations and tokens valid. The mock IdP keeps its own key beside it.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import secrets
 from pathlib import Path
+from typing import IO
 
 from cryptography.fernet import Fernet
 from key_value.aio.protocols import AsyncKeyValue
@@ -23,9 +25,15 @@ from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
 
 
+# FastMCP's file store writes each entry through tempfile.mkstemp (``tmpXXXXXXXX.tmp``) in
+# the entry's directory, fsyncs it and renames it into place; a kill -9 in between leaves it.
+STORE_TEMP_FILES = "tmp*.tmp"
+
+
 class StateDir:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._store_claim: IO[bytes] | None = None
 
     @property
     def mock_idp(self) -> Path:
@@ -49,6 +57,7 @@ class StateDir:
             return MemoryStore()
         directory = self.proxy_store
         directory.mkdir(parents=True, exist_ok=True)
+        self._store_claim = self._store_claim or _claim_store(directory)
         store = FileTreeStore(
             data_directory=directory,
             key_sanitization_strategy=FileTreeV1KeySanitizationStrategy(directory),
@@ -62,6 +71,25 @@ class StateDir:
         return FernetEncryptionWrapper(
             key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False
         )
+
+
+def _claim_store(directory: Path) -> IO[bytes]:
+    """Mark the store in use for as long as this process lives (the kernel drops the lock
+    when it dies, kill -9 included), removing the temp files a killed writer left first.
+
+    The temp files carry no writer's pid, so they are removed only when no other live
+    sandbox holds the store: its own temp files could be in flight.
+    """
+    claim = (directory / ".in-use").open("ab")
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass
+    else:
+        for stale in directory.rglob(STORE_TEMP_FILES):
+            stale.unlink(missing_ok=True)
+    fcntl.flock(claim, fcntl.LOCK_SH)
+    return claim
 
 
 def _read_or_create_secret(path: Path) -> bytes:
