@@ -4,6 +4,11 @@
 Before: JSON nested 3000 deep cut the connection at /register (a RecursionError in the flow
 trace after the response had started) and got a 500 from the mock's DCR; a 10 MB form was
 buffered whole by /token and refused in plain text, and /register stored a 5 MB body.
+
+The sandbox's own endpoints are checked on both backends (``--sandbox-backend keycloak``):
+the bounds are the sandbox's, in front of FastMCP. At the IdP, Keycloak 26.7.3 answers deep
+JSON with 400 too, so those tests run on both; its size limits are not the mock's (a 70 KB
+DCR body is a 500 there, a 70 KB token form is read), so the mock's 413s are mock-only.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from robust_support import ADMIN_USERS, DCR, FORM, OIDC, admin_token, deep_json, mock_sandbox
+from robust_support import FORM, deep_json
 
 from mock_idp.bodies import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from sandbox.limits import MAX_MCP_BODY_BYTES
@@ -22,13 +27,23 @@ from sandbox.trace.masking import jwt_parts
 DEEP = deep_json(3000)
 JSON = "application/json"
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
+DCR = "clients-registrations/openid-connect"
 
 
-@pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with mock_sandbox(tmp_path_factory.mktemp("state")) as running:
-        with httpx.Client(base_url=running.base_url, timeout=60) as client:
-            yield client
+@pytest.fixture
+def http(sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.base_url, timeout=60) as client:
+        yield client
+
+
+def admin_token(sandbox) -> str:
+    """A master-realm admin token, as python-keycloak gets one (admin-cli, admin/admin), on either backend."""
+    response = httpx.post(
+        f"{sandbox.idp_server_url}realms/master/protocol/openid-connect/token",
+        data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"},
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
 
 
 @pytest.mark.parametrize(
@@ -38,7 +53,6 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         ("/token", "invalid_request"),  # RFC 6749 §5.2
         ("/revoke", "invalid_request"),
         ("/consent", "invalid_request"),
-        (DCR, "invalid_client_metadata"),  # the mock IdP's own parser
     ],
 )
 def test_deep_json_gets_the_endpoints_error(http: httpx.Client, path: str, error: str) -> None:
@@ -64,22 +78,30 @@ def test_deep_json_at_mcp_is_a_json_rpc_parse_error(http: httpx.Client) -> None:
     }
 
 
-@pytest.mark.parametrize("path", [ADMIN_USERS, "/idp/admin/realms/sandbox/x-mock/faults"])
-def test_deep_json_at_the_admin_api_is_400(http: httpx.Client, path: str) -> None:
-    token = admin_token(http)
-    response = http.post(path, content=DEEP, headers={"Content-Type": JSON, "Authorization": f"Bearer {token}"})
+@pytest.mark.parametrize("body", [DEEP, b"[" * 3000 + b"]" * 3000], ids=["objects", "arrays"])
+def test_deep_json_at_the_idps_registration_is_400(sandbox, body: bytes) -> None:
+    response = httpx.post(f"{sandbox.realm_url}/{DCR}", content=body, headers={"Content-Type": JSON})
     assert response.status_code == 400 and "error" in response.json()
 
 
-@pytest.mark.parametrize("path", ["/register", DCR])
-def test_deep_json_cannot_cut_the_traced_response(http: httpx.Client, path: str) -> None:
+@pytest.mark.parametrize("path", ["users", pytest.param("x-mock/faults", marks=pytest.mark.mock_only)])
+def test_deep_json_at_the_admin_api_is_400(sandbox, path: str) -> None:
+    token = admin_token(sandbox)
+    response = httpx.post(f"{sandbox.admin_url}/{path}", content=DEEP, headers={"Content-Type": JSON, "Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "error" in response.json()
+
+
+@pytest.mark.parametrize("where", ["proxy", pytest.param("idp", marks=pytest.mark.mock_only)])
+def test_deep_json_cannot_cut_the_traced_response(http: httpx.Client, sandbox, where: str) -> None:
     """The trace parses the request bodies it records once the reply has started; a deep
-    one must neither abort that reply (httpx raises RemoteProtocolError) nor go unrecorded."""
+    one must neither abort that reply (httpx raises RemoteProtocolError) nor go unrecorded.
+    (Only the in-process mock IdP's side is traced.)"""
+    url = f"{sandbox.base_url}/register" if where == "proxy" else f"{sandbox.realm_url}/{DCR}"
     http.delete("/sandbox/trace")
-    response = http.post(path, content=DEEP, headers={"Content-Type": JSON})
+    response = http.post(url, content=DEEP, headers={"Content-Type": JSON})
     assert response.status_code == 400
     steps = [step for flow in http.get("/sandbox/trace.json").json()["flows"] for step in flow["steps"]]
-    assert [(step["kind"], step["status"]) for step in steps if step["url"].endswith(path)] == [("registration", 400)]
+    assert [(step["kind"], step["status"]) for step in steps if step["url"] == url] == [("registration", 400)]
 
 
 def test_json_within_the_depth_bound_still_registers(http: httpx.Client) -> None:
@@ -96,14 +118,19 @@ def test_json_within_the_depth_bound_still_registers(http: httpx.Client) -> None
         ("/consent", FORM, "invalid_request"),
         ("/revoke", FORM, "invalid_request"),
         ("/register", JSON, "invalid_client_metadata"),
-        (f"{OIDC}/token", FORM, "invalid_request"),
-        (DCR, JSON, "invalid_request"),
     ],
 )
 def test_oversized_bodies_are_413(http: httpx.Client, path: str, content_type: str, error: str) -> None:
     response = http.post(path, content=b"a=" + b"x" * MAX_BODY_BYTES, headers={"Content-Type": content_type})
     assert response.status_code == 413, response.text
     assert response.json()["error"] == error
+
+
+@pytest.mark.mock_only
+@pytest.mark.parametrize("path, content_type", [("protocol/openid-connect/token", FORM), (DCR, JSON)])
+def test_oversized_bodies_at_the_mock_idp_are_413(sandbox, path: str, content_type: str) -> None:
+    response = httpx.post(f"{sandbox.realm_url}/{path}", content=b"a=" + b"x" * MAX_BODY_BYTES, headers={"Content-Type": content_type})
+    assert response.status_code == 413 and response.json()["error"] == "invalid_request"
 
 
 def test_oversized_chunked_form_is_413_without_reading_it_all(http: httpx.Client) -> None:
@@ -139,9 +166,8 @@ def test_depth_is_counted_outside_strings(body: bytes, deep: bool) -> None:
     assert json_too_deep(body) is deep
 
 
-
 def test_the_trace_reads_a_deeply_nested_token_as_no_jwt() -> None:
-    """The trace decodes every JWT it sees, unverified, anyone can send one whose header
+    """The trace decodes every JWT it sees, unverified, and anyone can send one whose header
     nests 3000 deep; that used to raise RecursionError and drop the hop."""
     segment = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).rstrip(b"=").decode()
     assert jwt_parts(f"{segment}.{segment}.x") is None

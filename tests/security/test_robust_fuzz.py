@@ -28,6 +28,8 @@ from mock_idp.pkce import s256
 from sandbox.testing.forms import parse_page
 from sandbox.testing.server import RunningSandbox
 
+# It starts a mock sandbox of its own; `make test` runs it, the Keycloak run would only repeat it.
+pytestmark = pytest.mark.mock_only
 EXAMPLES = 120
 FUZZ = settings(
     max_examples=EXAMPLES,
