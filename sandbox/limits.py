@@ -77,11 +77,11 @@ class BodyLimits:
             body: dict[str, object] = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": description}}
             response = JSONResponse(body, status_code=status)
         else:
-            # RFC 7591 §3.2.2 at the registration endpoint, RFC 6749 §5.2 everywhere else.
-            error = "invalid_client_metadata" if path == REGISTER_PATH else "invalid_request"
+            # RFC 7591 §3.2.2 at the registration endpoint (its errors are all 400), RFC 6749 §5.2 elsewhere.
+            registration = path == REGISTER_PATH
             response = JSONResponse(
-                {"error": error, "error_description": description},
-                status_code=status,
+                {"error": "invalid_client_metadata" if registration else "invalid_request", "error_description": description},
+                status_code=400 if registration else status,
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             )
         await response(scope, receive, send)
