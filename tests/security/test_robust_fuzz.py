@@ -26,6 +26,7 @@ from robust_support import DCR, FORM, OIDC, mock_sandbox
 
 from mock_idp.pkce import s256
 from sandbox.testing.forms import parse_page
+from sandbox.testing.headless import BrowserCookieJar
 from sandbox.testing.server import RunningSandbox
 
 # It starts a mock sandbox of its own; `make test` runs it, the Keycloak run would only repeat it.
@@ -90,7 +91,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
 
 @pytest.fixture(scope="module")
 def http(running: RunningSandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.base_url, timeout=60) as client:
+    # A browser's jar: the IdP's login-session cookies are Secure, even on http://localhost.
+    with httpx.Client(base_url=running.base_url, timeout=60, cookies=BrowserCookieJar()) as client:
         yield client
 
 
