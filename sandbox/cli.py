@@ -30,6 +30,10 @@ PROG = "mcp-oauth-sandbox"
 # What ``init`` writes into the current directory.
 INIT_REALM_FILE = "sandbox-realm.json"
 
+# How long a SIGTERM waits for open responses. Event streams (an MCP client's GET stream;
+# the trace page's, renewed every two minutes) do not end by themselves: unbounded, uvicorn
+# waits for them, the app's shutdown never runs, and Keycloak runs on until we are killed.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 class StartupError(Exception):
     """A reason the sandbox cannot start, phrased for one line on stderr."""
@@ -202,7 +206,9 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         print(banner(settings, sandbox.realm.model, sandbox.upstream.realm_url, time.monotonic() - started, upstream), flush=True)
 
     # log_config=None: uvicorn's records go through configure_logging's format, not its own.
-    config = uvicorn.Config(app, log_level=settings.log_level, log_config=None)
+    config = uvicorn.Config(
+        app, log_level=settings.log_level, log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
+    )
     try:
         _AnnouncingServer(config, ready).run(sockets=[sock])
     finally:

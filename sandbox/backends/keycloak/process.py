@@ -3,7 +3,9 @@
 kc.sh forks the JVM, and after a first-boot re-augmentation it `exec`s a second one, so
 signalling only the pid we spawned can leave a JVM behind. We signal the group instead,
 and stop every live group at interpreter exit and on SIGTERM, so neither Ctrl-C nor a
-`kill` of the Python process leaves an orphan JVM holding the ports.
+`kill` of the Python process leaves an orphan JVM holding the ports. A process that dies
+without running any of that (SIGKILL, the OOM killer) is covered by a watchdog: a shell in
+a session of its own that stops the group once our end of its stdin pipe closes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from pathlib import Path
 from typing import IO, Protocol
 
 STOP_GRACE_SECONDS = 15.0
+# $1 the group, $2 the grace in seconds. `read` returns at end-of-file, when the kernel has
+# closed the pipe of a dead owner; SIGKILL follows only right after the group was seen alive.
+# (No "--" before the negative pid: dash's kill takes the signal option as the end of options.)
+_WATCHDOG = (
+    'read _; kill -TERM "-$1" 2>/dev/null; i=0; '
+    'while kill -0 "-$1" 2>/dev/null; do '
+    '[ "$i" -ge "$2" ] && { kill -KILL "-$1" 2>/dev/null; break; }; sleep 1; i=$((i + 1)); done'
+)
 
 
 class Stoppable(Protocol):
@@ -34,6 +44,7 @@ class ProcessGroup:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self.popen = popen
         self.pgid = popen.pid  # start_new_session=True makes the child the group leader
+        self._watchdog = _watch(self.pgid)
 
     @classmethod
     def spawn(cls, args: list[str], *, cwd: Path, env: dict[str, str], output: IO[bytes]) -> ProcessGroup:
@@ -81,12 +92,33 @@ class ProcessGroup:
             self._reap(wait=True)
         finally:
             forget_at_exit(self)
+            self._dismiss_watchdog()
+
+    def _dismiss_watchdog(self) -> None:
+        if self._watchdog.poll() is None:
+            self._watchdog.kill()
+        self._watchdog.wait()
+        if self._watchdog.stdin is not None:
+            self._watchdog.stdin.close()
 
     def _reap(self, wait: bool = False) -> None:
         try:
             self.popen.wait(timeout=5.0 if wait else 0)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _watch(pgid: int) -> subprocess.Popen[bytes]:
+    """The watchdog for ``pgid``: it holds the read end of a pipe whose write end only this
+    process has (pipes are not inherited by other children), in its own session, so neither
+    a SIGTERM to our group nor a Ctrl-C ends it before the group is stopped."""
+    return subprocess.Popen(
+        ["/bin/sh", "-c", _WATCHDOG, "keycloak-watchdog", str(pgid), str(int(STOP_GRACE_SECONDS))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def group_members(pgid: int) -> list[int]:
