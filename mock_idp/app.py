@@ -45,7 +45,12 @@ async def _oauth_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    # Keycloak's bodies for these: its realm lookup, and JAX-RS's own messages.
+    if exc.status_code == 404 and route_path(request.scope).startswith("/realms/"):
+        return JSONResponse({"error": "Realm does not exist"}, status_code=404)
+    if exc.status_code == 405:
+        return JSONResponse({"error": "HTTP 405 Method Not Allowed"}, status_code=405, headers=exc.headers)
+    error = {404: "not_found"}.get(exc.status_code, "invalid_request")
     return JSONResponse({"error": error, "error_description": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -44,13 +44,17 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, *, other_types_empty: bool = False) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body as a dict.
 
     Repeated parameters are rejected (RFC 6749 §3.1: "MUST NOT be included
-    more than once")."""
+    more than once"). ``other_types_empty``: another media type carries no parameters,
+    as at Keycloak's token endpoints, which then name the first one missing ("Missing
+    form parameter: grant_type"); otherwise it is an error."""
     body = await read_body(request)
     if _media_type(request) != FORM_TYPE:
+        if other_types_empty:
+            return {}
         raise invalid_request(f"Content-Type must be {FORM_TYPE}")
     return parse_params(body)
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
-from mock_idp.errors import invalid_client, invalid_request
+from mock_idp.errors import OAuthError, invalid_client, invalid_request
 from mock_idp.realm import Client
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -27,15 +27,21 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid_client("Invalid client authentication header") from None
+        raise invalid_client() from None  # Keycloak names no cause
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise invalid_client("Invalid client authentication header")
+        raise invalid_client()
     # RFC 6749 §2.3.1: id and secret are form-urlencoded before Base64.
     return unquote(client_id), unquote(secret)
 
 
-def authenticate_client(request: Request, form: dict[str, str], find_client: Callable[[str], Client | None]) -> Client:
+# Keycloak's answer to a known confidential client with a wrong or missing secret, at the
+# token and revocation endpoints; introspection words it its own way.
+WRONG_SECRET = OAuthError("unauthorized_client", "Invalid client or Invalid client credentials", 401)
+
+
+def authenticate_client(request: Request, form: dict[str, str], find_client: Callable[[str], Client | None],
+                        wrong_secret: OAuthError = WRONG_SECRET) -> Client:
     """The client making this request, or an ``invalid_client`` error (401)."""
     basic = _basic_credentials(request)
     if basic is not None:
@@ -46,13 +52,11 @@ def authenticate_client(request: Request, form: dict[str, str], find_client: Cal
             raise invalid_request("client_id does not match the authenticated client")
     else:
         client_id, secret = form.get("client_id", ""), form.get("client_secret")
-    if not client_id:
-        raise invalid_client("Missing client_id parameter")
-    client = find_client(client_id)
+    client = find_client(client_id) if client_id else None
     if client is None or not client.enabled:
         raise invalid_client()
     if client.public:
         return client
     if secret is None or client.secret is None or not hmac.compare_digest(secret.encode(), client.secret.encode()):
-        raise invalid_client()
+        raise wrong_secret
     return client

@@ -26,7 +26,10 @@ log = logging.getLogger("mock_idp")
 
 # Keycloak ignores these on POST/PUT /users (roles and groups have their own endpoints).
 _IGNORED_ON_WRITE = ("id", "realmRoles", "clientRoles", "groups", "createdTimestamp", "serviceAccountClientId")
-_EDITABLE = ("enabled", "email", "emailVerified", "firstName", "lastName", "attributes")
+# "attributes" is not among them: Keycloak 26's user profile drops attributes it does not
+# declare (unmanaged attributes are disabled by default), on create and on update alike.
+_EDITABLE = ("enabled", "email", "emailVerified", "firstName", "lastName")
+_PROFILE = ("email", "firstName", "lastName")
 
 
 class Directory:
@@ -70,8 +73,8 @@ class Directory:
     def create_user(self, rep: dict[str, Any]) -> User:
         username = rep.get("username")
         if not isinstance(username, str) or not username.strip():
-            raise admin_bad_request("error-user-attribute-required", "username")
-        data = {k: v for k, v in rep.items() if k not in _IGNORED_ON_WRITE and k != "credentials"}
+            raise admin_bad_request("User name is missing")
+        data = {k: v for k, v in rep.items() if k not in _IGNORED_ON_WRITE and k not in ("credentials", "attributes")}
         data |= {"username": username.strip().lower(), "id": str(uuid.uuid4()), "createdTimestamp": int(self.clock.now() * 1000)}
         data["credentials"] = _password_credentials(rep.get("credentials"))
         # New users get the realm's default role (users imported from the file do not).
@@ -90,6 +93,11 @@ class Directory:
             # Keycloak's default (editUsernameAllowed=false).
             raise admin_bad_request("error-user-attribute-read-only", "username")
         data = user.model_dump(by_alias=True, exclude_none=True) | {k: rep[k] for k in _EDITABLE if k in rep}
+        # Keycloak 26 writes the whole user profile: a name or email the update leaves out
+        # is removed, not kept.
+        for key in _PROFILE:
+            if key not in rep:
+                data.pop(key, None)
         if rep.get("credentials") is not None:
             data["credentials"] = _password_credentials(rep["credentials"])
         updated = _parsed(data)

@@ -38,11 +38,6 @@ def unauthorized_client(description: str) -> OAuthError:
     return OAuthError("unauthorized_client", description, 400)
 
 
-def invalid_token(realm_name: str, description: str = "Token verification failed") -> OAuthError:
-    header = f'Bearer realm="{realm_name}", error="invalid_token", error_description="{description}"'
-    return OAuthError("invalid_token", description, 401, {"WWW-Authenticate": header})
-
-
 def body_too_large(limit: int) -> OAuthError:
     return OAuthError("invalid_request", f"Request body exceeds {limit} bytes", 413)
 

@@ -19,11 +19,14 @@ from mock_idp.directory import Directory
 from mock_idp.errors import SpecError
 from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Fault, Faults
 from mock_idp.keys import KeyStore
+from mock_idp.master import MASTER
 from mock_idp.realm import Client, Realm, User
 from mock_idp.store import ClientSession, Store, UserSession
 from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 
 LIFETIMES = ("access_token", "refresh_token", "code")
+# Keycloak 26.7 prefixes an online access token's jti with the grant that issued it.
+JTI_PREFIXES = {"authorization_code": "onrtac:", "password": "onrtro:", "refresh_token": "onrtrt:"}
 _MAX_LIFETIME = 10 * 365 * 86400
 _MAX_CLOCK_STEP = 100 * 365 * 86400
 # Claims that make a token what it is; per-user extra claims may not replace them.
@@ -55,11 +58,28 @@ class IdentityProvider:
         user = self.realm.users.get(username)
         return user if user is not None and user.enabled else None
 
+    def find_login(self, name: str) -> User | None:
+        """The user a login form or password grant names: Keycloak matches the username in
+        any case, and the email address (the realm's loginWithEmailAllowed default)."""
+        wanted = name.strip().lower()
+        for user in self.realm.user_list:
+            if user.enabled and wanted and (user.username.lower() == wanted or (user.email or "").lower() == wanted):
+                return user
+        return None
+
     def check_password(self, username: str, password: str) -> User | None:
-        user = self.find_user(username)
+        user = self.find_login(username)
         if user is None or user.service_account_client_id or user.password is None:
             return None
         return user if _same(user.password, password) else None
+
+    def needs_profile(self, user: User) -> bool:
+        """Keycloak 26's user profile requires email, first and last name: without them a
+        login stops at "update your profile" and the password grant is refused. (The master
+        realm's bootstrap admin has none of them and signs in: that realm is exempt.)"""
+        if self.realm.name == MASTER or user.service_account_client_id:
+            return False
+        return not (user.email and user.first_name and user.last_name)
 
     @staticmethod
     def needs_password_update(user: User) -> bool:
@@ -103,8 +123,10 @@ class IdentityProvider:
         nonce: str | None = None,
         acr: str = "1",
         with_refresh: bool = True,
+        grant: str | None = None,
     ) -> dict[str, Any]:
-        """A Keycloak token response for ``user`` via ``client``."""
+        """A Keycloak token response for ``user`` via ``client``; ``grant`` (the grant_type)
+        picks the access token's ``jti`` prefix, as Keycloak 26.7 writes it."""
         # The client session first: a token counts as its session's only if iat >= the
         # session's start, and a second may tick over while this method runs.
         client_session = self.store.client_session(session.sid, client.client_id) if session is not None else None
@@ -119,7 +141,7 @@ class IdentityProvider:
             envelope["sid"] = session.sid
         extra = self.store.extra_claims.get(subject.sub, {})
 
-        access = {"exp": now + self.access_token_lifespan, "jti": _jti(), **envelope, "typ": "Bearer"}
+        access = {"exp": now + self.access_token_lifespan, "jti": JTI_PREFIXES.get(grant or "", "") + _jti(), **envelope, "typ": "Bearer"}
         access.update(mapper_claims(realm, client, scopes, subject, "access"))
         access["scope"] = scope
         access.update(extra)
@@ -134,7 +156,7 @@ class IdentityProvider:
         }
         if "openid" in requested_scope.split():
             id_claims = {"exp": access["exp"], "jti": _jti(), **envelope, "aud": client.client_id, "sub": subject.sub, "typ": "ID"}
-            if session is not None:
+            if session is not None and session.auth_time is not None:
                 id_claims["auth_time"] = session.auth_time
             if nonce:
                 id_claims["nonce"] = nonce
@@ -146,7 +168,9 @@ class IdentityProvider:
             response["id_token"] = self.keys.sign(id_claims)
         if with_refresh and session is not None and client_session is not None:
             refresh_exp = self.refresh_expiry(session)
-            refresh = {"exp": refresh_exp, "jti": _jti(), **envelope, "aud": envelope["iss"], "sub": subject.sub, "typ": "Refresh", "scope": scope}
+            # Keycloak's refresh token names every client scope it carries, token-scope or not.
+            refresh_scope = " ".join(dict.fromkeys(scope.split() + [each.name for each in scopes]))
+            refresh = {"exp": refresh_exp, "jti": _jti(), **envelope, "aud": envelope["iss"], "sub": subject.sub, "typ": "Refresh", "scope": refresh_scope}
             response["refresh_token"] = self.keys.sign(refresh)
             response["refresh_expires_in"] = refresh_exp - now
             self.store.record_refresh_token(client_session, refresh["jti"])

@@ -258,12 +258,19 @@ class Realm(_Model):
     def default_scopes_for(self, client: Client) -> list[str]:
         if client.default_client_scopes is not None:
             return client.default_client_scopes
-        return self.realm_default_scopes
+        return [] if client.optional_client_scopes is not None else self.realm_default_scopes
 
     def optional_scopes_for(self, client: Client) -> list[str]:
+        # Keycloak's import gives the realm's defaults only to a client that lists neither
+        # kind: one that lists its default scopes has no optional ones unless it lists them.
         if client.optional_client_scopes is not None:
             return client.optional_client_scopes
-        return self.realm_optional_scopes
+        return [] if client.default_client_scopes is not None else self.realm_optional_scopes
+
+    def invalid_scopes(self, client: Client, requested: str) -> bool:
+        """Whether ``requested`` names a scope the client has neither as default nor optional."""
+        allowed = {"openid", *self.default_scopes_for(client), *self.optional_scopes_for(client)}
+        return any(name not in allowed for name in requested.split())
 
     def effective_roles(self, user: User) -> list[str]:
         """The user's realm roles, composites expanded.

@@ -67,7 +67,9 @@ class UserSession:
     username: str
     started: float
     last_refresh: float
-    auth_time: int
+    # None for a session no browser login started (the password grant): Keycloak records
+    # AUTH_TIME only when a user authenticates through a flow.
+    auth_time: int | None
 
 
 @dataclass
@@ -155,9 +157,9 @@ class Store:
 
     # -- sessions -----------------------------------------------------------------
 
-    def start_session(self, username: str) -> UserSession:
+    def start_session(self, username: str, *, browser: bool = True) -> UserSession:
         now = self.clock.now()
-        session = UserSession(sid=new_id(16), username=username, started=now, last_refresh=now, auth_time=int(now))
+        session = UserSession(sid=new_id(16), username=username, started=now, last_refresh=now, auth_time=int(now) if browser else None)
         self.sessions[session.sid] = session
         return session
 

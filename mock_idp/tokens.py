@@ -13,7 +13,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from mock_idp.realm import Client, ClientScope, ProtocolMapper, Realm, User
 
@@ -21,6 +20,7 @@ TokenKind = Literal["access", "id", "userinfo", "introspection"]
 _FLAG = {"access": "access.token.claim", "id": "id.token.claim", "userinfo": "userinfo.token.claim", "introspection": "introspection.token.claim"}
 # Keycloak migrated every mapper to "also in introspection" when the flag appeared.
 _FLAG_DEFAULT = {"access": False, "id": False, "userinfo": False, "introspection": True}
+ACCOUNT_CLIENT = "account"
 _USER_PROPERTIES = {"username": "username", "email": "email", "firstName": "first_name", "lastName": "last_name", "emailVerified": "email_verified"}
 
 
@@ -96,8 +96,11 @@ def _apply(mapper: ProtocolMapper, realm: Realm, client: Client, subject: Subjec
             _set_claim(claims, config.get("claim.name"), subject.auth_time)
     elif kind == "oidc-acr-mapper":
         claims["acr"] = subject.acr
-    # oidc-usermodel-client-role-mapper / oidc-audience-resolve-mapper: the mock
-    # models no client roles, so they contribute nothing.
+    elif kind == "oidc-audience-resolve-mapper" and realm.default_role_name in subject.roles:
+        # The only client roles the mock knows: Keycloak's default role holds the account
+        # console's (view-profile, manage-account), so the account client is an audience.
+        _add_audience(claims, ACCOUNT_CLIENT)
+    # oidc-usermodel-client-role-mapper: no other client roles, so nothing to add.
 
 
 def _add_audience(claims: dict[str, Any], audience: str) -> None:
@@ -142,9 +145,13 @@ def _allowed_origins(client: Client) -> list[str]:
     for origin in client.web_origins:
         if origin == "+":
             for uri in client.redirect_uris:
-                parts = urlsplit(uri.rstrip("*"))
-                if parts.scheme and parts.netloc and not parts.netloc.endswith(":"):
-                    origins.append(f"{parts.scheme}://{parts.netloc}")
+                # Keycloak keeps a wildcard port as it is: "http://localhost:*".
+                scheme, _, rest = uri.partition("://")
+                host = rest.split("/", 1)[0]
+                if not host.endswith(":*"):
+                    host = host.rstrip("*")
+                if scheme and host and not host.endswith(":"):
+                    origins.append(f"{scheme}://{host}")
         else:
             origins.append(origin)
     return sorted(set(origins))

@@ -7,10 +7,11 @@ from typing import Any
 from mock_idp.idp import IdentityProvider
 from mock_idp.realm import Client, Role, User
 
-_ACCESS = {"manageGroupMembership": True, "view": True, "mapRoles": True, "impersonate": True, "manage": True}
+_ACCESS = {"manageGroupMembership": True, "resetPassword": True, "view": True, "mapRoles": True, "impersonate": True, "manage": True}
 
 
-def user_rep(idp: IdentityProvider, user: User, *, brief: bool = False) -> dict[str, Any]:
+def user_rep(idp: IdentityProvider, user: User, *, brief: bool = False, listed: bool = False) -> dict[str, Any]:
+    """``listed``: as in a search result, where Keycloak 26.7 sums the caller's rights up as ``manage``."""
     rep: dict[str, Any] = {"id": idp.realm.user_id(user), "username": user.username}
     # Keycloak leaves unset names and email out rather than sending null.
     for key, value in (("firstName", user.first_name), ("lastName", user.last_name), ("email", user.email)):
@@ -28,7 +29,7 @@ def user_rep(idp: IdentityProvider, user: User, *, brief: bool = False) -> dict[
     if not brief:
         if user.attributes:
             rep["attributes"] = user.attributes
-        rep["access"] = dict(_ACCESS)
+        rep["access"] = {"manage": True} if listed else dict(_ACCESS)
     return rep
 
 

@@ -45,7 +45,7 @@ def _found(idp: IdentityProvider, query: QueryParams) -> list[User]:
 async def list_users(request: Request, idp: IdentityProvider) -> Response:
     brief = flag(request.query_params, "briefRepresentation", False)
     users = _found(idp, request.query_params)[page(request.query_params)]
-    return JSONResponse([user_rep(idp, user, brief=brief) for user in users])
+    return JSONResponse([user_rep(idp, user, brief=brief, listed=True) for user in users])
 
 
 @admin_endpoint

@@ -29,6 +29,9 @@ from mock_idp.store import AuthorizationCode, PendingLogin, UserSession, new_id
 from mock_idp.tokens import applied_scopes
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
+# OIDC's response types that issue tokens from /auth: Keycloak knows them, and the mock's
+# clients have the implicit flow off, as Keycloak's clients have by default.
+IMPLICIT_RESPONSE_TYPES = frozenset({"token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"})
 INVALID_LOGIN = "Invalid username or password."
 TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
 COOKIE_NOT_FOUND = (
@@ -42,9 +45,12 @@ class _PageError(Exception):
 
 
 class _RedirectError(Exception):
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error, self.description = error, description
+    """``mode``: where the error goes when not where the request asked (Keycloak answers an
+    implicit response type in the fragment, as that flow would)."""
+
+    def __init__(self, error: str, description: str | None, mode: str | None = None) -> None:
+        super().__init__(description or error)
+        self.error, self.description, self.mode = error, description, mode
 
 
 def _check_client(idp: IdentityProvider, params: dict[str, str]) -> tuple[Client, str]:
@@ -54,13 +60,8 @@ def _check_client(idp: IdentityProvider, params: dict[str, str]) -> tuple[Client
     if not client.enabled:
         raise _PageError("Client disabled.")
     redirect_uri = params.get("redirect_uri")
-    if redirect_uri is None:
-        # Keycloak falls back to the single registered URI when it has no wildcard.
-        fixed = [uri for uri in client.redirect_uris if "*" not in uri]
-        if len(client.redirect_uris) != 1 or not fixed:
-            raise _PageError("Invalid parameter: redirect_uri")
-        redirect_uri = fixed[0]
-    if not matches(redirect_uri, client.redirect_uris):
+    # Keycloak 26.7 requires it even where the client registered a single URI.
+    if redirect_uri is None or not matches(redirect_uri, client.redirect_uris):
         raise _PageError("Invalid parameter: redirect_uri")
     return client, redirect_uri
 
@@ -69,15 +70,15 @@ def _check_request(idp: IdentityProvider, client: Client, params: dict[str, str]
     response_type = params.get("response_type")
     if not response_type:
         raise _RedirectError("invalid_request", "Missing parameter: response_type")
+    if response_type in IMPLICIT_RESPONSE_TYPES:
+        raise _RedirectError("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.", "fragment")
     if response_type != "code":
-        raise _RedirectError("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.")
+        raise _RedirectError("unsupported_response_type", None)
     if not client.standard_flow:
         raise _RedirectError("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
     if params.get("response_mode", "query") not in RESPONSE_MODES:
         raise _RedirectError("invalid_request", "Invalid parameter: response_mode")
-    allowed = {"openid", *idp.realm.default_scopes_for(client), *idp.realm.optional_scopes_for(client)}
-    unknown = [s for s in params.get("scope", "").split() if s not in allowed]
-    if unknown:
+    if idp.realm.invalid_scopes(client, params.get("scope", "")):
         raise _RedirectError("invalid_scope", f"Invalid scopes: {params.get('scope', '')}")
     _check_pkce(client, params)
 
@@ -88,7 +89,7 @@ def _check_pkce(client: Client, params: dict[str, str]) -> None:
     if required and not method:
         raise _RedirectError("invalid_request", "Missing parameter: code_challenge_method")
     if required and method != required:
-        raise _RedirectError("invalid_request", "Invalid parameter: code challenge method is not configured one")
+        raise _RedirectError("invalid_request", "Invalid parameter: code challenge method is not matching the configured one")
     if method is not None and method not in pkce.METHODS:
         raise _RedirectError("invalid_request", "Invalid parameter: code_challenge_method")
     if (required or method) and not challenge:
@@ -187,7 +188,8 @@ async def authorize(request: Request) -> Response:
     try:
         _check_request(idp, client, params)
     except _RedirectError as exc:
-        return _respond(idp, params, redirect_uri, {"error": exc.error, "error_description": exc.description})
+        answer = {"error": exc.error, **({"error_description": exc.description} if exc.description else {})}
+        return _respond(idp, {**params, "response_mode": exc.mode} if exc.mode else params, redirect_uri, answer)
     return _begin(request, idp, client, redirect_uri, params)
 
 
@@ -200,7 +202,7 @@ def _begin(request: Request, idp: IdentityProvider, client: Client, redirect_uri
     if session is not None and "login" not in prompt:
         response = _after_authentication(idp, login, session, acr="0")
     elif "none" in prompt:
-        response = _respond(idp, params, redirect_uri, {"error": "login_required", "error_description": "Login required"})
+        response = _respond(idp, params, redirect_uri, {"error": "login_required"})  # Keycloak gives no description
     else:
         idp.store.logins[login.id] = login
         response = _login_form(idp, login, error=error, username=params.get("login_hint", ""))

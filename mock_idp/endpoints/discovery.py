@@ -18,7 +18,8 @@ GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_creden
 
 def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
     issuer, oidc = idp.issuer, f"{idp.issuer}/protocol/openid-connect"
-    claims = ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "email_verified", "acr", "azp", "sid"]
+    # Keycloak 26.7's list, word for word (it names neither email_verified nor sid).
+    claims = ["iss", "sub", "aud", "exp", "iat", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "acr", "azp", "nonce"]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{oidc}/auth",

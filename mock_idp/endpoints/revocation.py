@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mock_idp.bodies import read_form
@@ -14,21 +14,27 @@ from mock_idp.errors import NO_STORE, OAuthError, invalid_request
 
 async def revoke(request: Request) -> Response:
     idp = idp_of(request)
-    form = await read_form(request)
+    form = await read_form(request, other_types_empty=True)
     client = authenticate_client(request, form, idp.find_client)
     token = form.get("token")
     if not token:
-        raise invalid_request("Token not provided.")
+        raise invalid_request("Token not provided")
     claims = idp.keys.verify(token)
-    # Unknown or invalid tokens are not an error (RFC 7009 §2.2).
+    # RFC 7009 §2.2: an invalid token is no error; Keycloak still says so, with a 200.
     if claims is None or claims.get("iss") != idp.issuer:
-        return Response(status_code=200, headers=NO_STORE)
+        return JSONResponse({"error": "invalid_token", "error_description": "Invalid token"}, headers=NO_STORE)
+    if claims.get("typ") not in ("Bearer", "Refresh", "Offline"):
+        raise OAuthError("unsupported_token_type", "Unsupported token type")
     if claims.get("azp") != client.client_id:
         raise OAuthError("invalid_request", "Unmatching clients", 400)
-    if claims.get("typ") == "Refresh":
+    if claims.get("typ") != "Bearer":
         client_session = idp.store.find_client_session(claims)
         if client_session is not None:
             idp.revoke_client_session(client_session)
+            # A user session left without clients ends with its last one, as in Keycloak:
+            # the access tokens of that session stop working too ("user_session_not_found").
+            if not any(each.sid == client_session.sid for each in idp.store.client_sessions.values()):
+                idp.end_session(client_session.sid)
     elif isinstance(claims.get("jti"), str) and isinstance(claims.get("exp"), int):
         idp.store.revoke(claims["jti"], claims["exp"])
         idp.store.save()

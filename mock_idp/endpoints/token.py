@@ -40,7 +40,7 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     if code.expires_at < idp.clock.now():
         raise invalid_grant("Code is expired")
     if code.client_id != client.client_id:
-        raise invalid_grant("Auth error")
+        raise invalid_grant("Auth error: Found different client_id in clientSession")
     if form.get("redirect_uri") != code.redirect_uri:
         raise invalid_grant("Incorrect redirect_uri")
     if code.code_challenge is not None:
@@ -53,11 +53,13 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     user = idp.find_user(code.username)
     if session is None or user is None:
         raise invalid_grant("Session not active")
-    return idp.issue_tokens(client, user, session, code.scope, nonce=code.nonce, acr=code.acr)
+    return idp.issue_tokens(client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code")
 
 
 def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
-    claims = idp.keys.verify(_required(form, "refresh_token"))
+    if not form.get("refresh_token"):
+        raise invalid_request("No refresh token")
+    claims = idp.keys.verify(form["refresh_token"])
     if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != idp.issuer:
         raise invalid_grant("Invalid refresh token")
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= idp.clock.now():
@@ -84,28 +86,32 @@ def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -
     if user is None:
         raise invalid_grant("User not found")
     session.last_refresh = idp.clock.now()
-    return idp.issue_tokens(client, user, session, str(claims.get("scope", "")))
+    return idp.issue_tokens(client, user, session, str(claims.get("scope", "")), grant="refresh_token")
 
 
 def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not client.direct_access_grants:
         raise unauthorized_client("Client not allowed for direct access grants")
-    user = idp.check_password(_required(form, "username"), _required(form, "password"))
+    if idp.realm.invalid_scopes(client, form.get("scope", "")):
+        raise OAuthError("invalid_scope", f"Invalid scopes: {form.get('scope', '')}")
+    # A missing username or password is a wrong one, as in Keycloak.
+    user = idp.check_password(form.get("username", ""), form.get("password", ""))
     denied = idp.faults.take("token", ("login_denied",))
     if user is None or denied is not None:
         # Keycloak 26.7 answers 400 here (seen against the real server, not 401).
         raise invalid_grant("Invalid user credentials")
-    if idp.needs_password_update(user):
+    if idp.needs_password_update(user) or idp.needs_profile(user):
         raise invalid_grant("Account is not fully set up")
-    session = idp.store.start_session(user.username)
-    return idp.issue_tokens(client, user, session, form.get("scope", ""))
+    session = idp.store.start_session(user.username, browser=False)
+    return idp.issue_tokens(client, user, session, form.get("scope", ""), grant="password")
 
 
 def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+    # Keycloak answers both with 401, unlike its other unauthorized_client errors.
     if client.public:
-        raise unauthorized_client("Public client not allowed to retrieve service account")
+        raise OAuthError("unauthorized_client", "Public client not allowed to retrieve service account", 401)
     if not client.service_accounts:
-        raise unauthorized_client("Client not enabled to retrieve service account")
+        raise OAuthError("unauthorized_client", "Client not enabled to retrieve service account", 401)
     return idp.issue_tokens(client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
 
 
@@ -119,14 +125,14 @@ GRANTS: dict[str, Grant] = {
 
 async def token(request: Request) -> Response:
     idp = idp_of(request)
-    form = await read_form(request)
+    form = await read_form(request, other_types_empty=True)
     grant_type = form.get("grant_type")
     if not grant_type:
         raise invalid_request("Missing form parameter: grant_type")
     client = authenticate_client(request, form, idp.find_client)
     grant = GRANTS.get(grant_type)
     if grant is None:
-        raise OAuthError("unsupported_grant_type", f"Unsupported grant_type: {grant_type}")
+        raise OAuthError("unsupported_grant_type", "Unsupported grant_type")
     return JSONResponse(grant(idp, client, form), headers=NO_STORE)
 
 

@@ -127,7 +127,7 @@ async def test_create_answers_201_with_location_under_issuer_base(client, admin)
     [
         ({"username": "alice"}, 409, {"errorMessage": "User exists with same username"}),
         ({"username": "x", "email": "ALICE@example.com"}, 409, {"errorMessage": "User exists with same email"}),
-        ({"email": "no-name@example.com"}, 400, {"errorMessage": "error-user-attribute-required", "field": "username", "params": ["username"]}),
+        ({"email": "no-name@example.com"}, 400, {"errorMessage": "User name is missing"}),
     ],
 )
 async def test_create_conflicts_and_missing_fields(client, admin, rep, status, body):
@@ -201,7 +201,8 @@ async def test_role_mappings_shape_and_effect_on_tokens(client, admin):
     effective = (await client.get(f"{USERS}/{bob}/role-mappings/realm/composite", headers=admin)).json()
     assert {r["name"] for r in effective} == {"default-roles-sandbox", "mcp-user", "mcp-admin", "offline_access", "uma_authorization"}
     tokens = await code_tokens(client, username="bob")
-    intro = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()
+    # The ID token: the proxy is its audience (not the access token's, so Keycloak would say inactive).
+    intro = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()
     assert "mcp-admin" in intro["realm_access"]["roles"]
     removed = await client.request("DELETE", f"{USERS}/{bob}/role-mappings/realm", json=[mcp_admin], headers=admin)
     assert removed.status_code == 204

@@ -56,9 +56,10 @@ async def test_realm_info_like_keycloak(client):
 
 
 async def test_unknown_path_and_realm_are_json_404(client):
-    for path in ("/realms/other/.well-known/openid-configuration", f"{ISSUER}/nope"):
+    for path in ("/realms/other/.well-known/openid-configuration", "/nope"):
         response = await client.get(path)
-        assert response.status_code == 404 and response.json()["error"] == "not_found"
+        assert response.status_code == 404 and response.json()["error"] in ("Realm does not exist", "not_found")
+    assert (await client.get("/realms/other/.well-known/openid-configuration")).json() == {"error": "Realm does not exist"}
 
 
 async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_dict, tmp_path):

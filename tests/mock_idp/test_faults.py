@@ -135,7 +135,7 @@ async def test_wrong_audience_fault(client, admin, idp):
         assert jwt.decode(tokens["access_token"], idp.keys.key).claims["aud"] == WRONG_AUDIENCE
         assert jwt.decode(tokens["id_token"], idp.keys.key).claims["aud"] == WRONG_AUDIENCE
     tokens = await code_tokens(client)
-    assert jwt.decode(tokens["access_token"], idp.keys.key).claims["aud"] == "http://localhost:8000/mcp"
+    assert jwt.decode(tokens["access_token"], idp.keys.key).claims["aud"] == ["account", "http://localhost:8000/mcp"]
     assert jwt.decode(tokens["id_token"], idp.keys.key).claims["aud"] == "sandbox-proxy"
 
 

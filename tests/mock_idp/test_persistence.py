@@ -23,7 +23,7 @@ async def test_restart_keeps_tokens_valid_and_refresh_working(realm_dict, state_
     restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     assert restarted.state.idp.keys.kid == first.state.idp.keys.kid
     async with _client(restarted) as http:
-        intro = await http.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})
+        intro = await http.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})
         assert intro.json()["active"] is True
         info = await http.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert info.status_code == 200

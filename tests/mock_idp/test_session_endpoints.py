@@ -22,8 +22,10 @@ async def test_userinfo_returns_profile_claims(client, idp):
 
 
 async def test_userinfo_rejects_missing_bad_and_expired_tokens(client, idp):
+    # Keycloak's answers: an empty body, the reason in the challenge alone.
     missing = await client.get(f"{OIDC}/userinfo")
-    assert missing.status_code == 401 and missing.json()["error"] == "invalid_token" and "Bearer" in missing.headers["www-authenticate"]
+    assert missing.status_code == 401 and missing.content == b"" and missing.headers["www-authenticate"] == 'Bearer realm="sandbox"'
+
     garbage = await client.get(f"{OIDC}/userinfo", headers=bearer("x.y.z"))
     assert garbage.status_code == 401
     tokens = await code_tokens(client)
@@ -36,11 +38,20 @@ async def test_userinfo_rejects_missing_bad_and_expired_tokens(client, idp):
 
 async def test_introspection_of_access_and_refresh_tokens(client):
     tokens = await code_tokens(client)
+    # Keycloak answers only the token's audience: the access token's is the MCP server and
+    # the account console, not the proxy.
     access = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()
-    assert access["active"] is True and access["client_id"] == "sandbox-proxy" and access["username"] == "alice"
-    assert access["aud"] == "http://localhost:8000/mcp" and access["token_type"] == "Bearer"
+    assert access == {"active": False}
+    identity = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()
+    assert identity["active"] is True and identity["client_id"] == "sandbox-proxy" and identity["username"] == "alice"
+    assert "http://localhost:8000/mcp" in identity["aud"] and "sandbox-proxy" in identity["aud"] and identity["token_type"] == "ID"
     refresh = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"})).json()
-    assert refresh["active"] is True and refresh["typ"] == "Refresh"
+    assert refresh["active"] is True and refresh["typ"] == "Refresh" and "mcp-admin" in refresh["realm_access"]["roles"]
+    # A hint is binding, and an unknown one is refused.
+    mismatched = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "access_token"})).json()
+    assert mismatched == {"active": False}
+    unknown = await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"], "token_type_hint": "magic"})
+    assert unknown.status_code == 400 and unknown.json() == {"error": "invalid_request", "error_description": "Unsupported token type."}
     junk = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": "junk"})).json()
     assert junk == {"active": False}
 
@@ -75,12 +86,15 @@ async def test_revoking_access_token_only_kills_that_token(client):
 
 async def test_revocation_errors(client):
     tokens = await code_tokens(client)
-    assert (await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": "unknown"})).status_code == 200
+    unknown = await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": "unknown"})
+    assert unknown.status_code == 200 and unknown.json() == {"error": "invalid_token", "error_description": "Invalid token"}
     assert (await client.post(f"{OIDC}/revoke", auth=PROXY, data={})).json()["error"] == "invalid_request"
+    identity = await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": tokens["id_token"]})
+    assert identity.status_code == 400 and identity.json()["error"] == "unsupported_token_type"
     other = await client.post(f"{OIDC}/revoke", data={"client_id": "sandbox-cli", "token": tokens["refresh_token"]})
     assert other.status_code == 400
     wrong = await client.post(f"{OIDC}/revoke", auth=("sandbox-proxy", "nope"), data={"token": tokens["refresh_token"]})
-    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert wrong.status_code == 401 and wrong.json()["error"] == "unauthorized_client"  # Keycloak 26.7's word
 
 
 async def test_logout_with_id_token_hint_redirects_and_ends_session(client, idp):
@@ -88,7 +102,7 @@ async def test_logout_with_id_token_hint_redirects_and_ends_session(client, idp)
     response = await client.get(f"{OIDC}/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": PROXY_REDIRECT, "state": "bye"})
     assert response.status_code == 302 and response.headers["location"] == f"{PROXY_REDIRECT}?state=bye"
     assert not idp.store.sessions
-    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()["active"] is False
+    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()["active"] is False
     # The SSO cookie is gone: the next /auth shows the form again.
     page = await client.get(f"{OIDC}/auth", params=auth_params())
     assert 'id="kc-form-login"' in page.text

@@ -92,11 +92,14 @@ def test_authlib_relying_party_completes_the_whole_flow(standalone: str):
     refreshed = rp.refresh_token(meta["token_endpoint"], refresh_token=old_refresh)
     assert refreshed["access_token"] != token["access_token"] and refreshed["refresh_token"] != old_refresh
 
-    introspection = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["access_token"]).json()
-    assert introspection["active"] is True and introspection["aud"] == "http://localhost:8000/mcp"
+    # As in Keycloak: the proxy is not the access token's audience, so it learns nothing about
+    # it; its own refresh token it may introspect.
+    assert rp.introspect_token(meta["introspection_endpoint"], token=refreshed["access_token"]).json() == {"active": False}
+    introspection = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["refresh_token"]).json()
+    assert introspection["active"] is True and "http://localhost:8000/mcp" in introspection["aud"]
 
     assert rp.revoke_token(meta["revocation_endpoint"], token=refreshed["refresh_token"], token_type_hint="refresh_token").status_code == 200
-    after = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["access_token"]).json()
+    after = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["refresh_token"]).json()
     assert after == {"active": False}
 
 
