@@ -12,7 +12,7 @@ CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox test test-unit test-e2e test-keycloak keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers install clean
+.PHONY: sandbox test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
@@ -91,6 +91,10 @@ sandbox-image: $(STAMP)
 
 test-sandbox-image: sandbox-image
 	$(PYTEST) images/sandbox
+
+# Keycloak's answers to the differential suite, recorded for `make test` (e2e/fidelity/).
+fidelity-record: $(STAMP)
+	$(PYTEST) e2e/test_fidelity.py --backend keycloak --fidelity-record
 
 bench: $(STAMP) mcp-peers
 	$(BIN)/python bench/bench_mock_idp.py

@@ -22,6 +22,12 @@ USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--backend", choices=["mock", "keycloak"], default="mock",
                      help="identity backend the e2e suite runs against (default: mock)")
+    parser.addoption("--fidelity-record", action="store_true",
+                     help="test_fidelity.py: rewrite Keycloak's recorded answers from the live Keycloak")
+    parser.addoption("--fidelity-keycloak-url", default=None,
+                     help="test_fidelity.py: compare with this running Keycloak (realm imported) instead of booting one")
+    parser.addoption("--fidelity-sandbox-url", default="http://localhost:8000",
+                     help="with --fidelity-keycloak-url: the sandbox whose callback that realm's sandbox-proxy lists")
 
 
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
