@@ -48,7 +48,8 @@ def request(name: str, method: str, path: str, *, auth: str | None = None, keep:
 
 # -- discovery and keys ---------------------------------------------------------
 
-request("discovery", "GET", "{realm}/.well-known/openid-configuration", keep=frozenset({
+# Discovery values compared verbatim: what the server offers, and where.
+DISCOVERED = frozenset({
     "claims_supported", "code_challenge_methods_supported", "grant_types_supported", "response_types_supported",
     "response_modes_supported", "scopes_supported", "subject_types_supported", "token_endpoint_auth_methods_supported",
     "id_token_signing_alg_values_supported", "userinfo_signing_alg_values_supported", "request_object_signing_alg_values_supported",
@@ -59,8 +60,9 @@ request("discovery", "GET", "{realm}/.well-known/openid-configuration", keep=fro
     "backchannel_logout_session_supported", "authorization_response_iss_parameter_supported",
     "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint",
     "introspection_endpoint", "revocation_endpoint", "registration_endpoint",
-}))
-request("discovery.oauth-authorization-server", "GET", "{realm}/.well-known/oauth-authorization-server")
+})
+request("discovery", "GET", "{realm}/.well-known/openid-configuration", keep=DISCOVERED)
+request("discovery.oauth-authorization-server", "GET", "{realm}/.well-known/oauth-authorization-server", keep=DISCOVERED)
 request("discovery.unknown-realm", "GET", "{idp}/realms/no-such-realm/.well-known/openid-configuration")
 request("jwks", "GET", "{oidc}/certs")
 

@@ -97,8 +97,12 @@ def shape(value: Any, places: Places, keep: frozenset[str] = frozenset(), key: s
     if isinstance(value, dict):
         return {name: shape(item, places, keep, name) for name, item in sorted(value.items())}
     if isinstance(value, list):
-        # Servers list scopes, roles, methods and users in no promised order.
-        return sorted((shape(item, places, keep, key) for item in value), key=json.dumps)
+        # Servers list scopes, roles, methods and users in no promised order; a list of names
+        # is a set (sandboxes sharing one Keycloak each add their own port-free copy).
+        items = [shape(item, places, keep, key) for item in value]
+        if all(not isinstance(item, (dict, list)) for item in items):
+            items = list({json.dumps(item): item for item in items}.values())
+        return sorted(items, key=json.dumps)
     if isinstance(value, str):
         if _JWT.match(value) and (claims := jwt_shape(value, places, keep)) is not None:
             return claims
