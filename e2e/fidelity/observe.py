@@ -177,8 +177,10 @@ def set_cookies(response: httpx.Response) -> dict[str, list[str]]:
         for attribute in rest.split(";")[1:]:
             label, _, value = attribute.strip().partition("=")
             label = label.lower()
-            if label in ("path", "samesite"):
-                flags.append(f"{label}={places_path(value)}")
+            if label == "path":
+                flags.append(f"path={places_path(value)}")
+            elif label == "samesite":  # its value is case-insensitive (RFC 6265bis)
+                flags.append(f"samesite={value.strip().lower()}")
             elif label in ("httponly", "secure"):
                 flags.append(label)
             elif label in ("max-age", "expires"):
