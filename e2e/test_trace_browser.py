@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.browser
 
 # Saved on every run, pass or fail: the page as a learner sees it after one flow.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "trace" / "trace-page.png"
+LAYOUT_SCREENSHOT = SCREENSHOT.with_name("trace-page-1280.png")
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,65 @@ async def test_trace_page_shows_steps_appear_live(traced, browser_page):
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(await page.screenshot(full_page=True))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+# Read in the page: every box that must not overlap another, and what each one says.
+LAYOUT_PROBE = """
+() => {
+  const box = (node) => { const r = node.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const name = (node) => node.className + " '" + (node.textContent || "").slice(0, 40) + "'";
+  const overlaps = [];
+  for (const row of document.querySelectorAll(".step")) {
+    const parts = [...row.querySelectorAll(".num, .label, .tag, .arrow")];
+    const rowBox = box(row);
+    for (let i = 0; i < parts.length; i++) {
+      const a = box(parts[i]);
+      if (a.top < rowBox.top || a.bottom > rowBox.bottom || a.right > rowBox.right + 0.5) overlaps.push(row.dataset.kind + ": " + name(parts[i]) + " leaves its row");
+      for (let j = i + 1; j < parts.length; j++) {
+        if (meets(a, box(parts[j]))) overlaps.push(row.dataset.kind + ": " + name(parts[i]) + " over " + name(parts[j]));
+      }
+    }
+  }
+  for (const details of document.querySelectorAll(".details")) {
+    for (const line of document.querySelectorAll(".life")) {
+      if (meets(box(line), box(details))) overlaps.push("a lifeline crosses the details of " + details.previousSibling.dataset.kind);
+    }
+  }
+  const labels = [...document.querySelectorAll(".step .label, .step .tag")];
+  return {
+    overlaps,
+    withoutFullText: labels.filter((l) => l.title !== l.textContent).map(name),
+    cut: labels.filter((l) => l.scrollWidth > l.clientWidth).length,
+    pageWidth: document.documentElement.scrollWidth,
+    legend: [...document.querySelectorAll("#legend span")].map((s) => s.textContent),
+  };
+}
+"""
+
+
+async def test_trace_page_at_1280_px_has_nothing_overlapping(traced, browser_page):
+    running, realm = traced
+    page, _ = browser_page
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    auth = HeadlessOAuth(HeadlessBrowser("bob", realm.passwords["bob"]), token_storage=MemoryStore())
+    async with Client(running.mcp_url, auth=auth) as client:
+        await client.call_tool("greet", {"name": "layout"})
+    await page.goto(f"{running.base_url}/sandbox/trace")
+    await page.wait_for_selector('.step[data-kind="token_issued"]')
+    for kind in ("unauthorized", "upstream_token_exchange", "token_issued"):
+        await page.locator(f'.step[data-kind="{kind}"]').first.click()
+    await page.locator(".details").nth(2).wait_for()
+    try:
+        layout = await page.evaluate(LAYOUT_PROBE)
+        assert layout["overlaps"] == []
+        assert layout["withoutFullText"] == []  # every label has all of its text on hover
+        assert layout["pageWidth"] <= 1280
+        assert len(layout["legend"]) >= 4 and any("proxy ↔ IdP" in entry for entry in layout["legend"])
+        # Epoch claims carry their ISO time next to them.
+        jwt_details = await page.locator(".details").last.inner_text()
+        assert re.search(r'"exp": "\d{10} \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)"', jwt_details), jwt_details
+        assert re.search(r'"iat": "\d{10} \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)"', jwt_details)
+    finally:
+        LAYOUT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        LAYOUT_SCREENSHOT.write_bytes(await page.screenshot(full_page=True))
