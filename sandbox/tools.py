@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from importlib.resources import files
 from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
+from mcp.types import Icon
+
+# The consent page shows the server's first icon, else FastMCP's logo from the internet
+# (a broken image offline). Its CSP allows only https: and data: images, so a local logo
+# must travel as a data: URI.
+LOGO = Icon(
+    src="data:image/svg+xml;base64," + base64.b64encode((files("sandbox") / "static" / "logo.svg").read_bytes()).decode(),
+    mimeType="image/svg+xml",
+    sizes=["any"],
+)
 
 FLOW_PHASES = """\
 The OAuth proxy flow, as this sandbox runs it ({mcp_url}):
@@ -62,7 +74,7 @@ The native DCR flow, as this sandbox runs it without the proxy ({mcp_url}):
 
 def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
     """``oauth_config`` is the public OAuth configuration, shown by the config resource."""
-    mcp = FastMCP("MCP OAuth sandbox")
+    mcp = FastMCP("MCP OAuth sandbox", icons=[LOGO])
 
     @mcp.tool
     def greet(name: str) -> str:
