@@ -92,7 +92,10 @@ class IdpControl:
         credentials: dict[str, str] | None = None,
         admin_username: str = ADMIN_USERNAME,
         admin_password: str = ADMIN_PASSWORD,
+        on_key_rotation: Callable[[], None] | None = None,
     ) -> None:
+        # Told after each rotate_keys(): the plugin names FastMCP's JWKS window when a sign-in then fails.
+        self._on_key_rotation = on_key_rotation
         self.server_url = server_url if server_url.endswith("/") else server_url + "/"
         self.realm = realm
         self.backend = backend
@@ -243,7 +246,10 @@ class IdpControl:
     def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """A new signing key; the old one stays in the JWKS for ``grace_seconds`` (or is dropped). Returns the new kid."""
         body = {"keep_old": keep_old, "grace_seconds": grace_seconds}
-        return self._x("rotate_keys", "POST", "keys/rotate", body)["kid"]
+        kid = self._x("rotate_keys", "POST", "keys/rotate", body)["kid"]
+        if self._on_key_rotation is not None:
+            self._on_key_rotation()
+        return kid
 
     def fault(self, endpoint: str, kind: str, *, times: int | None = 1, **spec: Any) -> Fault:
         """Arm a fault at a named endpoint (``token``, ``authorize``, ``login``, ``certs``, ...).

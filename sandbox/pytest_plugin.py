@@ -215,6 +215,8 @@ class SandboxStack:
     running: Any = None  # sandbox.testing.server.RunningSandbox
     # username -> password for every user a client may sign in as (users + those created via idp).
     credentials: dict[str, str] = field(default_factory=dict)
+    # Key rotations through idp, so a sign-in refused inside FastMCP's JWKS window says so.
+    key_rotations: Any = None  # sandbox.testing.key_rotation.KeyRotations
 
     @property
     def admin_url(self) -> str:
@@ -264,6 +266,7 @@ class SandboxStacks:
 
     def _start(self, server: Any) -> SandboxStack:
         from sandbox.realm import read_realm
+        from sandbox.testing.key_rotation import KeyRotations
         from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
         given = dict(self.config.stash[_SETTINGS])
@@ -297,6 +300,7 @@ class SandboxStacks:
             users=dict(users),
             running=running,
             credentials=dict(users),
+            key_rotations=KeyRotations(),
         )
 
 
@@ -392,10 +396,10 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
     first authorization asks for), and anything ``fastmcp.Client`` takes (``timeout=``...).
     Each client has its own token store.
     """
-    from fastmcp import Client
     from key_value.aio.stores.memory import MemoryStore
 
     from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+    from sandbox.testing.key_rotation import SignInClient
 
     hosted_documents = contextlib.ExitStack()
 
@@ -407,7 +411,7 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
         registration: Literal["dcr", "cimd"] = "dcr",
         scopes: list[str] | None = None,
         **client_kwargs: Any,
-    ) -> Client:
+    ) -> SignInClient:
         if password is None:
             password = sandbox.credentials.get(user) or sandbox.credentials.get(user.lower())
             if password is None:
@@ -425,7 +429,7 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
             client_metadata_url=metadata_url,
             scopes=scopes,
         )
-        return Client(sandbox.mcp_url, auth=auth, **client_kwargs)
+        return SignInClient(sandbox.mcp_url, auth=auth, user=user, rotations=sandbox.key_rotations, **client_kwargs)
 
     with hosted_documents:
         yield connect
@@ -454,7 +458,8 @@ def idp(sandbox: SandboxStack) -> Iterator[Any]:
     """The identity provider's control API (:class:`sandbox.control.IdpControl`); reset after the test."""
     from sandbox.control import IdpControl
 
-    control = IdpControl(sandbox.idp_server_url, sandbox.realm, sandbox.backend, credentials=sandbox.credentials)
+    control = IdpControl(sandbox.idp_server_url, sandbox.realm, sandbox.backend, credentials=sandbox.credentials,
+                         on_key_rotation=sandbox.key_rotations.rotated)
     try:
         yield control
     finally:
