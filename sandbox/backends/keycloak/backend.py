@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import httpx
@@ -67,5 +67,9 @@ class KeycloakBackend:
         return upstream
 
 
+# The launcher's phases, in the one log format the CLI's other records use.
+_log = logging.getLogger("sandbox.keycloak")
+
+
 def _progress(message: str) -> None:
-    print(f"keycloak: {message}", file=sys.stderr, flush=True)
+    _log.info(message)
