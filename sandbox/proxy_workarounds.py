@@ -81,6 +81,8 @@ class ProxyWorkarounds:
 
     # Provided by OAuthProxy.
     jwt_issuer: Any
+    _jti_mapping_store: Any
+    _upstream_token_store: Any
 
     def __init__(self, *, consent_key: bytes, client_storage: AsyncKeyValue, **kwargs: Any) -> None:
         self._consent_key = consent_key
@@ -127,7 +129,10 @@ class ProxyWorkarounds:
         reference to it ("Access token JTI mappings expire via TTL", proxy.py:2472), and
         /mcp verifies the upstream token locally, so the revoked token keeps working.
         The jti is remembered as revoked (in the proxy's store, so a restart keeps it)
-        until the token would have expired anyway.
+        until the token would have expired anyway. Likewise revoking a refresh token
+        SHOULD end the access tokens of its grant (RFC 7009 §2.1), as Keycloak's session
+        end does; FastMCP deletes only the refresh token's own record (proxy.py:2476), so
+        the grant's upstream token set goes too, which every one of its access tokens needs.
         """
         loaded = _loaded.get()
         payload = self._own_access_token(token.token) if isinstance(token, AccessToken) else None
@@ -139,6 +144,17 @@ class ProxyWorkarounds:
             await self._revoked_store.put(key=str(payload["jti"]), value={"revoked_at": time.time()},
                                           collection=REVOKED_COLLECTION, ttl=ttl)
         await super().revoke_token(token)  # type: ignore[misc]
+        if isinstance(token, RefreshToken):
+            await self._end_grant(token.token)
+
+    async def _end_grant(self, refresh_token: str) -> None:
+        try:
+            jti = self.jwt_issuer.verify_token(refresh_token, expected_token_use="refresh")["jti"]
+        except (JoseError, ValueError, KeyError):
+            return
+        mapping = await self._jti_mapping_store.get(key=jti)
+        if mapping is not None:
+            await self._upstream_token_store.delete(key=mapping.upstream_token_id)
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         """FastMCP's check, refusing the access tokens revoked above."""

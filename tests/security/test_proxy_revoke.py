@@ -31,6 +31,15 @@ async def test_a_revoked_access_token_is_refused_at_mcp_at_once(sandbox):
     assert fresh.status_code == 200 and (await call_mcp(sandbox, fresh.json()["access_token"])).status_code == 200
 
 
+async def test_revoking_the_refresh_token_ends_the_grants_access_tokens(sandbox):
+    """RFC 7009 §2.1: revoking a refresh token SHOULD invalidate the access tokens of the same
+    grant (Keycloak ends the session); FastMCP 4.2.3 kept serving them at /mcp."""
+    client = await register(sandbox)
+    grant = await client.tokens()
+    assert (await client.revoke(grant["refresh_token"], token_type_hint="refresh_token")).status_code == 200
+    assert (await call_mcp(sandbox, grant["access_token"])).status_code == 401
+
+
 async def test_a_client_cannot_revoke_another_clients_token(sandbox):
     """RFC 7009 §2.1: the server checks the token was issued to the requesting client."""
     victim = await register(sandbox)

@@ -175,6 +175,20 @@ async def test_revoked_access_token_still_loads(proxy):
         assert still is not None, "FastMCP now invalidates revoked access tokens: delete revoke_token/load_access_token"
 
 
+async def test_revoked_refresh_token_leaves_its_access_tokens(proxy):
+    """FastMCP proxy.py:2476: revoking a refresh token deletes only that token's record."""
+    client = await registered(proxy)
+    loaded = await proxy.load_authorization_code(client, await issued_code(proxy, client))
+    grant = await proxy.exchange_authorization_code(client, loaded)
+    await proxy.revoke_token(await proxy.load_refresh_token(client, grant.refresh_token))
+    assert await proxy.load_refresh_token(client, grant.refresh_token) is None
+    still = await proxy.load_access_token(grant.access_token)
+    if fixed(proxy):
+        assert still is None
+    else:
+        assert still is not None, "FastMCP now ends the grant with its refresh token: delete _end_grant"
+
+
 async def test_unregistered_loopback_redirect_uri(proxy):
     """FastMCP proxy.py:991 and models.py:342: a stored client is checked against the patterns only."""
     client = await registered(proxy)
