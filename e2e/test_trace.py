@@ -55,9 +55,10 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
             refreshed = await http.post(token_url, data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token, "client_id": client_id})
             assert refreshed.status_code == 200, refreshed.text
             refreshed_tokens = refreshed.json()
-            # The MCP SDK's revocation form wants the client_secret field even for public clients.
-            credentials = {"client_id": client_id, "client_secret": ""}
-            revoked = await http.post(revoke_url, data={"token": refreshed_tokens["refresh_token"], **credentials})
+            # Read before the revocation, which ends the grant and with it the proxy's copy.
+            upstream = await upstream_tokens(running, issued.access_token) if mode == "proxy" else []
+            # A public client revokes with its client_id alone (RFC 7009 §2.1).
+            revoked = await http.post(revoke_url, data={"token": refreshed_tokens["refresh_token"], "client_id": client_id})
             assert revoked.status_code == 200, revoked.text
 
     async with httpx.AsyncClient(base_url=running.base_url) as http:
@@ -66,7 +67,6 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
         one = (await http.get(f"/sandbox/trace/{flow['id']}.json")).json()
         mermaid = (await http.get(f"/sandbox/trace/{flow['id']}.mmd")).text
         page = (await http.get("/sandbox/trace")).text
-        upstream = await upstream_tokens(running, issued.access_token) if mode == "proxy" else []
 
     assert len(trace["flows"]) == 1, [f["kinds"] for f in trace["flows"]]
     steps = flow["steps"]
