@@ -28,7 +28,8 @@ from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
-from sandbox.tools import create_sample_server
+from sandbox.stepup import StepUpGate
+from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
 from sandbox.upstream.setup import prepare_upstream
 
@@ -114,6 +115,16 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     async def landing_page() -> HTMLResponse:
         return HTMLResponse(landing.render(settings, realm.model, oauth_config))
 
+    if settings.mode == "proxy":
+        # Inside the body limits and the trace (both added after it): bounded bodies, 403s recorded.
+        app.add_middleware(
+            StepUpGate,
+            verifier=mcp.auth,
+            server=mcp,
+            scoped_tools=SCOPED_TOOLS if server is None else {},
+            mcp_path=MCP_PATH,
+            resource_metadata_url=f"{settings.base_url}{PROTECTED_RESOURCE_METADATA}/mcp",
+        )
     # Inside the trace (added after it), so refused bodies still show as hops.
     app.add_middleware(BodyLimits, mcp_path=MCP_PATH, exempt=(backend.mount[0],) if backend.mount else ())
     # The flow trace's routes must come before the root mount, which would shadow them.

@@ -65,6 +65,12 @@ def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]
         consent = "shown before every authorization" if settings.consent else "off (--no-consent)"
         mode_rows = _row("Upstream client", f"<code>{escape(oauth_config['upstream_client_id'])}</code> (confidential, PKCE S256)")
         mode_rows += _row("Consent screen", consent)
+        mode_rows += _row(
+            "Step-up",
+            "<code>admin_report</code> needs the scope <code>mcp:admin</code>, which the first authorization does not ask for: "
+            "the call answers 403 <code>insufficient_scope</code> naming only that scope, and the client authorizes again "
+            "asking for it plus what it had. The user also needs the <code>mcp-admin</code> role (alice has it, bob not).",
+        )
     return _TEMPLATE.substitute(
         intro=intro,
         mode=escape(settings.mode),

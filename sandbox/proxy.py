@@ -15,15 +15,18 @@ from sandbox.cimd import LoopbackCIMDFetcher
 from sandbox.issuer import BareIssuer
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
+from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
 from sandbox.tls import LocalCA
 
 CALLBACK_PATH = "/auth/callback"
 # MCP clients listen on a random loopback port; both loopback spellings are in use.
 CLIENT_REDIRECT_PATTERNS = ["http://localhost:*", "http://127.0.0.1:*"]
 SCOPES = ["openid", "profile", "email"]
+# What a client may also ask for, by step-up (sandbox/stepup.py); forwarded to the IdP.
+STEP_UP_SCOPES = [ADMIN_SCOPE]
 
 
-class SandboxOIDCProxy(ProxyWorkarounds, OIDCProxy):
+class SandboxOIDCProxy(StepUpClientScopes, ProxyWorkarounds, OIDCProxy):
     """OIDCProxy that can take the discovery document in hand.
 
     OIDCProxy fetches discovery in its constructor, before the sandbox serves the
@@ -77,7 +80,7 @@ def build_proxy(
         # Upstream access tokens must name this MCP server (the realm's audience mapper).
         audience=settings.mcp_url,
         required_scopes=["openid"],
-        valid_scopes=SCOPES,
+        valid_scopes=SCOPES + STEP_UP_SCOPES,
         base_url=settings.base_url,
         redirect_path=CALLBACK_PATH,
         allowed_client_redirect_uris=CLIENT_REDIRECT_PATTERNS,

@@ -392,8 +392,9 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
     login form). Keyword arguments: ``password`` (default: the realm file's, or the one given
     to ``idp.create_user``), ``consent="approve"|"deny"``, ``registration="dcr"|"cimd"``
     (``cimd``: the client's id is the URL of a metadata document the fixture hosts on loopback
-    HTTPS for the test, with a certificate from the sandbox's CA), ``scopes=[...]`` (what the
-    first authorization asks for), and anything ``fastmcp.Client`` takes (``timeout=``...).
+    HTTPS for the test, with a certificate from the sandbox's CA), ``scopes=[...]`` (asked for
+    in every authorization besides what the server's challenge names, so ``["mcp:admin"]``
+    needs no step-up), and anything ``fastmcp.Client`` takes (``timeout=``...).
     Each client has its own token store.
     """
     from key_value.aio.stores.memory import MemoryStore
@@ -424,10 +425,9 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
             raise ValueError(f"registration must be 'dcr' or 'cimd', not {registration!r}")
         metadata_url = hosted_documents.enter_context(_client_document(sandbox, user)) if registration == "cimd" else None
         auth = HeadlessOAuth(
-            HeadlessBrowser(user, password, consent=consent),
+            HeadlessBrowser(user, password, consent=consent, scopes=scopes),
             token_storage=MemoryStore(),
             client_metadata_url=metadata_url,
-            scopes=scopes,
         )
         return SignInClient(sandbox.mcp_url, auth=auth, user=user, rotations=sandbox.key_rotations, **client_kwargs)
 

@@ -8,6 +8,7 @@ from importlib.resources import files
 from typing import Any
 
 from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from mcp.types import Icon
 
@@ -19,6 +20,14 @@ LOGO = Icon(
     mimeType="image/svg+xml",
     sizes=["any"],
 )
+
+from sandbox.stepup import ADMIN_SCOPE
+
+ADMIN_ROLE = "mcp-admin"
+# Tools the step-up gate (sandbox/stepup.py) answers with 403 insufficient_scope when the
+# token lacks their scopes. Declared here, not with FastMCP's require_scopes, so the tool
+# stays listed for every token and any client can try it.
+SCOPED_TOOLS = {"admin_report": frozenset({ADMIN_SCOPE})}
 
 FLOW_PHASES = """\
 The OAuth proxy flow, as this sandbox runs it ({mcp_url}):
@@ -48,6 +57,12 @@ The OAuth proxy flow, as this sandbox runs it ({mcp_url}):
 8. Authenticated calls. Each /mcp call carries the proxy's token; the proxy maps it to
    the stored upstream token and verifies that against the IdP's JWKS, refreshing it
    upstream when it has expired.
+9. Step-up. `admin_report` needs the scope `mcp:admin`, which the first authorization did
+   not ask for: the call answers HTTP 403 with `WWW-Authenticate: Bearer
+   error="insufficient_scope", scope="mcp:admin"`, naming only what is missing. The client
+   authorizes again asking for that scope plus the ones it already had (SEP-2350), and
+   retries. The scope says the client may act; the user's `mcp-admin` role says the user
+   may: with the scope, bob still gets a tool error naming the role.
 """
 
 
@@ -86,6 +101,19 @@ def create_sample_server(oauth_config: dict[str, Any]) -> FastMCP:
         roles = ", ".join(sorted(r for r in claims.get("realm_access", {}).get("roles", []) if r.startswith("mcp-")))
         roles = roles or "none"
         return f"Hello, {name}! You are signed in as {user} (roles: {roles})."
+
+    @mcp.tool
+    def admin_report() -> str:
+        """An administrator's report. Needs the scope mcp:admin (step-up) and the mcp-admin role."""
+        token = get_access_token()
+        if token is None or ADMIN_SCOPE not in token.scopes:
+            # The step-up gate answers 403 before this in proxy mode; this covers the rest.
+            raise ToolError(f"the scope {ADMIN_SCOPE} is required: authorize again asking for it")
+        claims = token.claims
+        user = claims.get("preferred_username") or claims.get("sub") or "an unknown user"
+        if ADMIN_ROLE not in claims.get("realm_access", {}).get("roles", []):
+            raise ToolError(f"the {ADMIN_ROLE} role is required: {user} has the scope {ADMIN_SCOPE} but not the role")
+        return f"Admin report for {user}: scopes {' '.join(sorted(token.scopes))}; every check passed."
 
     @mcp.resource("resource://server/config", mime_type="application/json")
     def server_config() -> str:

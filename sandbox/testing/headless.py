@@ -12,7 +12,7 @@ import re
 import urllib.request
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
 import httpx
 from fastmcp.client.auth import OAuth
@@ -76,11 +76,16 @@ class HeadlessBrowser:
         *,
         consent: Literal["approve", "deny"] = "approve",
         max_steps: int = 20,
+        scopes: list[str] | None = None,
     ) -> None:
         self.username = username
         self.password = password
         self.consent = consent
         self.max_steps = max_steps
+        # Added to every authorization request's scope: MCP clients ask for what the 401
+        # challenge names, whatever they were configured with, so this is where a test
+        # says "this client asks for mcp:admin up front".
+        self.scopes = list(scopes or [])
         # Kept across walks, like a browser profile: the IdP's SSO cookie lives here.
         # (httpx uses a CookieJar passed in as it is; a Cookies object would be copied.)
         self.cookies = BrowserCookieJar()
@@ -92,6 +97,8 @@ class HeadlessBrowser:
         if not redirect_uri:
             raise AuthorizationFailed(f"authorization URL has no redirect_uri: {authorization_url}")
         self.pages = []
+        if self.scopes:
+            authorization_url = _with_scopes(authorization_url, self.scopes)
         async with httpx.AsyncClient(cookies=self.cookies, follow_redirects=False, timeout=30.0) as http:
             response = await http.get(authorization_url)
             for _ in range(self.max_steps):
@@ -152,6 +159,15 @@ def _error_message(text: str) -> str:
     """The message of an error page: FastMCP's own, else the start of the body."""
     found = _PROXY_ERROR.search(text)
     return " ".join((html.unescape(found.group(1)) if found else text[:300]).split())
+
+
+def _with_scopes(url: str, scopes: list[str]) -> str:
+    parts = urlparse(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    asked = next((value.split() for key, value in query if key == "scope"), [])
+    query = [(key, value) for key, value in query if key != "scope"]
+    query.append(("scope", " ".join(dict.fromkeys([*asked, *scopes]))))
+    return urlunparse(parts._replace(query=urlencode(query)))
 
 
 def _query(url: str) -> dict[str, str]:

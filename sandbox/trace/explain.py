@@ -103,6 +103,11 @@ EXPLANATIONS: dict[str, Explanation] = {
         "The proxy relays the call to the MCP server behind it (upstream mode). It never sends the client's token (token passthrough is forbidden); the headers show who is signed in, and a token minted for the upstream when --upstream-token is on.",
         "MCP 2025-11-25 Security Best Practices §Token Passthrough",
     ),
+    "step_up": Explanation(
+        "403 insufficient_scope (step-up)",
+        "The token is valid but lacks a scope this call needs, so the 403's WWW-Authenticate names only the missing scope and the client authorizes again asking for it plus the scopes it already had.",
+        "RFC 6750 §3.1, MCP 2026-07-28 Authorization §Scope Challenge Handling",
+    ),
     "refresh": Explanation(
         "Refresh",
         "The client trades its refresh token for a new access token without the browser.",

@@ -99,7 +99,8 @@ class Classifier:
     def classify(self, hop: Hop) -> Kind | None:
         path = hop.path
         if self.is_mcp(path):
-            return Kind("unauthorized" if hop.status == 401 else "mcp_call", "client", "proxy")
+            kind = {401: "unauthorized", 403: "step_up"}.get(hop.status or 0, "mcp_call")
+            return Kind(kind, "client", "proxy")
         if self.is_idp(path):
             return self._idp(hop, path[len(self.idp_prefix or "") :])
         if path.startswith("/.well-known/oauth-protected-resource"):

@@ -30,7 +30,7 @@ class Tracer:
     def begin(self, hop: Hop) -> Flow | None:
         """At request start: bind what the request carries, so calls made while serving it find the flow."""
         kind = self.classifier.classify(hop)
-        if kind is None or kind.kind in ("mcp_call", "unauthorized"):
+        if kind is None or kind.kind in ("mcp_call", "unauthorized", "step_up"):
             return None
         try:
             flow = self.correlator.flow_for(hop, kind.kind)
@@ -82,7 +82,7 @@ def _mcp_params(hop: Hop) -> dict[str, Any]:
 
 def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
     status = hop.status
-    if kind == "unauthorized":
+    if kind in ("unauthorized", "step_up"):
         return "WWW-Authenticate: " + hop.response_headers.get("www-authenticate", "")[:200]
     if kind in ("mcp_call", "upstream_mcp"):
         return " ".join(str(params[k]) for k in ("jsonrpc_method", "name") if k in params)
@@ -113,7 +113,7 @@ HOP_HEADERS = frozenset({"host", "content-length", "accept", "accept-encoding", 
 
 
 def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRecorder) -> list[Step]:
-    if kind.kind in ("mcp_call", "upstream_mcp"):
+    if kind.kind in ("mcp_call", "upstream_mcp", "step_up"):
         params = _mcp_params(hop)
     elif isinstance(hop.json, dict) and not hop.form:
         params = mask_json(hop.json)

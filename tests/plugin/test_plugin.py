@@ -117,11 +117,18 @@ async def test_registration(mcp_client, registration, scheme):
     assert "signed in as bob" in result.data
     assert client_id.startswith(scheme) if scheme else not client_id.startswith("https://")
 
+@pytest.mark.asyncio
+async def test_scopes_asked_up_front_and_by_step_up(mcp_client):
+    async with mcp_client("alice", scopes=["mcp:admin"]) as client:
+        assert "mcp:admin" in (await client.call_tool("admin_report", {})).data
+    async with mcp_client("alice") as client:  # no scope up front: the client steps up by itself
+        assert "mcp:admin" in (await client.call_tool("admin_report", {})).data
+
 def test_an_unknown_registration_is_a_clear_error(mcp_client):
     with pytest.raises(ValueError, match="registration must be 'dcr' or 'cimd'"):
         mcp_client("bob", registration="manual")
 ''')
-    run(pytester).assert_outcomes(passed=3)
+    run(pytester).assert_outcomes(passed=4)
 
 
 def test_a_bad_server_spec_stops_the_run_in_one_line(pytester: pytest.Pytester):

@@ -9,7 +9,7 @@ KINDS = {
     "unauthorized", "prm_discovery", "as_metadata", "registration", "authorize", "consent_shown", "consent_decided",
     "upstream_redirect", "idp_authorize", "idp_login", "idp_consent", "callback", "upstream_token_exchange",
     "token_exchange", "token_issued", "mcp_call", "refresh", "upstream_refresh", "revocation", "upstream_revocation",
-    "upstream_discovery", "jwks", "userinfo",
+    "upstream_discovery", "jwks", "userinfo", "step_up",
 }
 
 

@@ -1,0 +1,179 @@
+"""Step-up authorization: a tool that needs a scope the token lacks answers HTTP 403.
+
+MCP 2026-07-28 (and SEP-2350): when a token is valid but lacks a scope an operation needs,
+the server answers ``403`` with ``WWW-Authenticate: Bearer error="insufficient_scope",
+scope="..."`` naming only the missing scopes; the client re-authorizes asking for those
+plus everything it already had. FastMCP 4.2.3 reports a component's ``require_scopes``
+shortfall as a JSON-RPC tool error inside a 200 (the MCP session has already answered by
+then), so no client ever steps up. This ASGI middleware gives the challenge at the HTTP
+level instead, before FastMCP runs the call: ``tests/sandbox/test_stepup.py`` fails once
+FastMCP answers 403 itself, so this can go.
+
+Which tools need which scopes: the sample server names its own (``SCOPED_TOOLS`` in
+sandbox/tools.py, so ``admin_report`` stays listed for every token and can be tried from any
+client), and for any server, a tool declared with FastMCP's ``auth=require_scopes(...)`` is
+checked with FastMCP's own shortfall rule (an opaque check that fails discloses no scope).
+
+A scope is what the client may ask for on the user's behalf; whether the user may do the
+thing is the tool's own role check, after this.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.server.auth import AccessToken, AuthContext
+from fastmcp.utilities.authorization import run_auth_checks_with_shortfall
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The sample server's optional scope (realms/sandbox.json: an optional client scope of the
+# proxy's upstream client), which the first authorization does not ask for.
+ADMIN_SCOPE = "mcp:admin"
+
+# Larger bodies are passed on unread: no tools/call naming a tool is that big, and FastMCP
+# applies its own limit to what it reads.
+MAX_INSPECTED_BODY = 64 * 1024
+
+
+class StepUpClientScopes:
+    """Proxy mixin: a DCR client may later ask for any scope the server offers.
+
+    The MCP SDK registers with the scope of the first challenge (``openid``), and FastMCP
+    4.2.3 keeps a registered scope as the client's ceiling (``validate_scope``), so the
+    step-up authorization is refused with ``invalid_scope`` before the user sees it. A CIMD
+    client without a ``scope`` already gets every valid scope; this gives a DCR client the
+    same. What the user grants is still decided at consent and by the IdP.
+    ``tests/sandbox/test_stepup.py`` fails once FastMCP widens it itself.
+    """
+
+    async def get_client(self, client_id: str) -> Any:
+        client = await super().get_client(client_id)  # type: ignore[misc]
+        options = getattr(self, "client_registration_options", None)
+        offered = options.valid_scopes if options is not None else None
+        if client is not None and getattr(client, "cimd_document", None) is None and client.scope and offered:
+            client.scope = " ".join(dict.fromkeys([*client.scope.split(), *offered]))
+        return client
+
+
+class StepUpGate:
+    """In front of the MCP endpoint: ``tools/call`` of a scoped tool needs its scopes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: Any,
+        server: FastMCP,
+        scoped_tools: Mapping[str, frozenset[str]],
+        mcp_path: str,
+        resource_metadata_url: str,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier  # FastMCP's auth provider: verify_token(str) -> AccessToken | None
+        self.server = server
+        self.scoped_tools = scoped_tools
+        self.mcp_path = mcp_path.rstrip("/")
+        self.resource_metadata_url = resource_metadata_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != self.mcp_path:
+            await self.app(scope, receive, send)
+            return
+        body, complete = await _read_body(receive)
+        replay = _replaying(body, complete, receive)
+        tools = _called_tools(body) if complete else set()
+        bearer = _bearer(scope)
+        if tools and bearer:
+            token = await self.verifier.verify_token(bearer)
+            # No valid token: FastMCP's own 401 follows. A valid one missing scopes: 403 here.
+            if token is not None and (missing := await self.missing_scopes(tools, token)):
+                await self._challenge(send, missing)
+                return
+        await self.app(scope, replay, send)
+
+    async def missing_scopes(self, tools: set[str], token: AccessToken) -> frozenset[str]:
+        missing: set[str] = set()
+        for name in tools:
+            missing |= self.scoped_tools.get(name, frozenset()) - set(token.scopes)
+            tool = await self.server.local_provider.get_tool(name)
+            if tool is not None and tool.auth is not None:
+                authorized, shortfall = await run_auth_checks_with_shortfall(tool.auth, AuthContext(token=token, component=tool))
+                missing |= set() if authorized else set(shortfall)
+        return frozenset(missing)
+
+    async def _challenge(self, send: Send, missing: frozenset[str]) -> None:
+        wanted = " ".join(sorted(missing))
+        description = f"This tool needs the scope {wanted}; authorize again asking for it (and what you have)."
+        challenge = (
+            f'Bearer error="insufficient_scope", scope="{wanted}", '
+            f'resource_metadata="{self.resource_metadata_url}", error_description="{description}"'
+        )
+        body = json.dumps({"error": "insufficient_scope", "error_description": description, "scope": wanted}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", challenge.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
+    """The request's messages up to the inspection limit; ``complete`` if that is all of it."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return messages, size <= MAX_INSPECTED_BODY
+        if size > MAX_INSPECTED_BODY:
+            return messages, False
+
+
+def _replaying(messages: list[Message], complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app what was read, then the rest of the stream."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+def _called_tools(messages: list[Message]) -> set[str]:
+    """Names of the tools a JSON-RPC message (or batch) calls; nothing if it is not JSON."""
+    try:
+        payload = json.loads(b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return set()
+    calls = payload if isinstance(payload, list) else [payload]
+    return {
+        call["params"]["name"]
+        for call in calls
+        if isinstance(call, dict)
+        and call.get("method") == "tools/call"
+        and isinstance(call.get("params"), dict)
+        and isinstance(call["params"].get("name"), str)
+    }
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            kind, _, credential = value.decode("latin-1").partition(" ")
+            return credential.strip() if kind.lower() == "bearer" and credential.strip() else None
+    return None

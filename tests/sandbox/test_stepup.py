@@ -1,0 +1,141 @@
+"""The step-up layer (sandbox/stepup.py): the 403 FastMCP does not give, and when it can go."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from fastmcp import FastMCP
+from fastmcp.server.auth import require_scopes
+from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
+from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
+from mcp.shared.auth import InvalidScopeError
+from pydantic import AnyUrl
+
+from sandbox.stepup import StepUpGate
+
+TOKENS = {
+    "basic": {"client_id": "c", "scopes": ["openid"]},
+    "admin": {"client_id": "c", "scopes": ["openid", "mcp:admin"]},
+}
+METADATA = "http://localhost:9/.well-known/oauth-protected-resource/mcp"
+
+
+def server() -> FastMCP:
+    mcp = FastMCP("step-up test", auth=StaticTokenVerifier(tokens=TOKENS))
+
+    @mcp.tool
+    def admin_report() -> str:
+        return "report"
+
+    @mcp.tool(auth=require_scopes("mcp:write"))
+    def write() -> str:
+        return "written"
+
+    return mcp
+
+
+def call(name: str, *, batch: bool = False) -> bytes:
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {}}}
+    return json.dumps([message] if batch else message).encode()
+
+
+class Downstream:
+    """Stands in for the MCP app: records what reached it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def gate(downstream: Downstream) -> StepUpGate:
+    mcp = server()
+    return StepUpGate(
+        downstream, verifier=mcp.auth, server=mcp, scoped_tools={"admin_report": frozenset({"mcp:admin"})},
+        mcp_path="/mcp", resource_metadata_url=METADATA,
+    )
+
+
+async def post(app, body: bytes, token: str | None = "basic") -> httpx.Response:
+    headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:9") as http:
+        return await http.post("/mcp", content=body, headers=headers)
+
+
+async def test_a_token_without_the_tools_scope_gets_403_naming_only_that_scope():
+    downstream = Downstream()
+    answer = await post(gate(downstream), call("admin_report"))
+    assert answer.status_code == 403
+    challenge = answer.headers["www-authenticate"]
+    assert challenge.startswith('Bearer error="insufficient_scope", scope="mcp:admin", ')
+    assert f'resource_metadata="{METADATA}"' in challenge
+    assert answer.json()["error"] == "insufficient_scope" and answer.json()["scope"] == "mcp:admin"
+    assert downstream.bodies == []  # the call never ran
+
+
+async def test_a_tool_declared_with_fastmcp_s_require_scopes_is_gated_by_fastmcp_s_rule():
+    answer = await post(gate(Downstream()), call("write", batch=True))
+    assert answer.status_code == 403
+    assert 'scope="mcp:write"' in answer.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize(
+    "body, token",
+    [
+        (call("admin_report"), "admin"),  # has the scope
+        (call("greet"), "basic"),  # a tool that needs nothing
+        (call("admin_report"), None),  # no token: FastMCP's 401 is next
+        (call("admin_report"), "forged"),  # an invalid token: FastMCP's 401 too
+        (b"{not json", "basic"),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": ["x"]}}', "basic"),
+    ],
+)
+async def test_everything_else_reaches_the_server_unchanged(body, token):
+    downstream = Downstream()
+    answer = await post(gate(downstream), body, token)
+    assert answer.status_code == 200
+    assert downstream.bodies == [body]
+
+
+async def test_a_body_too_big_to_inspect_is_passed_on_whole():
+    downstream = Downstream()
+    body = call("admin_report")[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'
+    answer = await post(gate(downstream), body)
+    assert answer.status_code == 200
+    assert downstream.bodies == [body]
+
+
+async def test_upstream_fastmcp_still_answers_a_scope_shortfall_inside_a_200():
+    """When this fails, FastMCP gives the 403 step-up challenge itself: StepUpGate can go."""
+    mcp = server()
+    app = mcp.http_app(path="/mcp", stateless_http=True, json_response=True)
+    async with app.router.lifespan_context(app):
+        # Streamable HTTP wants both media types; the transport's own 406 would hide the point.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:9") as http:
+            answer = await http.post(
+                "/mcp",
+                content=call("write"),
+                headers={"authorization": "Bearer basic", "content-type": "application/json", "accept": "application/json, text/event-stream"},
+            )
+    assert answer.status_code == 200
+    # The tool is hidden from a token without the scope, so the call is an "Unknown tool" tool error.
+    result = answer.json()["result"]
+    assert result["isError"] and "Unknown tool: 'write'" in result["content"][0]["text"]
+
+
+def test_upstream_fastmcp_still_caps_a_dcr_client_at_its_registered_scope():
+    """When this fails, FastMCP lets a client step up past its registered scope: StepUpClientScopes can go."""
+    client = ProxyDCRClient(client_id="c", redirect_uris=[AnyUrl("http://localhost:1/cb")], scope="openid")
+    with pytest.raises(InvalidScopeError):
+        client.validate_scope("openid mcp:admin")
