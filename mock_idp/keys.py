@@ -92,8 +92,9 @@ class KeyStore:
 
     # -- signing and verification ------------------------------------------------------
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode({"alg": ALGORITHM, "typ": "JWT", "kid": self.kid}, claims, self.key, algorithms=[ALGORITHM])
+    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``)."""
+        return jwt.encode({"alg": ALGORITHM, "typ": typ, "kid": self.kid}, claims, self.key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any] | None:
         """Claims of a token one of our live keys signed, or ``None`` for anything else.

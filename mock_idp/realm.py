@@ -46,7 +46,7 @@ SUPPORTED_MAPPERS = frozenset(
 )
 SUPPORTED_POLICIES = frozenset({"trusted-hosts", "consent-required", "max-clients"})
 # Client attributes with behaviour in the mock; other attributes are reported.
-KNOWN_CLIENT_ATTRIBUTES = frozenset({"pkce.code.challenge.method", "post.logout.redirect.uris"})
+KNOWN_CLIENT_ATTRIBUTES = frozenset({"pkce.code.challenge.method", "post.logout.redirect.uris", "standard.token.exchange.enabled"})
 
 
 class RealmError(ValueError):

@@ -28,6 +28,7 @@ from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
+from sandbox.enterprise import provision_enterprise_client
 from sandbox.stepup import StepUpGate
 from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
@@ -101,6 +102,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
             await stack.enter_async_context(mcp_app.lifespan(app))
             if upstream_mode is not None:
                 stack.push_async_callback(upstream_mode.transport.close)  # stops a stdio server
+            if settings.mode == "proxy":
+                await provision_enterprise_client(mcp.auth)
             yield
 
     app = FastAPI(title="MCP OAuth sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)

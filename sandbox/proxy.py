@@ -12,6 +12,7 @@ from pydantic import AnyHttpUrl
 
 from sandbox.backends import Upstream
 from sandbox.cimd import LoopbackCIMDFetcher
+from sandbox.enterprise import identity_assertion
 from sandbox.issuer import BareIssuer
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
@@ -91,6 +92,8 @@ def build_proxy(
         fastmcp_access_token_expiry_seconds=settings.access_token_lifetime,
         # Client ID Metadata Documents, the 2026-07-28 profile's recommended registration.
         enable_cimd=True,
+        # SEP-990: ID-JAGs the realm issues are accepted at /token (sandbox/enterprise.py).
+        identity_assertion=identity_assertion(upstream),
     )
     # The issuer byte for byte as clients were given it: no trailing slash (sandbox/issuer.py).
     # Set after construction, where FastMCP would log a bogus "issuer differs from base_url".

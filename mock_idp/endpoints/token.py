@@ -15,6 +15,8 @@ from mock_idp.endpoints import idp_of
 from mock_idp.errors import NO_STORE, OAuthError, invalid_grant, invalid_request, unauthorized_client
 from mock_idp.idp import IdentityProvider
 from mock_idp.realm import Client
+from mock_idp.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from mock_idp.token_exchange import token_exchange
 
 Grant = Callable[[IdentityProvider, Client, dict[str, str]], dict[str, Any]]
 
@@ -120,6 +122,7 @@ GRANTS: dict[str, Grant] = {
     "refresh_token": refresh_token,
     "password": password,
     "client_credentials": client_credentials,
+    TOKEN_EXCHANGE: token_exchange,  # RFC 8693, ID token -> ID-JAG only (mock_idp/token_exchange.py)
 }
 
 
