@@ -12,7 +12,7 @@ CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers install clean
+.PHONY: sandbox test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers js-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
@@ -50,7 +50,18 @@ browser: $(STAMP)
 		$(BIN)/playwright install chromium; \
 	fi
 
+# The e2e suite's JavaScript peers, pinned by e2e/js/package-lock.json: the MCP TypeScript
+# SDK (a CIMD client) and the conformance suite (its authorization mode is 0.2 pre-release only).
+JS_DIR   := e2e/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed-stamp
+
 node: $(NODE)
+
+js-peers: $(JS_STAMP)
+
+$(JS_STAMP): $(JS_DIR)/package-lock.json | $(NODE)
+	PATH="$(CURDIR)/$(NODE_DIR)/node_modules/.bin:$$PATH" npm ci --prefix $(JS_DIR) --no-audit --no-fund --silent
+	touch $@
 
 $(NODE):
 	npm install --no-audit --no-fund --silent --prefix $(NODE_DIR) node@$(NODE_VERSION)
@@ -63,13 +74,13 @@ $(PEERS_STAMP): | $(NODE)
 		@modelcontextprotocol/server-everything@$(EVERYTHING_VERSION) @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION)
 	touch $@
 
-test: $(STAMP) browser mcp-peers
+test: $(STAMP) browser mcp-peers js-peers
 	$(PYTEST) -m "not keycloak"
 
 test-unit: $(STAMP)
 	$(PYTEST) tests -m "not keycloak"
 
-test-e2e: $(STAMP) browser mcp-peers
+test-e2e: $(STAMP) browser mcp-peers js-peers
 	$(PYTEST) e2e
 
 # The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests, in
@@ -78,7 +89,7 @@ test-e2e: $(STAMP) browser mcp-peers
 ifneq ($(KEYCLOAK_LAUNCHER),)
 test-keycloak: export SANDBOX_KEYCLOAK_LAUNCHER := $(KEYCLOAK_LAUNCHER)
 endif
-test-keycloak: $(STAMP) browser mcp-peers
+test-keycloak: $(STAMP) browser mcp-peers js-peers
 	$(PYTEST) -m keycloak --backend keycloak --sandbox-backend keycloak tests e2e
 
 # Keycloak's official image, built here without a registry (Debian base, Debian JRE, Maven): images/.
@@ -106,4 +117,4 @@ bench: $(STAMP) mcp-peers
 	$(BIN)/python bench/bench_plugin_startup.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache test-artifacts dist build *.egg-info
+	rm -rf $(VENV) .tools $(JS_DIR)/node_modules .pytest_cache test-artifacts dist build *.egg-info

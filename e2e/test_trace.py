@@ -117,7 +117,7 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
             assert secret not in text, f"realm secret in {name}"
         for token in tokens:
             assert token not in text, f"a full token in {name}"
-    assert len(realm.secrets) == 3 and len(tokens) >= 4
+    assert len(realm.secrets) == 4 and len(tokens) >= 4  # two client secrets, two passwords
 
 
 async def test_two_concurrent_users_make_two_flows(traced):

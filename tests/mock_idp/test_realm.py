@@ -95,7 +95,7 @@ def test_unknown_fields_produce_one_startup_warning(realm_dict, tmp_path, caplog
         (lambda r: r["clients"][0].__setitem__("redirectUris", "http://x"), "$.clients[0].redirectUris: Input should be a valid list"),
         (lambda r: r.pop("realm"), "$.realm: Field required"),
         (lambda r: r["users"][0]["realmRoles"].append("ghost"), "$.users[0].realmRoles[3]: role 'ghost' is not declared"),
-        (lambda r: r["clients"].append(dict(r["clients"][0])), "$.clients[2].clientId: duplicate clientId 'sandbox-proxy'"),
+        (lambda r: r["clients"].append(dict(r["clients"][0])), "$.clients[3].clientId: duplicate clientId 'sandbox-proxy'"),
         (lambda r: r["clients"][0].pop("secret"), "$.clients[0].secret: a confidential client needs a secret"),
         (lambda r: r["clients"][0]["attributes"].__setitem__("pkce.code.challenge.method", "S512"), 'pkce.code.challenge.method"]: unsupported PKCE method'),
     ],

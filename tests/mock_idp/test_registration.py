@@ -96,13 +96,13 @@ async def test_sending_host_must_match_when_configured(realm_dict, tmp_path):
 
 async def test_max_clients_and_consent_required_policies(realm_dict, tmp_path):
     policies = [
-        {"name": "Max Clients Limit", "providerId": "max-clients", "subType": "anonymous", "config": {"max-clients": ["3"]}},
+        {"name": "Max Clients Limit", "providerId": "max-clients", "subType": "anonymous", "config": {"max-clients": ["4"]}},
         {"name": "Consent Required", "providerId": "consent-required", "subType": "anonymous", "config": {}},
     ]
     app = _app_with_policies(realm_dict, tmp_path, policies)
     async with browser(app, "http://localhost:8080") as http:
         first = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
-        assert first.status_code == 201  # 2 realm clients + this one = 3
+        assert first.status_code == 201  # 3 realm clients + this one = 4
         full = await http.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
         assert full.status_code == 403 and "Policy 'Max Clients Limit'" in full.json()["error_description"]
         client_id = first.json()["client_id"]
