@@ -110,6 +110,7 @@ fidelity-record: $(STAMP)
 bench: $(STAMP) mcp-peers
 	$(BIN)/python bench/bench_mock_idp.py
 	$(BIN)/python bench/bench_sandbox.py --backend mock
+	$(BIN)/python bench/bench_registration.py
 	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/bench_upstream.py
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
