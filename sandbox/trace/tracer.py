@@ -88,6 +88,9 @@ def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
         return " ".join(str(params[k]) for k in ("jsonrpc_method", "name") if k in params)
     if kind == "registration" and isinstance(hop.response_json, dict) and "client_id" in hop.response_json:
         return f"client_id={hop.response_json['client_id']}"
+    if kind == "as_metadata" and isinstance(hop.response_json, dict) and "issuer" in hop.response_json:
+        # MCP 2026-07-28: a client binds its registration and tokens to this issuer (SEP-2352).
+        return f"issuer={hop.response_json['issuer']} · registration and tokens are bound to it"
     if kind == "cimd_fetch" and isinstance(hop.response_json, dict):
         return f"client_name={hop.response_json.get('client_name')} · redirect_uris={hop.response_json.get('redirect_uris')}"
     if kind in ("authorize", "idp_authorize"):
