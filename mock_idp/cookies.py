@@ -63,9 +63,11 @@ class CookieKeys:
     state directory, so cookies survive a restart and nothing public derives them."""
 
     def __init__(self, signing: bytes, encryption: bytes) -> None:
+        if len(signing) != 64 or len(encryption) != 32:
+            raise ValueError("an HS512 key is 64 bytes, an A256GCM key 32")
+        self._mac_key = signing
         self.signing = OctKey.import_key(signing)
         self.encryption = OctKey.import_key(encryption)
-        self._raw_signing = signing
         self.signing_kid = str(uuid.UUID(bytes=hashlib.sha256(b"sig" + signing).digest()[:16]))
         self.encryption_kid = str(uuid.UUID(bytes=hashlib.sha256(b"enc" + encryption).digest()[:16]))
 
@@ -75,10 +77,7 @@ class CookieKeys:
         if path.exists():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                keys = cls(base64.b64decode(data["hs512"], validate=True), base64.b64decode(data["aes256"], validate=True))
-                if len(keys._raw_signing) == 64 and len(base64.b64decode(data["aes256"])) == 32:
-                    return keys
-                raise ValueError("wrong key length")
+                return cls(base64.b64decode(data["hs512"], validate=True), base64.b64decode(data["aes256"], validate=True))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 moved = move_aside(path)
                 log.warning("cookie keys %s are unreadable (%s); kept them as %s and made new ones (browsers log in again)", path, exc, moved.name)
@@ -102,7 +101,7 @@ class CookieKeys:
         return claims if isinstance(claims, dict) else None
 
     def mac(self, value: str) -> str:
-        digest = hmac.new(self._raw_signing, value.encode("utf-8"), hashlib.sha512).digest()
+        digest = hmac.new(self._mac_key, value.encode("utf-8"), hashlib.sha512).digest()
         return _b64url(digest)
 
     def encrypt(self, payload: dict[str, Any]) -> str:

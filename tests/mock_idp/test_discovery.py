@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration
 from joserfc import jwt
 from joserfc.jwk import KeySet

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from joserfc import jwt
 from mockidp_support import REALM_PATH, browser, code_tokens

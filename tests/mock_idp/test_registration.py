@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from mockidp_support import ISSUER, OIDC, auth_params, browser, form_action, redirect_params
 

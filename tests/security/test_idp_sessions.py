@@ -171,3 +171,15 @@ async def test_the_cookie_key_is_the_state_dirs_own_and_survives_a_restart(tmp_p
 
 def mock_browser(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080", cookies=BrowserCookieJar(), follow_redirects=False)
+
+
+@pytest.mark.mock_only  # the trace records the embedded IdP's own side only
+async def test_the_trace_never_shows_a_cookie_that_signs_in(sandbox, victim):
+    """RFC 9700 §4.14, RFC 6749 §10.3: the trace needs no credentials, so the SSO and
+    login-session cookies the IdP set during the victim's login must not appear in it."""
+    http, _ = victim
+    values = [cookie(http, name) for name in ("KEYCLOAK_IDENTITY", "AUTH_SESSION_ID")]
+    async with httpx.AsyncClient() as reader:
+        trace = (await reader.get(f"{sandbox.base_url}/sandbox/trace.json")).text
+    assert "login-actions/authenticate" in trace, "the victim's login should be in the trace"
+    assert [value for value in values if value in trace or value[:40] in trace] == []
