@@ -5,9 +5,10 @@ from __future__ import annotations
 import stat
 
 import httpx
-from mockidp_support import BASE, OIDC, PROXY, browser, code_tokens
+from mockidp_support import BASE, OIDC, PROXY, auth_params, browser, code_tokens
 
 from mock_idp import create_app
+from mock_idp.cookies import KEY_FILE as COOKIE_KEY_FILE
 from mock_idp.keys import KEY_FILE
 
 
@@ -62,6 +63,17 @@ async def test_corrupt_key_is_kept_and_replaced(realm_dict, state_dir):
     app = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     assert app.state.idp.keys.kid
     assert [p.read_text() for p in state_dir.glob(f"{KEY_FILE}.corrupt-*")] == ["not a key"]
+
+
+async def test_cookie_keys_are_private_and_a_corrupt_file_is_kept_and_replaced(realm_dict, state_dir):
+    create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
+    assert stat.S_IMODE((state_dir / COOKIE_KEY_FILE).stat().st_mode) == 0o600
+    (state_dir / COOKIE_KEY_FILE).write_text('{"hs512": "c2hvcnQ=", "aes256": "c2hvcnQ="}')  # keys too short
+    app = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
+    async with _client(app) as http:  # the new keys work: a login sets a cookie that signs in
+        assert (await code_tokens(http))["access_token"]
+        assert "&code=" in (await http.get(f"{OIDC}/auth", params=auth_params(prompt="none"))).headers["location"]
+    assert [p.read_text() for p in state_dir.glob(f"{COOKIE_KEY_FILE}.corrupt-*")] == ['{"hs512": "c2hvcnQ=", "aes256": "c2hvcnQ="}']
 
 
 async def test_dcr_clients_survive_restart(realm_dict, state_dir):
