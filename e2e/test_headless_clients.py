@@ -138,7 +138,7 @@ async def test_wrong_password_is_refused_and_nothing_is_issued(sandbox):
             await client.call_tool("greet", {"name": "nobody"})
     assert isinstance(cause_of(failure.value, LoginFailed), LoginFailed)
     assert await auth.token_storage_adapter.get_tokens() is None
-    assert browser.pages == ["consent", "login"] if sandbox.settings.consent else ["login"]
+    assert browser.pages == (["consent", "login"] if sandbox.settings.consent else ["login"])
 
 
 async def test_denied_consent_reaches_the_client_as_access_denied(sandbox):
