@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.backends.keycloak import KEYCLOAK_VERSION  # noqa: E402
-from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root  # noqa: E402
-from sandbox.backends.keycloak.distribution import DistributionLauncher  # noqa: E402
-from sandbox.backends.keycloak.java import find_jdk  # noqa: E402
-from sandbox.backends.keycloak.ports import free_port  # noqa: E402
+from sandbox.backends.keycloak import KEYCLOAK_VERSION
+from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root
+from sandbox.backends.keycloak.distribution import DistributionLauncher
+from sandbox.backends.keycloak.java import find_jdk
+from sandbox.backends.keycloak.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -36,7 +36,17 @@ VERIFIER = "bench-" + "v" * 50
 
 def start(state_dir: str) -> tuple[subprocess.Popen[str], str, float]:
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "mock_idp", "--realm", str(REPO / "realms" / "sandbox.json"), "--port", "0", "--state-dir", state_dir]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mock_idp",
+        "--realm",
+        str(REPO / "realms" / "sandbox.json"),
+        "--port",
+        "0",
+        "--state-dir",
+        state_dir,
+    ]
     process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
     match = re.search(r"at (http://\S+)", process.stdout.readline())
@@ -53,7 +63,14 @@ def start(state_dir: str) -> tuple[subprocess.Popen[str], str, float]:
 
 
 def collect_codes(http: httpx.Client, oidc: str, count: int) -> list[str]:
-    params = {"client_id": AUTH[0], "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid profile email", "code_challenge": s256(VERIFIER), "code_challenge_method": "S256"}
+    params = {
+        "client_id": AUTH[0],
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid profile email",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+    }
     page = http.get(f"{oidc}/auth", params=params)
     action = unescape(re.search(r'id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))
     responses = [http.post(action, data={"username": "alice", "password": "alice"})]
@@ -74,17 +91,30 @@ def main() -> None:
         process, issuer, ready = start(state_dir)
         try:
             oidc = f"{issuer}/protocol/openid-connect"
-            with httpx.Client(follow_redirects=False, cookies=BrowserCookieJar()) as http:  # the IdP's cookies are Secure
+            with httpx.Client(
+                follow_redirects=False, cookies=BrowserCookieJar()
+            ) as http:  # the IdP's cookies are Secure
                 codes = collect_codes(http, oidc, args.codes)
                 begin = time.perf_counter()
                 for code in codes:
-                    response = http.post(f"{oidc}/token", auth=AUTH, data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER})
+                    response = http.post(
+                        f"{oidc}/token",
+                        auth=AUTH,
+                        data={
+                            "grant_type": "authorization_code",
+                            "code": code,
+                            "redirect_uri": REDIRECT,
+                            "code_verifier": VERIFIER,
+                        },
+                    )
                     assert response.status_code == 200, response.text
                 code_seconds = time.perf_counter() - begin
                 refresh_token = response.json()["refresh_token"]
                 begin = time.perf_counter()
                 for _ in range(args.refreshes):
-                    response = http.post(f"{oidc}/token", auth=AUTH, data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+                    response = http.post(
+                        f"{oidc}/token", auth=AUTH, data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+                    )
                     assert response.status_code == 200, response.text
                     refresh_token = response.json()["refresh_token"]  # rotation: each token is single use
                 refresh_seconds = time.perf_counter() - begin
@@ -93,8 +123,16 @@ def main() -> None:
             process.wait(timeout=10)
     rows = [
         ("startup to ready (discovery 200)", f"{ready:.2f} s", ""),
-        ("token: authorization_code", f"{rate(args.codes, code_seconds)} req/s", f"{args.codes} sequential, {code_seconds * 1000 / args.codes:.2f} ms each"),
-        ("token: refresh_token (rotating)", f"{rate(args.refreshes, refresh_seconds)} req/s", f"{args.refreshes} sequential, {refresh_seconds * 1000 / args.refreshes:.2f} ms each"),
+        (
+            "token: authorization_code",
+            f"{rate(args.codes, code_seconds)} req/s",
+            f"{args.codes} sequential, {code_seconds * 1000 / args.codes:.2f} ms each",
+        ),
+        (
+            "token: refresh_token (rotating)",
+            f"{rate(args.refreshes, refresh_seconds)} req/s",
+            f"{args.refreshes} sequential, {refresh_seconds * 1000 / args.refreshes:.2f} ms each",
+        ),
     ]
     print(f"mock IdP benchmark ({issuer}, Python {sys.version.split()[0]})")
     for name, value, note in rows:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TEST_FILE = '''
+TEST_FILE = """
 import os, time
 import pytest
 
@@ -30,14 +30,24 @@ async def test_first_call(mcp_client):
         await client.call_tool("greet", {"name": "bench"})
         with open(os.environ["BENCH_OUT"], "w") as out:
             out.write(repr(time.time()))
-'''
+"""
 
 
 def one_run(directory: Path, backend: str) -> float:
     out = directory / "first-call"
     out.unlink(missing_ok=True)
     env = {**os.environ, "BENCH_OUT": str(out)}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--sandbox-backend", backend, "test_bench.py"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--sandbox-backend",
+        backend,
+        "test_bench.py",
+    ]
     started = time.time()
     result = subprocess.run(command, cwd=directory, env=env, capture_output=True, text=True, timeout=900)
     if result.returncode != 0 or not out.exists():
@@ -56,7 +66,12 @@ def main() -> None:
         directory = Path(tmp)
         (directory / "test_bench.py").write_text(TEST_FILE)
         mock = [one_run(directory, "mock") for _ in range(args.mock_runs)]
-        rows.append((f"mock backend (median of {len(mock)})", f"{statistics.median(mock):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in mock)})"))
+        rows.append(
+            (
+                f"mock backend (median of {len(mock)})",
+                f"{statistics.median(mock):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in mock)})",
+            )
+        )
         if args.keycloak_runs:
             from sandbox.backends.keycloak import keycloak_unavailable_reason
 
@@ -65,7 +80,12 @@ def main() -> None:
                 rows.append(("keycloak backend", f"not measured: {reason}"))
             else:
                 keycloak = [one_run(directory, "keycloak") for _ in range(args.keycloak_runs)]
-                rows.append((f"keycloak backend (median of {len(keycloak)})", f"{statistics.median(keycloak):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in keycloak)})"))
+                rows.append(
+                    (
+                        f"keycloak backend (median of {len(keycloak)})",
+                        f"{statistics.median(keycloak):.2f} s  (runs: {', '.join(f'{t:.2f}' for t in keycloak)})",
+                    )
+                )
     width = max(len(name) for name, _ in rows)
     print(f"pytest plugin: pytest start -> first authenticated tool call ({os.cpu_count()} cores, loopback)")
     for name, value in rows:

@@ -38,7 +38,9 @@ DOCUMENT = {
 
 
 async def one_flow(mcp_url: str, metadata_url: str | None) -> float:
-    auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore(), client_metadata_url=metadata_url)
+    auth = HeadlessOAuth(
+        HeadlessBrowser("alice", "alice"), token_storage=MemoryStore(), client_metadata_url=metadata_url
+    )
     started = time.perf_counter()
     async with Client(mcp_url, auth=auth) as client:
         await client.call_tool("greet", {"name": "bench"})
@@ -58,13 +60,17 @@ async def measure(mcp_url: str, metadata_url: str) -> dict[str, list[float]]:
 def main() -> None:
     warnings.filterwarnings("ignore")
     with tempfile.TemporaryDirectory() as state:
-        settings = IsolatedSettings(port=free_port(), state_dir=Path(state), store="memory", log_level="warning", trace=False)
+        settings = IsolatedSettings(
+            port=free_port(), state_dir=Path(state), store="memory", log_level="warning", trace=False
+        )
         with running_sandbox(settings) as sandbox:
             with hosted_client_metadata(LocalCA(settings.tls_dir), DOCUMENT) as hosted:
                 times = asyncio.run(measure(sandbox.mcp_url, hosted.url))
                 fetches = len(hosted.fetches)
     for name in ("dcr", "cimd"):
-        print(f"full headless flow, {name}: median {statistics.median(times[name]):.1f} ms, min {min(times[name]):.1f} ms ({FLOWS} flows)")
+        print(
+            f"full headless flow, {name}: median {statistics.median(times[name]):.1f} ms, min {min(times[name]):.1f} ms ({FLOWS} flows)"
+        )
     print(f"document fetches per CIMD flow: {fetches / (FLOWS + 1):.1f}")
 
 

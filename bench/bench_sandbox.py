@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import warnings
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,8 +64,21 @@ def spawned(args: list[str], ready_url: str, timeout: float = 60.0):
 
 
 def sandbox_args(backend: str, port: int, state_dir: str, store: str) -> list[str]:
-    args = [sys.executable, "-m", "sandbox", "--backend", backend, "--port", str(port),
-            "--state-dir", state_dir, "--store", store, "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--backend",
+        backend,
+        "--port",
+        str(port),
+        "--state-dir",
+        state_dir,
+        "--store",
+        store,
+        "--log-level",
+        "warning",
+    ]
     if backend == "keycloak":
         args += ["--keycloak-port", str(free_port()), "--keycloak-management-port", str(free_port())]
     return args
@@ -101,16 +114,27 @@ def main() -> None:
         open_rate = asyncio.run(greet_rate(f"http://localhost:{port}/mcp", None))
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
-        with spawned(sandbox_args(backend, port, state, "file"), f"http://localhost:{port}/healthz", timeout) as cold_start:
+        with spawned(
+            sandbox_args(backend, port, state, "file"), f"http://localhost:{port}/healthz", timeout
+        ) as cold_start:
             rows.append((f"stack cold start to ready ({backend} backend)", f"{cold_start:.2f} s"))
             mcp_url = f"http://localhost:{port}/mcp"
             flows = [asyncio.run(one_flow(mcp_url)) for _ in range(FLOWS)]
-            rows.append((f"full headless flow, 401 -> first greet (median of {FLOWS})", f"{statistics.median(flows):.0f} ms"))
-            file_rate = asyncio.run(greet_rate(mcp_url, HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())))
+            rows.append(
+                (f"full headless flow, 401 -> first greet (median of {FLOWS})", f"{statistics.median(flows):.0f} ms")
+            )
+            file_rate = asyncio.run(
+                greet_rate(mcp_url, HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore()))
+            )
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
         with spawned(sandbox_args(backend, port, state, "memory"), f"http://localhost:{port}/healthz", timeout):
-            memory_rate = asyncio.run(greet_rate(f"http://localhost:{port}/mcp", HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())))
+            memory_rate = asyncio.run(
+                greet_rate(
+                    f"http://localhost:{port}/mcp",
+                    HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore()),
+                )
+            )
 
     rows.append((f"greet, {CALLS} sequential calls, authenticated (file store)", f"{file_rate:.0f} calls/s"))
     rows.append((f"greet, {CALLS} sequential calls, authenticated (memory store)", f"{memory_rate:.0f} calls/s"))

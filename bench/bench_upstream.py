@@ -54,9 +54,15 @@ def main() -> None:
                 direct.append(asyncio.run(echo_rate(upstream.url, None)))
                 proxied.append(asyncio.run(echo_rate(f"http://localhost:{port}/mcp", auth)))
     best_direct, best_proxied = max(direct), max(proxied)
-    print(f"upstream mode: the proxy hop ({os.cpu_count()} cores, loopback, {CALLS} sequential echo calls to server-everything, best of {ROUNDS})")
-    print(f"  direct         {best_direct[0]:7.0f} calls/s   median {best_direct[1]:6.1f} ms   (runs: {', '.join(f'{r:.0f}' for r, _ in direct)})")
-    print(f"  through proxy  {best_proxied[0]:7.0f} calls/s   median {best_proxied[1]:6.1f} ms   (runs: {', '.join(f'{r:.0f}' for r, _ in proxied)})")
+    print(
+        f"upstream mode: the proxy hop ({os.cpu_count()} cores, loopback, {CALLS} sequential echo calls to server-everything, best of {ROUNDS})"
+    )
+    print(
+        f"  direct         {best_direct[0]:7.0f} calls/s   median {best_direct[1]:6.1f} ms   (runs: {', '.join(f'{r:.0f}' for r, _ in direct)})"
+    )
+    print(
+        f"  through proxy  {best_proxied[0]:7.0f} calls/s   median {best_proxied[1]:6.1f} ms   (runs: {', '.join(f'{r:.0f}' for r, _ in proxied)})"
+    )
     print(f"  added per call {best_proxied[1] - best_direct[1]:7.1f} ms")
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.backends.keycloak.base import KeycloakInfo, KeycloakLauncher
 from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser
-from sandbox.backends.keycloak.base import KeycloakInfo, KeycloakLauncher
 from sandbox.testing.keycloak_session import session_keycloak
 from sandbox.testing.node import NodeMissing
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
@@ -20,20 +20,45 @@ USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--backend", choices=["mock", "keycloak"], default="mock",
-                     help="identity backend the e2e suite runs against (default: mock)")
-    parser.addoption("--fidelity-record", action="store_true",
-                     help="test_fidelity.py: rewrite Keycloak's recorded answers from the live Keycloak")
-    parser.addoption("--fidelity-keycloak-url", default=None,
-                     help="test_fidelity.py: compare with this running Keycloak (realm imported) instead of booting one")
-    parser.addoption("--fidelity-sandbox-url", default="http://localhost:8000",
-                     help="with --fidelity-keycloak-url: the sandbox whose callback that realm's sandbox-proxy lists")
+    parser.addoption(
+        "--backend",
+        choices=["mock", "keycloak"],
+        default="mock",
+        help="identity backend the e2e suite runs against (default: mock)",
+    )
+    parser.addoption(
+        "--fidelity-record",
+        action="store_true",
+        help="test_fidelity.py: rewrite Keycloak's recorded answers from the live Keycloak",
+    )
+    parser.addoption(
+        "--fidelity-keycloak-url",
+        default=None,
+        help="test_fidelity.py: compare with this running Keycloak (realm imported) instead of booting one",
+    )
+    parser.addoption(
+        "--fidelity-sandbox-url",
+        default="http://localhost:8000",
+        help="with --fidelity-keycloak-url: the sandbox whose callback that realm's sandbox-proxy lists",
+    )
 
 
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
 # must list each one's callback and audience before it starts.
-SANDBOX_NAMES = ("main", "short-lived", "restart", "native-dcr", "upstream-echo", "upstream-token", "upstream-http", "upstream-stdio",
-                 "upstream-faults", "upstream-kill", "upstream-kill-stdio", "upstream-conformance")
+SANDBOX_NAMES = (
+    "main",
+    "short-lived",
+    "restart",
+    "native-dcr",
+    "upstream-echo",
+    "upstream-token",
+    "upstream-http",
+    "upstream-stdio",
+    "upstream-faults",
+    "upstream-kill",
+    "upstream-kill-stdio",
+    "upstream-conformance",
+)
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +110,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if item not in stoppers] + stoppers
 
 
-def _settings(request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides) -> SandboxSettings:
+def _settings(
+    request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides
+) -> SandboxSettings:
     return IsolatedSettings(
         backend=request.config.getoption("--backend"),
         port=ports[name],

@@ -18,11 +18,30 @@ from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, 
 
 # Kinds every authorization records, in order (MCP calls and JWKS fetches left out).
 PROXY_AUTH_KINDS = [
-    "unauthorized", "prm_discovery", "as_metadata", "registration", "authorize", "consent_shown", "consent_decided",
-    "upstream_redirect", "idp_authorize", "idp_login", "callback", "upstream_token_exchange", "token_exchange", "token_issued",
+    "unauthorized",
+    "prm_discovery",
+    "as_metadata",
+    "registration",
+    "authorize",
+    "consent_shown",
+    "consent_decided",
+    "upstream_redirect",
+    "idp_authorize",
+    "idp_login",
+    "callback",
+    "upstream_token_exchange",
+    "token_exchange",
+    "token_issued",
 ]
 NATIVE_AUTH_KINDS = [
-    "unauthorized", "prm_discovery", "as_metadata", "registration", "idp_authorize", "idp_login", "token_exchange", "token_issued",
+    "unauthorized",
+    "prm_discovery",
+    "as_metadata",
+    "registration",
+    "idp_authorize",
+    "idp_login",
+    "token_exchange",
+    "token_issued",
 ]
 INCIDENTAL_KINDS = {"mcp_call", "jwks", "idp_consent"}
 
@@ -58,7 +77,12 @@ def secret_realm(directory: Path) -> SecretRealm:
 def traced_sandbox(directory: Path, mode: str) -> Iterator[tuple[RunningSandbox, SecretRealm]]:
     realm = secret_realm(directory)
     settings = IsolatedSettings(
-        backend="mock", port=free_port(), state_dir=directory / "state", realm_file=realm.path, mode=mode, store="memory"
+        backend="mock",
+        port=free_port(),
+        state_dir=directory / "state",
+        realm_file=realm.path,
+        mode=mode,
+        store="memory",
     )
     with running_sandbox(settings) as running:
         yield running, realm
@@ -75,15 +99,14 @@ class EventReader:
         self._connected = asyncio.Event()
 
     async def _read(self) -> None:
-        async with httpx.AsyncClient(timeout=None) as http:
-            async with http.stream("GET", self.url) as response:
-                self._connected.set()
-                async for line in response.aiter_lines():
-                    self.text.append(line)
-                    if line.startswith("data: "):
-                        self.events.append(json.loads(line[6:]))
+        async with httpx.AsyncClient(timeout=None) as http, http.stream("GET", self.url) as response:
+            self._connected.set()
+            async for line in response.aiter_lines():
+                self.text.append(line)
+                if line.startswith("data: "):
+                    self.events.append(json.loads(line[6:]))
 
-    async def __aenter__(self) -> "EventReader":
+    async def __aenter__(self) -> EventReader:
         self._task = asyncio.create_task(self._read())
         await asyncio.wait_for(self._connected.wait(), 10)
         return self

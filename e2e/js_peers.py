@@ -36,12 +36,19 @@ def _require(path: Path) -> Path:
 
 async def _spawn(*argv: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        str(node22_bin() / "node"), *argv, cwd=JS_DIR, env=node22_env() | (env or {}),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        str(node22_bin() / "node"),
+        *argv,
+        cwd=JS_DIR,
+        env=node22_env() | (env or {}),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
 
 
-async def ts_sdk_client(mcp_url: str, redirect_uri: str, browser: HeadlessBrowser, *, metadata_url: str | None = None) -> dict[str, Any]:
+async def ts_sdk_client(
+    mcp_url: str, redirect_uri: str, browser: HeadlessBrowser, *, metadata_url: str | None = None
+) -> dict[str, Any]:
     """The TypeScript SDK signs in (CIMD when ``metadata_url``, else DCR) and calls greet."""
     env = {"MCP_URL": mcp_url, "REDIRECT_URI": redirect_uri, "CLIENT_METADATA_URL": metadata_url or ""}
     process = await _spawn(str(_require(JS_DIR / "ts_sdk_client.mjs")), env=env)
@@ -71,14 +78,26 @@ async def _answer_ts_client(process: asyncio.subprocess.Process, browser: Headle
     raise RuntimeError(f"the TypeScript client ended without a result: {''.join(seen)[-800:]}")
 
 
-async def conformance_authorization(url: str, *, client_id: str, port: int, resource: str, browser: HeadlessBrowser) -> tuple[dict[str, bool], str]:
+async def conformance_authorization(
+    url: str, *, client_id: str, port: int, resource: str, browser: HeadlessBrowser
+) -> tuple[dict[str, bool], str]:
     """Every authorization-server scenario against ``url``; ``{scenario: passed?}`` and the output.
 
     The authorization-code-grant scenario prints a URL for a person to open; the browser
     walks it and the redirect is delivered to the suite's callback server on ``port``.
     """
-    argv = [str(_require(CONFORMANCE)), "authorization", "--url", url, "--client-id", client_id,
-            "--port", str(port), "--resource", resource]
+    argv = [
+        str(_require(CONFORMANCE)),
+        "authorization",
+        "--url",
+        url,
+        "--client-id",
+        client_id,
+        "--port",
+        str(port),
+        "--resource",
+        resource,
+    ]
     process = await _spawn(*argv)
     try:
         output = await asyncio.wait_for(_answer_conformance(process, url, browser), TIMEOUT)
@@ -86,7 +105,9 @@ async def conformance_authorization(url: str, *, client_id: str, port: int, reso
         if process.returncode is None:
             process.kill()
         await process.wait()
-    results = {m["scenario"]: int(m["failed"]) == 0 for line in output.splitlines() if (m := SUMMARY_LINE.match(line.strip()))}
+    results = {
+        m["scenario"]: int(m["failed"]) == 0 for line in output.splitlines() if (m := SUMMARY_LINE.match(line.strip()))
+    }
     return results, output
 
 

@@ -31,8 +31,14 @@ def pkce_pair() -> tuple[str, str]:
 async def authorization_code(realm_url: str, user: str, challenge: str, nonce: str = "n-0S6") -> str:
     browser = HeadlessBrowser(user, user)
     query = httpx.QueryParams(
-        client_id=CLI_CLIENT, redirect_uri=REDIRECT_URI, response_type="code", scope="openid profile email",
-        state="parity", nonce=nonce, code_challenge=challenge, code_challenge_method="S256",
+        client_id=CLI_CLIENT,
+        redirect_uri=REDIRECT_URI,
+        response_type="code",
+        scope="openid profile email",
+        state="parity",
+        nonce=nonce,
+        code_challenge=challenge,
+        code_challenge_method="S256",
     )
     result = await browser.authorize(f"{realm_url}/protocol/openid-connect/auth?{query}")
     assert browser.pages == ["login"]
@@ -43,8 +49,13 @@ async def exchange(realm_url: str, code: str, verifier: str) -> httpx.Response:
     async with httpx.AsyncClient() as http:
         return await http.post(
             f"{realm_url}/protocol/openid-connect/token",
-            data={"grant_type": "authorization_code", "client_id": CLI_CLIENT, "code": code,
-                  "redirect_uri": REDIRECT_URI, "code_verifier": verifier},
+            data={
+                "grant_type": "authorization_code",
+                "client_id": CLI_CLIENT,
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
         )
 
 
@@ -70,7 +81,9 @@ async def test_discovery_has_what_the_proxy_relies_on(realm_url):
     }
     for field, path in endpoints.items():
         assert document[field] == realm_url + path, field
-    assert {"authorization_code", "refresh_token", "client_credentials", "password"} <= set(document["grant_types_supported"])
+    assert {"authorization_code", "refresh_token", "client_credentials", "password"} <= set(
+        document["grant_types_supported"]
+    )
     assert "code" in document["response_types_supported"]
     assert "S256" in document["code_challenge_methods_supported"]
     assert {"client_secret_basic", "client_secret_post"} <= set(document["token_endpoint_auth_methods_supported"])
@@ -107,7 +120,11 @@ async def test_access_and_id_token_claims(sandbox, realm_url):
     # The file's roles with composites expanded (default-roles-<realm> holds two built-ins),
     # and nothing else: Keycloak grants imported users only the roles the file lists.
     assert sorted(access["realm_access"]["roles"]) == [
-        "default-roles-sandbox", "mcp-admin", "mcp-user", "offline_access", "uma_authorization",
+        "default-roles-sandbox",
+        "mcp-admin",
+        "mcp-user",
+        "offline_access",
+        "uma_authorization",
     ]
     assert access["preferred_username"] == "alice"
     assert {"openid", "profile", "email"} <= set(access["scope"].split())
@@ -121,8 +138,14 @@ async def test_access_and_id_token_claims(sandbox, realm_url):
 async def test_wrong_password_errors(realm_url):
     browser = HeadlessBrowser("alice", "not-alice")
     _, challenge = pkce_pair()
-    query = httpx.QueryParams(client_id=CLI_CLIENT, redirect_uri=REDIRECT_URI, response_type="code",
-                              scope="openid", code_challenge=challenge, code_challenge_method="S256")
+    query = httpx.QueryParams(
+        client_id=CLI_CLIENT,
+        redirect_uri=REDIRECT_URI,
+        response_type="code",
+        scope="openid",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
     async with httpx.AsyncClient() as http:
         page = await http.get(f"{realm_url}/protocol/openid-connect/auth?{query}")
         assert page.status_code == 200 and 'id="kc-form-login"' in page.text
@@ -155,7 +178,9 @@ async def test_reused_code_is_invalid_grant(realm_url):
 
 
 async def test_missing_pkce_is_redirected_back_as_invalid_request(realm_url):
-    query = httpx.QueryParams(client_id=CLI_CLIENT, redirect_uri=REDIRECT_URI, response_type="code", scope="openid", state="s1")
+    query = httpx.QueryParams(
+        client_id=CLI_CLIENT, redirect_uri=REDIRECT_URI, response_type="code", scope="openid", state="s1"
+    )
     async with httpx.AsyncClient() as http:
         response = await http.get(f"{realm_url}/protocol/openid-connect/auth?{query}")
     assert response.status_code == 302
@@ -168,7 +193,10 @@ async def test_missing_pkce_is_redirected_back_as_invalid_request(realm_url):
 
 @pytest.mark.parametrize(
     "client_id, redirect_uri, message",
-    [("nope", REDIRECT_URI, "Client not found."), (CLI_CLIENT, "http://evil.example/cb", "Invalid parameter: redirect_uri")],
+    [
+        ("nope", REDIRECT_URI, "Client not found."),
+        (CLI_CLIENT, "http://evil.example/cb", "Invalid parameter: redirect_uri"),
+    ],
 )
 async def test_unredirectable_errors_are_an_error_page(realm_url, client_id, redirect_uri, message):
     query = httpx.QueryParams(client_id=client_id, redirect_uri=redirect_uri, response_type="code")
@@ -176,4 +204,3 @@ async def test_unredirectable_errors_are_an_error_page(realm_url, client_id, red
         response = await http.get(f"{realm_url}/protocol/openid-connect/auth?{query}")
     assert response.status_code == 400
     assert message in response.text
-

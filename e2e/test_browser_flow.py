@@ -40,7 +40,9 @@ async def test_consent_then_wrong_password_then_success(sandbox, browser_page):
         consent = await ConsentPage(page, trail).wait()
         assert await page.get_by_text("Allow Access").is_visible()
         # The logo is the sandbox's own, inline: it shows offline too.
-        logo = await page.eval_on_selector("img.logo", "img => ({src: img.src.slice(0, 26), shown: img.complete && img.naturalWidth > 0})")
+        logo = await page.eval_on_selector(
+            "img.logo", "img => ({src: img.src.slice(0, 26), shown: img.complete && img.naturalWidth > 0})"
+        )
         assert logo == {"src": "data:image/svg+xml;base64,", "shown": True}
         await consent.approve()
 

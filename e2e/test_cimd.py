@@ -114,7 +114,9 @@ async def test_a_document_whose_certificate_is_not_from_a_trusted_ca_is_refused(
 
 
 async def test_a_document_naming_another_client_id_is_refused(sandbox):
-    with hosted_client_metadata(sandbox_ca(sandbox), document(client_id="https://127.0.0.1:1/somebody-else.json")) as hosted:
+    with hosted_client_metadata(
+        sandbox_ca(sandbox), document(client_id="https://127.0.0.1:1/somebody-else.json")
+    ) as hosted:
         async with httpx.AsyncClient(timeout=30) as http:
             answer = await http.get(authorize_url(sandbox, hosted.url))
         assert hosted.fetches  # fetched, then refused for what it says

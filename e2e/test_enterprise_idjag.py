@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+
 import httpx
 import pytest
 from fastmcp import Client
@@ -137,10 +138,12 @@ async def test_a_client_without_token_exchange_enabled_is_refused(sandbox):
     answer = httpx.post(
         f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token",
         data={
-            "grant_type": TOKEN_EXCHANGE, "subject_token": subject,
+            "grant_type": TOKEN_EXCHANGE,
+            "subject_token": subject,
             "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
             "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-            "audience": sandbox.base_url, "resource": sandbox.mcp_url,
+            "audience": sandbox.base_url,
+            "resource": sandbox.mcp_url,
         },
         auth=("sandbox-proxy", "sandbox-proxy-secret"),
     )

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from fidelity.cases import CASES
 from fidelity.compare import differences, load_recording, report, save_recording, unexplained
 from fidelity.target import Target
+
 from sandbox.backends.keycloak.base import KEYCLOAK_VERSION
 from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
@@ -29,14 +29,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def live(request: pytest.FixtureRequest) -> bool:
-    return request.config.getoption("--backend") == "keycloak" or bool(request.config.getoption("--fidelity-keycloak-url"))
+    return request.config.getoption("--backend") == "keycloak" or bool(
+        request.config.getoption("--fidelity-keycloak-url")
+    )
 
 
 @pytest.fixture(scope="session")
 def keycloak_target(request: pytest.FixtureRequest, live: bool) -> Iterator[Target | None]:
     given = request.config.getoption("--fidelity-keycloak-url")
     if given:  # a Keycloak of your own, already running with the realm imported
-        yield Target("keycloak", f"{given.rstrip('/')}/realms/sandbox", request.config.getoption("--fidelity-sandbox-url"))
+        yield Target(
+            "keycloak", f"{given.rstrip('/')}/realms/sandbox", request.config.getoption("--fidelity-sandbox-url")
+        )
     elif live:
         running = request.getfixturevalue("sandbox")
         yield Target("keycloak", running.sandbox.upstream.realm_url, running.base_url)
@@ -45,7 +49,9 @@ def keycloak_target(request: pytest.FixtureRequest, live: bool) -> Iterator[Targ
 
 
 @pytest.fixture(scope="session")
-def mock_target(request: pytest.FixtureRequest, live: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def mock_target(
+    request: pytest.FixtureRequest, live: bool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     if not live:
         running = request.getfixturevalue("sandbox")
         yield Target("mock", running.sandbox.upstream.realm_url, running.base_url)
@@ -69,8 +75,13 @@ def recording(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     save_recording(KEYCLOAK_VERSION, {name: observed for name, observed in collected.items() if name in CASES})
 
 
-async def test_mock_answers_as_keycloak_does(case_name: str, request: pytest.FixtureRequest, keycloak_target: Target | None,
-                                             mock_target: Target, recording: dict[str, Any]) -> None:
+async def test_mock_answers_as_keycloak_does(
+    case_name: str,
+    request: pytest.FixtureRequest,
+    keycloak_target: Target | None,
+    mock_target: Target,
+    recording: dict[str, Any],
+) -> None:
     run = CASES[case_name]
     if keycloak_target is not None:
         expected = await run(keycloak_target)
@@ -78,10 +89,14 @@ async def test_mock_answers_as_keycloak_does(case_name: str, request: pytest.Fix
             recording[case_name] = expected
         else:
             stale = differences(recording.get(case_name), expected)
-            assert not stale, f"{case_name}: Keycloak {KEYCLOAK_VERSION} no longer answers as recorded " \
-                              f"(re-record: pytest e2e/test_fidelity.py --backend keycloak --fidelity-record): {stale}"
+            assert not stale, (
+                f"{case_name}: Keycloak {KEYCLOAK_VERSION} no longer answers as recorded "
+                f"(re-record: pytest e2e/test_fidelity.py --backend keycloak --fidelity-record): {stale}"
+            )
     else:
-        assert case_name in recording, f"{case_name}: no recorded answer; record with --backend keycloak --fidelity-record"
+        assert case_name in recording, (
+            f"{case_name}: no recorded answer; record with --backend keycloak --fidelity-record"
+        )
         expected = recording[case_name]
     left, stale_entries = unexplained(case_name, differences(expected, await run(mock_target)))
     assert not left and not stale_entries, report(case_name, left, stale_entries)

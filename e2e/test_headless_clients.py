@@ -77,7 +77,15 @@ async def test_fastmcp_client_uses_tools_resource_and_prompt(sandbox, headless_b
 
         prompt = await client.get_prompt("explain_oauth_flow")
         text = prompt.messages[0].content.text
-        for phase in ("Discovery", "Registration", "dual PKCE", "Consent", "Upstream login", "Callback", "Token exchange"):
+        for phase in (
+            "Discovery",
+            "Registration",
+            "dual PKCE",
+            "Consent",
+            "Upstream login",
+            "Callback",
+            "Token exchange",
+        ):
             assert phase in text
     assert browser.pages == (["consent", "login"] if sandbox.settings.consent else ["login"])
 

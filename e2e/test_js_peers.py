@@ -4,7 +4,6 @@ conformance suite's authorization-server scenarios pass against the sandbox."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from e2e.js_peers import conformance_authorization, ts_sdk_client
 from e2e.test_cimd import document, sandbox_ca
@@ -15,7 +14,9 @@ TS_REDIRECT = "http://127.0.0.1:53683/callback"
 
 
 async def test_the_typescript_sdk_completes_the_flow_with_a_url_client_id(sandbox, headless_browser):
-    with hosted_client_metadata(sandbox_ca(sandbox), document(client_name="CIMD e2e client (TypeScript SDK)", redirect_uris=[TS_REDIRECT])) as hosted:
+    with hosted_client_metadata(
+        sandbox_ca(sandbox), document(client_name="CIMD e2e client (TypeScript SDK)", redirect_uris=[TS_REDIRECT])
+    ) as hosted:
         outcome = await ts_sdk_client(sandbox.mcp_url, TS_REDIRECT, headless_browser("bob"), metadata_url=hosted.url)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["greeting"] == "Hello, TypeScript! You are signed in as bob (roles: mcp-user)."
@@ -33,8 +34,14 @@ async def test_the_typescript_sdk_registers_with_dcr_without_a_document(sandbox,
 def register(sandbox, redirect_uri: str) -> str:
     answer = httpx.post(
         f"{sandbox.base_url}/register",
-        json={"client_name": "MCP conformance suite", "redirect_uris": [redirect_uri], "application_type": "native",
-              "grant_types": ["authorization_code"], "response_types": ["code"], "token_endpoint_auth_method": "none"},
+        json={
+            "client_name": "MCP conformance suite",
+            "redirect_uris": [redirect_uri],
+            "application_type": "native",
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        },
     )
     assert answer.status_code == 201, answer.text
     return answer.json()["client_id"]

@@ -32,7 +32,12 @@ async def test_landing_page_says_which_registration_each_known_client_uses(sandb
     async with httpx.AsyncClient() as http:
         html = (await http.get(f"{sandbox.base_url}/")).text
     assert "registration" in parse_page(html).ids
-    for client in ("FastMCP <code>Client</code>", "MCP Python SDK", "MCP TypeScript SDK", "Claude Code, VS Code, MCP Inspector"):
+    for client in (
+        "FastMCP <code>Client</code>",
+        "MCP Python SDK",
+        "MCP TypeScript SDK",
+        "Claude Code, VS Code, MCP Inspector",
+    ):
         assert f"<tr><th>{client}</th>" in html
     assert "client_metadata_url=" in html and "clientMetadataUrl" in html
     assert "<th>Step-up</th>" in html and "<code>mcp:admin</code>" in html

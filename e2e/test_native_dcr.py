@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import httpx
+from fastmcp import Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from fastmcp import Client
 from key_value.aio.stores.memory import MemoryStore
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
@@ -19,7 +19,9 @@ async def test_native_dcr_client_registers_at_the_idp_and_calls_greet(sandbox_se
         realm_url = running.sandbox.upstream.realm_url
         async with httpx.AsyncClient() as http:
             metadata = (await http.get(f"{running.base_url}/.well-known/oauth-protected-resource/mcp")).json()
-            proxy_register = await http.post(f"{running.base_url}/register", json={"redirect_uris": ["http://127.0.0.1:1/cb"]})
+            proxy_register = await http.post(
+                f"{running.base_url}/register", json={"redirect_uris": ["http://127.0.0.1:1/cb"]}
+            )
         assert metadata["authorization_servers"] == [realm_url]
         assert proxy_register.status_code == 404  # no proxy in this mode
 
@@ -48,7 +50,9 @@ async def test_native_mode_describes_itself_on_the_landing_page_resource_and_pro
         realm_url = running.sandbox.upstream.realm_url
         async with httpx.AsyncClient() as http:
             landing = (await http.get(f"{running.base_url}/")).text
-        async with Client(running.mcp_url, auth=HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())) as client:
+        async with Client(
+            running.mcp_url, auth=HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
+        ) as client:
             config = json.loads((await client.read_resource("resource://server/config"))[0].text)
             prompt = (await client.get_prompt("explain_oauth_flow")).messages[0].content.text
     assert '<td id="mode">native-dcr</td>' in landing

@@ -91,7 +91,13 @@ async def test_upstream_idp_token_is_not_accepted_as_a_proxy_token(sandbox):
     async with httpx.AsyncClient() as http:
         grant = await http.post(
             f"{realm_url}/protocol/openid-connect/token",
-            data={"grant_type": "password", "client_id": "sandbox-cli", "username": "alice", "password": "alice", "scope": "openid"},
+            data={
+                "grant_type": "password",
+                "client_id": "sandbox-cli",
+                "username": "alice",
+                "password": "alice",
+                "scope": "openid",
+            },
         )
     assert grant.status_code == 200, grant.text
     assert (await mcp_status(sandbox, grant.json()["access_token"])).status_code == 401
@@ -101,11 +107,19 @@ async def test_registration_outside_loopback_is_refused(sandbox):
     async with httpx.AsyncClient() as http:
         response = await http.post(
             f"{sandbox.base_url}/register",
-            json={"client_name": "evil", "redirect_uris": ["https://attacker.example/callback"], "token_endpoint_auth_method": "none"},
+            json={
+                "client_name": "evil",
+                "redirect_uris": ["https://attacker.example/callback"],
+                "token_endpoint_auth_method": "none",
+            },
         )
         loopback = await http.post(
             f"{sandbox.base_url}/register",
-            json={"client_name": "fine", "redirect_uris": ["http://127.0.0.1:4711/callback"], "token_endpoint_auth_method": "none"},
+            json={
+                "client_name": "fine",
+                "redirect_uris": ["http://127.0.0.1:4711/callback"],
+                "token_endpoint_auth_method": "none",
+            },
         )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_redirect_uri"

@@ -89,7 +89,11 @@ async def assert_next_flow_succeeds(sandbox: RunningSandbox, idp: IdpControl) ->
 @pytest.mark.parametrize(
     ("kind", "spec", "reason"),
     [
-        ("status", {"status": 503}, "Server error '503 Service Unavailable' for url '{realm}/protocol/openid-connect/token'"),
+        (
+            "status",
+            {"status": 503},
+            "Server error '503 Service Unavailable' for url '{realm}/protocol/openid-connect/token'",
+        ),
         ("oauth_error", {"error": "invalid_grant", "error_description": "code reused"}, "invalid_grant: code reused"),
         ("malformed_body", {}, "Unterminated string starting at: line 1 column 18 (char 17)"),
     ],

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import httpx
 import httpx2
-import pytest
 from fastmcp import Client as FastMCPClient
-from fastmcp.exceptions import ToolError
 from key_value.aio.stores.memory import MemoryStore
 from mcp import Client as SDKClient
 from mcp.client.streamable_http import streamable_http_client
@@ -16,7 +14,12 @@ from mcp.client.streamable_http import streamable_http_client
 from e2e.test_headless_clients import InMemoryTokenStorage, sdk_auth
 from sandbox.testing.headless import HeadlessOAuth
 
-CALL_ADMIN_REPORT = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "admin_report", "arguments": {}}}
+CALL_ADMIN_REPORT = {
+    "jsonrpc": "2.0",
+    "id": 7,
+    "method": "tools/call",
+    "params": {"name": "admin_report", "arguments": {}},
+}
 
 
 async def first_token(sandbox, browser) -> InMemoryTokenStorage:
@@ -33,7 +36,10 @@ async def test_the_challenge_names_only_the_missing_scope(sandbox, headless_brow
     answer = httpx.post(
         sandbox.mcp_url,
         json=CALL_ADMIN_REPORT,
-        headers={"authorization": f"Bearer {storage.tokens.access_token}", "accept": "application/json, text/event-stream"},
+        headers={
+            "authorization": f"Bearer {storage.tokens.access_token}",
+            "accept": "application/json, text/event-stream",
+        },
     )
     assert answer.status_code == 403
     challenge = answer.headers["www-authenticate"]
@@ -75,14 +81,20 @@ async def test_a_fastmcp_client_asking_for_the_scope_up_front_needs_no_step_up(s
     async with FastMCPClient(sandbox.mcp_url, auth=auth) as client:
         report = await client.call_tool("admin_report", {})
     assert report.data.startswith("Admin report for alice")
-    kinds = [step["kind"] for flow in httpx.get(f"{sandbox.base_url}/sandbox/trace.json").json()["flows"] for step in flow["steps"]]
+    kinds = [
+        step["kind"]
+        for flow in httpx.get(f"{sandbox.base_url}/sandbox/trace.json").json()["flows"]
+        for step in flow["steps"]
+    ]
     assert "step_up" not in kinds and kinds.count("authorize") == 1
 
 
 async def test_the_trace_explains_the_step_up(sandbox, headless_browser):
     httpx.delete(f"{sandbox.base_url}/sandbox/trace")
     storage = InMemoryTokenStorage()
-    async with httpx2.AsyncClient(auth=sdk_auth(sandbox.mcp_url, headless_browser("alice"), storage), timeout=30) as http:
+    async with httpx2.AsyncClient(
+        auth=sdk_auth(sandbox.mcp_url, headless_browser("alice"), storage), timeout=30
+    ) as http:
         async with SDKClient(streamable_http_client(sandbox.mcp_url, http_client=http)) as client:
             await client.call_tool("admin_report", {})
     flows = httpx.get(f"{sandbox.base_url}/sandbox/trace.json").json()["flows"]
@@ -93,5 +105,3 @@ async def test_the_trace_explains_the_step_up(sandbox, headless_browser):
     # After it, a second authorization asked for the accumulated scopes.
     later = [step for step in steps if step["kind"] == "authorize" and step["seq"] > step_up["seq"]]
     assert later and set(later[0]["params"]["scope"].split()) >= {"openid", "mcp:admin"}
-
-

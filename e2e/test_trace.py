@@ -8,7 +8,14 @@ import json
 import httpx
 import httpx2
 import pytest
-from e2e_trace_support import NATIVE_AUTH_KINDS, PROXY_AUTH_KINDS, EventReader, auth_kinds, traced_sandbox, upstream_tokens
+from e2e_trace_support import (
+    NATIVE_AUTH_KINDS,
+    PROXY_AUTH_KINDS,
+    EventReader,
+    auth_kinds,
+    traced_sandbox,
+    upstream_tokens,
+)
 from fastmcp import Client as FastMCPClient
 from key_value.aio.stores.memory import MemoryStore
 from mcp import Client as SDKClient
@@ -49,16 +56,29 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
         assert "signed in as alice" in result.content[0].text
         client_id, issued = storage.client_info.client_id, storage.tokens
         # Refresh and revoke at whichever server issued the tokens.
-        token_url = f"{running.base_url}/token" if mode == "proxy" else f"{running.sandbox.upstream.realm_url}/protocol/openid-connect/token"
-        revoke_url = f"{running.base_url}/revoke" if mode == "proxy" else f"{running.sandbox.upstream.realm_url}/protocol/openid-connect/revoke"
+        token_url = (
+            f"{running.base_url}/token"
+            if mode == "proxy"
+            else f"{running.sandbox.upstream.realm_url}/protocol/openid-connect/token"
+        )
+        revoke_url = (
+            f"{running.base_url}/revoke"
+            if mode == "proxy"
+            else f"{running.sandbox.upstream.realm_url}/protocol/openid-connect/revoke"
+        )
         async with httpx.AsyncClient() as http:
-            refreshed = await http.post(token_url, data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token, "client_id": client_id})
+            refreshed = await http.post(
+                token_url,
+                data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token, "client_id": client_id},
+            )
             assert refreshed.status_code == 200, refreshed.text
             refreshed_tokens = refreshed.json()
             # Read before the revocation, which ends the grant and with it the proxy's copy.
             upstream = await upstream_tokens(running, issued.access_token) if mode == "proxy" else []
             # A public client revokes with its client_id alone (RFC 7009 §2.1).
-            revoked = await http.post(revoke_url, data={"token": refreshed_tokens["refresh_token"], "client_id": client_id})
+            revoked = await http.post(
+                revoke_url, data={"token": refreshed_tokens["refresh_token"], "client_id": client_id}
+            )
             assert revoked.status_code == 200, revoked.text
 
     async with httpx.AsyncClient(base_url=running.base_url) as http:
@@ -71,7 +91,11 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
     assert len(trace["flows"]) == 1, [f["kinds"] for f in trace["flows"]]
     steps = flow["steps"]
     expected = PROXY_AUTH_KINDS if mode == "proxy" else NATIVE_AUTH_KINDS
-    refresh = ["refresh", "upstream_refresh", "revocation", "upstream_revocation"] if mode == "proxy" else ["refresh", "revocation"]
+    refresh = (
+        ["refresh", "upstream_refresh", "revocation", "upstream_revocation"]
+        if mode == "proxy"
+        else ["refresh", "revocation"]
+    )
     assert auth_kinds(steps) == expected + refresh
     assert flow["user"] == "alice"
     calls = [step for step in steps if step["kind"] == "mcp_call"]
@@ -87,13 +111,20 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
     issued_jwt = by_kind["token_issued"]["jwts"][0]
     audience = issued_jwt["claims"]["aud"]
     # The proxy's token names the MCP server alone; the IdP's own (native DCR) adds Keycloak's "account".
-    assert issued_jwt["signature"] == "(cut)" and running.mcp_url in (audience if isinstance(audience, list) else [audience])
+    assert issued_jwt["signature"] == "(cut)" and running.mcp_url in (
+        audience if isinstance(audience, list) else [audience]
+    )
     if mode == "proxy":
         authorize = by_kind["authorize"]["params"]
         assert authorize["code_challenge_method"] == "S256" and authorize["resource"] == running.mcp_url
         upstream_redirect = by_kind["upstream_redirect"]["params"]
-        assert upstream_redirect["client_id"] == "sandbox-proxy" and upstream_redirect["code_challenge"] != authorize["code_challenge"]
-        assert by_kind["consent_shown"]["params"]["txn_id"] == upstream_redirect["state"]  # the transaction id is the upstream state
+        assert (
+            upstream_redirect["client_id"] == "sandbox-proxy"
+            and upstream_redirect["code_challenge"] != authorize["code_challenge"]
+        )
+        assert (
+            by_kind["consent_shown"]["params"]["txn_id"] == upstream_redirect["state"]
+        )  # the transaction id is the upstream state
         assert by_kind["upstream_token_exchange"]["leg"] == "proxy↔IdP"
         assert by_kind["upstream_token_exchange"]["params"]["code_verifier"].startswith("••••")
         assert issued_jwt["claims"]["iss"].rstrip("/") == running.base_url
@@ -104,14 +135,28 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
         assert "upstream_token_exchange" not in by_kind and "consent_shown" not in by_kind
 
     # Live: the event stream carried every step of the flow.
-    streamed = {event["step"]["seq"] for event in events.events if event.get("step") and event["step"]["flow_id"] == flow["id"]}
+    streamed = {
+        event["step"]["seq"] for event in events.events if event.get("step") and event["step"]["flow_id"] == flow["id"]
+    }
     assert streamed == {step["seq"] for step in steps}
 
     # Masked: no secret of the realm file, no full token, anywhere the trace shows itself.
-    tokens = [issued.access_token, issued.refresh_token, refreshed_tokens["access_token"], refreshed_tokens["refresh_token"], *upstream]
+    tokens = [
+        issued.access_token,
+        issued.refresh_token,
+        refreshed_tokens["access_token"],
+        refreshed_tokens["refresh_token"],
+        *upstream,
+    ]
     if getattr(issued, "id_token", None):
         tokens.append(issued.id_token)
-    outputs = {"trace.json": json.dumps(trace), "flow.json": json.dumps(one), "mermaid": mermaid, "page": page, "events": "\n".join(events.text)}
+    outputs = {
+        "trace.json": json.dumps(trace),
+        "flow.json": json.dumps(one),
+        "mermaid": mermaid,
+        "page": page,
+        "events": "\n".join(events.text),
+    }
     for name, text in outputs.items():
         for secret in realm.secrets:
             assert secret not in text, f"realm secret in {name}"
@@ -151,7 +196,9 @@ async def test_unknown_flow_is_a_404_and_history_is_bounded(traced):
         assert (await http.get("/sandbox/trace/no-such-flow.mmd")).status_code == 404
         for _ in range(running.settings.trace_history + 5):
             # A new connection each time: each 401 is a new client starting an authorization.
-            response = await http.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers={"Connection": "close"})
+            response = await http.post(
+                "/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers={"Connection": "close"}
+            )
             assert response.status_code == 401
         flows = (await http.get("/sandbox/trace.json")).json()["flows"]
     assert len(flows) == running.settings.trace_history

@@ -51,7 +51,14 @@ async def test_trace_page_shows_steps_appear_live(traced, browser_page):
         finally:
             task.cancel()
         assert "signed in as alice" in greeting
-        for kind in ("registration", "consent_shown", "idp_login", "upstream_token_exchange", "token_issued", "mcp_call"):
+        for kind in (
+            "registration",
+            "consent_shown",
+            "idp_login",
+            "upstream_token_exchange",
+            "token_issued",
+            "mcp_call",
+        ):
             await page.wait_for_selector(f'.step[data-kind="{kind}"]', timeout=10000)
         assert await page.evaluate("window.__notReloaded === true")
         kinds = await page.eval_on_selector_all(".step", "rows => rows.map(r => r.dataset.kind)")

@@ -10,7 +10,11 @@ async def test_oversized_bodies_are_not_kept_in_the_trace(sandbox):
     async with httpx.AsyncClient() as http:
         registered = await http.post(
             f"{sandbox.base_url}/register",
-            json={"client_name": huge_name, "redirect_uris": ["http://127.0.0.1:4712/callback"], "token_endpoint_auth_method": "none"},
+            json={
+                "client_name": huge_name,
+                "redirect_uris": ["http://127.0.0.1:4712/callback"],
+                "token_endpoint_auth_method": "none",
+            },
         )
         trace = await http.get(f"{sandbox.base_url}/sandbox/trace.json")
     # The sandbox refuses a registration over 64 KiB (sandbox/limits.py, and the /register

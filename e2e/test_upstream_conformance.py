@@ -20,7 +20,9 @@ from sandbox.testing.upstreams import NodeUpstream, serve_asgi_in_thread
 
 @pytest.fixture(scope="module")
 def conformance_sandbox(session_sandbox_settings, node_upstream, tmp_path_factory) -> Iterator[RunningSandbox]:
-    settings = session_sandbox_settings("upstream-conformance", tmp_path_factory.mktemp("state"), upstream=node_upstream.url)
+    settings = session_sandbox_settings(
+        "upstream-conformance", tmp_path_factory.mktemp("state"), upstream=node_upstream.url
+    )
     with running_sandbox(settings) as running:
         yield running
 
@@ -34,7 +36,9 @@ async def signed_in_token(mcp_url: str) -> str:
     return tokens.access_token
 
 
-async def test_conformance_through_the_proxy_matches_direct(node_upstream: NodeUpstream, conformance_sandbox: RunningSandbox, tmp_path: Path) -> None:
+async def test_conformance_through_the_proxy_matches_direct(
+    node_upstream: NodeUpstream, conformance_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
     direct = run_server_scenarios(node_upstream.url, tmp_path / "direct")
     token = await signed_in_token(conformance_sandbox.mcp_url)
     with serve_asgi_in_thread(BearerHop(conformance_sandbox.base_url, token)) as hop_url:

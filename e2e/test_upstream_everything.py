@@ -42,7 +42,13 @@ def signed_in(sandbox: RunningSandbox, **kwargs: Any) -> Client:
 async def test_tools_text_image_and_embedded_resource(upstream_sandbox: RunningSandbox) -> None:
     async with signed_in(upstream_sandbox) as client:
         names = {tool.name for tool in await client.list_tools()}
-        assert {"echo", "get-tiny-image", "get-resource-reference", "trigger-sampling-request", "trigger-elicitation-request"} <= names
+        assert {
+            "echo",
+            "get-tiny-image",
+            "get-resource-reference",
+            "trigger-sampling-request",
+            "trigger-elicitation-request",
+        } <= names
         echo = await client.call_tool("echo", {"message": "through the proxy"})
         assert echo.content[0].text == "Echo: through the proxy"
         image = await client.call_tool("get-tiny-image", {})
@@ -70,7 +76,10 @@ async def test_prompts_and_completion(upstream_sandbox: RunningSandbox) -> None:
         assert {"simple-prompt", "args-prompt", "completable-prompt"} <= prompts
         rendered = await client.get_prompt("args-prompt", {"city": "Lisbon", "state": "PT"})
         assert "Lisbon" in rendered.messages[0].content.text
-        completion = await client.complete(mcp_types.PromptReference(type="ref/prompt", name="completable-prompt"), {"name": "department", "value": "S"})
+        completion = await client.complete(
+            mcp_types.PromptReference(type="ref/prompt", name="completable-prompt"),
+            {"name": "department", "value": "S"},
+        )
         assert set(completion.values) == {"Sales", "Support"}
         by_context = await client.complete(
             mcp_types.PromptReference(type="ref/prompt", name="completable-prompt"),
@@ -103,7 +112,9 @@ async def test_elicitation_reaches_the_client(upstream_sandbox: RunningSandbox) 
     async with signed_in(upstream_sandbox, elicitation_handler=elicit) as client:
         result = await client.call_tool("trigger-elicitation-request", {})
     assert asked
-    assert "decline" in " ".join(part.text for part in result.content if isinstance(part, mcp_types.TextContent)).lower()
+    assert (
+        "decline" in " ".join(part.text for part in result.content if isinstance(part, mcp_types.TextContent)).lower()
+    )
 
 
 async def test_long_running_call_streams_progress(upstream_sandbox: RunningSandbox) -> None:
@@ -133,7 +144,9 @@ async def test_unknown_tool_is_the_upstreams_error(upstream_sandbox: RunningSand
 async def test_completion_errors_are_the_upstreams(upstream_sandbox: RunningSandbox) -> None:
     async with signed_in(upstream_sandbox) as client:
         with pytest.raises(MCPError, match="no-such-prompt"):
-            await client.complete(mcp_types.PromptReference(type="ref/prompt", name="no-such-prompt"), {"name": "x", "value": ""})
+            await client.complete(
+                mcp_types.PromptReference(type="ref/prompt", name="no-such-prompt"), {"name": "x", "value": ""}
+            )
 
 
 async def test_subscriptions_pass_through(upstream_sandbox: RunningSandbox, request: pytest.FixtureRequest) -> None:

@@ -19,7 +19,13 @@ from mcp.shared.exceptions import MCPError
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 from sandbox.testing.server import RunningSandbox, running_sandbox
-from sandbox.testing.upstreams import Misbehaving, NodeUpstream, everything_command, header_echo_server, serve_asgi_in_thread
+from sandbox.testing.upstreams import (
+    Misbehaving,
+    NodeUpstream,
+    everything_command,
+    header_echo_server,
+    serve_asgi_in_thread,
+)
 
 UPSTREAM_FAILED = (ToolError, MCPError)
 
@@ -38,13 +44,19 @@ def misbehaving() -> Iterator[tuple[Misbehaving, str]]:
 
 @pytest.fixture(scope="module")
 def misbehaving_sandbox(session_sandbox_settings, misbehaving, tmp_path_factory) -> Iterator[RunningSandbox]:
-    settings = session_sandbox_settings("upstream-faults", tmp_path_factory.mktemp("state"), upstream=misbehaving[1], upstream_timeout=2)
+    settings = session_sandbox_settings(
+        "upstream-faults", tmp_path_factory.mktemp("state"), upstream=misbehaving[1], upstream_timeout=2
+    )
     with running_sandbox(settings) as running:
         yield running
 
 
-@pytest.mark.parametrize(("mode", "cause"), [("garbage", "answered text/html, not MCP"), ("hang", "no answer within 2 s")])
-async def test_a_bad_upstream_is_a_clear_error_then_recovers(misbehaving, misbehaving_sandbox, mode: str, cause: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "cause"), [("garbage", "answered text/html, not MCP"), ("hang", "no answer within 2 s")]
+)
+async def test_a_bad_upstream_is_a_clear_error_then_recovers(
+    misbehaving, misbehaving_sandbox, mode: str, cause: str
+) -> None:
     upstream, url = misbehaving
     async with signed_in(misbehaving_sandbox) as client:
         upstream.mode = mode
@@ -71,7 +83,9 @@ async def call_and_kill(client: Client, kill: Any) -> BaseException:
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         started.set()
 
-    call = asyncio.create_task(client.call_tool("trigger-long-running-operation", {"duration": 30, "steps": 30}, progress_handler=on_progress))
+    call = asyncio.create_task(
+        client.call_tool("trigger-long-running-operation", {"duration": 30, "steps": 30}, progress_handler=on_progress)
+    )
     await asyncio.wait_for(started.wait(), 20)
     kill()
     with pytest.raises(UPSTREAM_FAILED) as failed:
@@ -93,8 +107,10 @@ async def test_killing_the_http_upstream_mid_call(node_upstream: NodeUpstream, n
 def stdio_sandbox(session_sandbox_settings, tmp_path_factory) -> Iterator[tuple[RunningSandbox, Path]]:
     pid_file = tmp_path_factory.mktemp("pid") / "upstream.pid"
     # The shell records the server's pid, then becomes the server (exec): the test can kill exactly it.
-    command = shlex.join(["sh", "-c", f'echo $$ > {shlex.quote(str(pid_file))}; exec {everything_command()}'])
-    settings = session_sandbox_settings("upstream-kill-stdio", tmp_path_factory.mktemp("state"), upstream_command=command)
+    command = shlex.join(["sh", "-c", f"echo $$ > {shlex.quote(str(pid_file))}; exec {everything_command()}"])
+    settings = session_sandbox_settings(
+        "upstream-kill-stdio", tmp_path_factory.mktemp("state"), upstream_command=command
+    )
     with running_sandbox(settings) as running:
         yield running, pid_file
 

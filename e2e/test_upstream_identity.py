@@ -30,14 +30,18 @@ def echo_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def echo_sandbox(session_sandbox_settings, echo_url, tmp_path_factory) -> Iterator[RunningSandbox]:
     rules = ["X-User-Id=sub", "X-Forwarded-Email=", "X-Forwarded-Roles:X-Roles"]
-    settings = session_sandbox_settings("upstream-echo", tmp_path_factory.mktemp("state"), upstream=echo_url, upstream_headers=rules)
+    settings = session_sandbox_settings(
+        "upstream-echo", tmp_path_factory.mktemp("state"), upstream=echo_url, upstream_headers=rules
+    )
     with running_sandbox(settings) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def token_sandbox(session_sandbox_settings, echo_url, tmp_path_factory) -> Iterator[RunningSandbox]:
-    settings = session_sandbox_settings("upstream-token", tmp_path_factory.mktemp("state"), upstream=echo_url, upstream_token=True)
+    settings = session_sandbox_settings(
+        "upstream-token", tmp_path_factory.mktemp("state"), upstream=echo_url, upstream_token=True
+    )
     with running_sandbox(settings) as running:
         yield running
 
@@ -90,7 +94,9 @@ async def test_logging_and_list_changed_reach_the_client(echo_sandbox: RunningSa
             changed.append(message)
 
     auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
-    async with Client(echo_sandbox.mcp_url, auth=auth, mode="legacy", log_handler=on_log, message_handler=on_message) as signed_in:
+    async with Client(
+        echo_sandbox.mcp_url, auth=auth, mode="legacy", log_handler=on_log, message_handler=on_message
+    ) as signed_in:
         assert (await signed_in.call_tool("notify", {})).data == "notified"
     assert "a log message from the upstream" in logged
     assert changed
@@ -115,7 +121,9 @@ def upstream_steps(sandbox: RunningSandbox) -> list[dict]:
     return [step for flow in flows for step in flow["steps"] if step["kind"] == "upstream_mcp"]
 
 
-async def test_the_trace_shows_the_upstream_hop_masked(echo_sandbox: RunningSandbox, token_sandbox: RunningSandbox) -> None:
+async def test_the_trace_shows_the_upstream_hop_masked(
+    echo_sandbox: RunningSandbox, token_sandbox: RunningSandbox
+) -> None:
     await upstream_headers(echo_sandbox.mcp_url, "alice")
     plain = [step for step in upstream_steps(echo_sandbox) if step["note"] == "tools/call headers"]
     assert plain, "no upstream hop recorded for the tools/call"

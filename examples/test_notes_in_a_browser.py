@@ -22,6 +22,9 @@ async def test_a_wrong_password_shows_the_login_error(browser_login):
 @pytest.mark.mock_only
 async def test_an_upstream_outage_ends_on_the_proxys_error_page(browser_login, idp):
     idp.fault("token", "status", status=503)
-    with pytest.raises(Exception, match="the proxy showed an error page at .*/auth/callback: Token exchange with identity provider failed"):
+    with pytest.raises(
+        Exception,
+        match="the proxy showed an error page at .*/auth/callback: Token exchange with identity provider failed",
+    ):
         async with browser_login.client("alice"):
             pass

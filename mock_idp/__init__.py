@@ -3,4 +3,4 @@
 from mock_idp.app import create_app
 from mock_idp.realm import Realm, RealmError, load_realm
 
-__all__ = ["create_app", "load_realm", "Realm", "RealmError"]
+__all__ = ["Realm", "RealmError", "create_app", "load_realm"]

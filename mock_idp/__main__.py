@@ -16,8 +16,11 @@ from mock_idp.sockets import bind_listening_socket
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mock-idp", description="Keycloak-compatible mock OpenID provider")
-    parser.add_argument("--realm", default=None,
-                        help="Keycloak realm export (JSON) (default: the sandbox's realm, shipped in the package)")
+    parser.add_argument(
+        "--realm",
+        default=None,
+        help="Keycloak realm export (JSON) (default: the sandbox's realm, shipped in the package)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
@@ -57,7 +60,13 @@ def _serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     issuer_base = f"http://{args.public_host}:{port}"
     try:
-        app = create_app(realm, issuer_base=issuer_base, state_dir=args.state_dir, admin_username=args.admin_username, admin_password=args.admin_password)
+        app = create_app(
+            realm,
+            issuer_base=issuer_base,
+            state_dir=args.state_dir,
+            admin_username=args.admin_username,
+            admin_password=args.admin_password,
+        )
     except OSError as exc:
         print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -67,7 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
     for user in realm.users.values():
         roles = ", ".join(user.realm_roles) or "-"
         print(f"mock-idp: user {user.username} (password from realm file; roles: {roles})", flush=True)
-    print(f"mock-idp: admin API {issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {args.admin_username})", flush=True)
+    print(
+        f"mock-idp: admin API {issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {args.admin_username})",
+        flush=True,
+    )
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])

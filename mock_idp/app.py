@@ -25,7 +25,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp import admin
 from mock_idp.clock import Clock
-from mock_idp.endpoints import authorization, discovery, introspection, logout, registration, revocation, token, userinfo
+from mock_idp.endpoints import (
+    authorization,
+    discovery,
+    introspection,
+    logout,
+    registration,
+    revocation,
+    token,
+    userinfo,
+)
 from mock_idp.errors import AdminError, OAuthError, SpecError
 from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
@@ -51,7 +60,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return JSONResponse({"error": "HTTP 405 Method Not Allowed"}, status_code=405, headers=exc.headers)
     error = {404: "not_found"}.get(exc.status_code, "invalid_request")
-    return JSONResponse({"error": error, "error_description": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        {"error": error, "error_description": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def _admin_error(request: Request, exc: Exception) -> Response:
@@ -61,7 +72,9 @@ async def _admin_error(request: Request, exc: Exception) -> Response:
 
 async def _spec_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SpecError)
-    return JSONResponse({"error": "invalid_request", "error_description": str(exc), "field": exc.field}, status_code=400)
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": str(exc), "field": exc.field}, status_code=400
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -70,7 +83,13 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "server_error", "error_description": "Unexpected server error"}, status_code=500)
 
 
-HANDLERS = {OAuthError: _oauth_error, AdminError: _admin_error, SpecError: _spec_error, HTTPException: _http_error, Exception: _server_error}
+HANDLERS = {
+    OAuthError: _oauth_error,
+    AdminError: _admin_error,
+    SpecError: _spec_error,
+    HTTPException: _http_error,
+    Exception: _server_error,
+}
 
 
 class _RealmRoute(BaseRoute):
@@ -122,7 +141,9 @@ def create_app(
     # A private copy: the admin API edits users and roles in place.
     loaded = realm.model_copy(deep=True) if isinstance(realm, Realm) else load_realm(realm)
     if loaded.name == MASTER:
-        raise RealmError(f"realm {MASTER!r}: that name is the admin realm the mock creates itself (as Keycloak does); rename the realm")
+        raise RealmError(
+            f"realm {MASTER!r}: that name is the admin realm the mock creates itself (as Keycloak does); rename the realm"
+        )
     if loaded.unknown_fields:
         log.warning(
             "realm %r: the mock IdP ignores %d field(s) it does not implement: %s",
@@ -133,7 +154,9 @@ def create_app(
     directory = ensure_dir(Path(state_dir) if state_dir is not None else default_state_dir(loaded.name))
     clock = clock or Clock()  # one time for every realm, as in one Keycloak
     idp = IdentityProvider(loaded, issuer_base, directory, clock)
-    master = IdentityProvider(master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock)
+    master = IdentityProvider(
+        master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock
+    )
     realms = {idp.realm.name: idp, MASTER: master}
     app = Starlette(
         routes=[_RealmRoute(*_realm_app(each)) for each in realms.values()] + admin.routes(),

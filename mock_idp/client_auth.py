@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -40,8 +40,12 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 WRONG_SECRET = OAuthError("unauthorized_client", "Invalid client or Invalid client credentials", 401)
 
 
-def authenticate_client(request: Request, form: dict[str, str], find_client: Callable[[str], Client | None],
-                        wrong_secret: OAuthError = WRONG_SECRET) -> Client:
+def authenticate_client(
+    request: Request,
+    form: dict[str, str],
+    find_client: Callable[[str], Client | None],
+    wrong_secret: OAuthError = WRONG_SECRET,
+) -> Client:
     """The client making this request, or an ``invalid_client`` error (401)."""
     basic = _basic_credentials(request)
     if basic is not None:

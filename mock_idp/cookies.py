@@ -72,24 +72,36 @@ class CookieKeys:
         self.encryption_kid = str(uuid.UUID(bytes=hashlib.sha256(b"enc" + encryption).digest()[:16]))
 
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> "CookieKeys":
+    def load_or_create(cls, state_dir: Path) -> CookieKeys:
         path = state_dir / KEY_FILE
         if path.exists():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                return cls(base64.b64decode(data["hs512"], validate=True), base64.b64decode(data["aes256"], validate=True))
+                return cls(
+                    base64.b64decode(data["hs512"], validate=True), base64.b64decode(data["aes256"], validate=True)
+                )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 moved = move_aside(path)
-                log.warning("cookie keys %s are unreadable (%s); kept them as %s and made new ones (browsers log in again)", path, exc, moved.name)
+                log.warning(
+                    "cookie keys %s are unreadable (%s); kept them as %s and made new ones (browsers log in again)",
+                    path,
+                    exc,
+                    moved.name,
+                )
         signing, encryption = secrets.token_bytes(64), secrets.token_bytes(32)
-        payload = {"hs512": base64.b64encode(signing).decode("ascii"), "aes256": base64.b64encode(encryption).decode("ascii")}
+        payload = {
+            "hs512": base64.b64encode(signing).decode("ascii"),
+            "aes256": base64.b64encode(encryption).decode("ascii"),
+        }
         write_atomic(path, json.dumps(payload).encode("utf-8"), mode=0o600)
         return cls(signing, encryption)
 
     # -- primitives ---------------------------------------------------------------------
 
     def sign_jwt(self, claims: dict[str, Any]) -> str:
-        return jwt.encode({"alg": "HS512", "typ": "JWT", "kid": self.signing_kid}, claims, self.signing, algorithms=_SIGNING)
+        return jwt.encode(
+            {"alg": "HS512", "typ": "JWT", "kid": self.signing_kid}, claims, self.signing, algorithms=_SIGNING
+        )
 
     def verify_jwt(self, token: str) -> dict[str, Any] | None:
         if len(token) > _MAX_COOKIE or token.count(".") != 2:
@@ -106,7 +118,9 @@ class CookieKeys:
 
     def encrypt(self, payload: dict[str, Any]) -> str:
         header = {"alg": "dir", "enc": "A256GCM", "kid": self.encryption_kid}
-        return jwe.encrypt_compact(header, json.dumps(payload, separators=(",", ":")).encode("utf-8"), self.encryption, algorithms=_ENCRYPTION)
+        return jwe.encrypt_compact(
+            header, json.dumps(payload, separators=(",", ":")).encode("utf-8"), self.encryption, algorithms=_ENCRYPTION
+        )
 
     def decrypt(self, token: str) -> dict[str, Any] | None:
         if len(token) > _MAX_COOKIE:
@@ -132,8 +146,18 @@ def cookie_path(idp: IdentityProvider) -> str:
     return urlsplit(idp.issuer).path + "/"
 
 
-def _set(response: Response, idp: IdentityProvider, name: str, value: str, *, httponly: bool = True, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, path=cookie_path(idp), max_age=max_age, secure=True, httponly=httponly, samesite="none")
+def _set(
+    response: Response,
+    idp: IdentityProvider,
+    name: str,
+    value: str,
+    *,
+    httponly: bool = True,
+    max_age: int | None = None,
+) -> None:
+    response.set_cookie(
+        name, value, path=cookie_path(idp), max_age=max_age, secure=True, httponly=httponly, samesite="none"
+    )
 
 
 def _clear(response: Response, idp: IdentityProvider, name: str) -> None:
@@ -158,7 +182,14 @@ def set_identity(response: Response, idp: IdentityProvider, session: UserSession
         "state_checker": secrets.token_urlsafe(32),
     }
     _set(response, idp, IDENTITY, idp.cookie_keys.sign_jwt(claims))
-    _set(response, idp, SESSION, _b64url(_sha384(session.sid)), httponly=False, max_age=idp.realm.sso_session_max_lifespan)
+    _set(
+        response,
+        idp,
+        SESSION,
+        _b64url(_sha384(session.sid)),
+        httponly=False,
+        max_age=idp.realm.sso_session_max_lifespan,
+    )
 
 
 def identity_session(request: Request, idp: IdentityProvider) -> UserSession | None:

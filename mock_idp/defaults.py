@@ -15,10 +15,17 @@ DEFAULT_ROLE_COMPOSITES = ("offline_access", "uma_authorization")
 # Keycloak's realm "default default" client scopes for new clients.
 DEFAULT_CLIENT_SCOPES = ("web-origins", "acr", "profile", "roles", "basic", "email")
 
-_ALL_TOKENS = {"access.token.claim": "true", "id.token.claim": "true", "userinfo.token.claim": "true", "introspection.token.claim": "true"}
+_ALL_TOKENS = {
+    "access.token.claim": "true",
+    "id.token.claim": "true",
+    "userinfo.token.claim": "true",
+    "introspection.token.claim": "true",
+}
 
 
-def _user_attribute(name: str, attribute: str, claim: str, mapper: str = "oidc-usermodel-attribute-mapper", json_type: str = "String") -> dict[str, Any]:
+def _user_attribute(
+    name: str, attribute: str, claim: str, mapper: str = "oidc-usermodel-attribute-mapper", json_type: str = "String"
+) -> dict[str, Any]:
     config = {**_ALL_TOKENS, "user.attribute": attribute, "claim.name": claim, "jsonType.label": json_type}
     return {"name": name, "protocol": "openid-connect", "protocolMapper": mapper, "config": config}
 
@@ -39,7 +46,9 @@ BUILTIN_CLIENT_SCOPES: list[dict[str, Any]] = [
         "attributes": {"include.in.token.scope": "true"},
         "protocolMappers": [
             _user_attribute("email", "email", "email"),
-            _user_attribute("email verified", "emailVerified", "email_verified", "oidc-usermodel-property-mapper", "boolean"),
+            _user_attribute(
+                "email verified", "emailVerified", "email_verified", "oidc-usermodel-property-mapper", "boolean"
+            ),
         ],
     },
     {
@@ -49,34 +58,61 @@ BUILTIN_CLIENT_SCOPES: list[dict[str, Any]] = [
             {
                 "name": "realm roles",
                 "protocolMapper": "oidc-usermodel-realm-role-mapper",
-                "config": {"claim.name": "realm_access.roles", "multivalued": "true", "jsonType.label": "String", "access.token.claim": "true", "introspection.token.claim": "true"},
+                "config": {
+                    "claim.name": "realm_access.roles",
+                    "multivalued": "true",
+                    "jsonType.label": "String",
+                    "access.token.claim": "true",
+                    "introspection.token.claim": "true",
+                },
             },
-            {"name": "audience resolve", "protocolMapper": "oidc-audience-resolve-mapper", "config": {"access.token.claim": "true", "introspection.token.claim": "true"}},
+            {
+                "name": "audience resolve",
+                "protocolMapper": "oidc-audience-resolve-mapper",
+                "config": {"access.token.claim": "true", "introspection.token.claim": "true"},
+            },
         ],
     },
     {
         "name": "web-origins",
         "attributes": {"include.in.token.scope": "false"},
         "protocolMappers": [
-            {"name": "allowed web origins", "protocolMapper": "oidc-allowed-origins-mapper", "config": {"access.token.claim": "true", "introspection.token.claim": "true"}}
+            {
+                "name": "allowed web origins",
+                "protocolMapper": "oidc-allowed-origins-mapper",
+                "config": {"access.token.claim": "true", "introspection.token.claim": "true"},
+            }
         ],
     },
     {
         "name": "acr",
         "attributes": {"include.in.token.scope": "false"},
         "protocolMappers": [
-            {"name": "acr loa level", "protocolMapper": "oidc-acr-mapper", "config": {"id.token.claim": "true", "access.token.claim": "true", "introspection.token.claim": "true"}}
+            {
+                "name": "acr loa level",
+                "protocolMapper": "oidc-acr-mapper",
+                "config": {"id.token.claim": "true", "access.token.claim": "true", "introspection.token.claim": "true"},
+            }
         ],
     },
     {
         "name": "basic",
         "attributes": {"include.in.token.scope": "false"},
         "protocolMappers": [
-            {"name": "sub", "protocolMapper": "oidc-sub-mapper", "config": {"access.token.claim": "true", "introspection.token.claim": "true"}},
+            {
+                "name": "sub",
+                "protocolMapper": "oidc-sub-mapper",
+                "config": {"access.token.claim": "true", "introspection.token.claim": "true"},
+            },
             {
                 "name": "auth_time",
                 "protocolMapper": "oidc-usersessionmodel-note-mapper",
-                "config": {"user.session.note": "AUTH_TIME", "claim.name": "auth_time", "jsonType.label": "long", **_ALL_TOKENS},
+                "config": {
+                    "user.session.note": "AUTH_TIME",
+                    "claim.name": "auth_time",
+                    "jsonType.label": "long",
+                    **_ALL_TOKENS,
+                },
             },
         ],
     },
@@ -94,5 +130,10 @@ DEFAULT_REGISTRATION_POLICIES: list[dict[str, Any]] = [
         "config": {"host-sending-registration-request-must-match": ["true"], "client-uris-must-match": ["true"]},
     },
     {"name": "Consent Required", "providerId": "consent-required", "subType": "anonymous", "config": {}},
-    {"name": "Max Clients Limit", "providerId": "max-clients", "subType": "anonymous", "config": {"max-clients": ["200"]}},
+    {
+        "name": "Max Clients Limit",
+        "providerId": "max-clients",
+        "subType": "anonymous",
+        "config": {"max-clients": ["200"]},
+    },
 ]

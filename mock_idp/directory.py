@@ -75,7 +75,11 @@ class Directory:
         if not isinstance(username, str) or not username.strip():
             raise admin_bad_request("User name is missing")
         data = {k: v for k, v in rep.items() if k not in _IGNORED_ON_WRITE and k not in ("credentials", "attributes")}
-        data |= {"username": username.strip().lower(), "id": str(uuid.uuid4()), "createdTimestamp": int(self.clock.now() * 1000)}
+        data |= {
+            "username": username.strip().lower(),
+            "id": str(uuid.uuid4()),
+            "createdTimestamp": int(self.clock.now() * 1000),
+        }
         data["credentials"] = _password_credentials(rep.get("credentials"))
         # New users get the realm's default role (users imported from the file do not).
         data["realmRoles"] = [self.realm.default_role_name]
@@ -114,7 +118,12 @@ class Directory:
         if not isinstance(temporary, bool):
             raise admin_bad_request("temporary must be a boolean", "temporary")
         others = [c for c in user.credentials if c.type != "password"]
-        return self._replace(user, user.model_copy(update={"credentials": [*others, Credential(type="password", value=value, temporary=temporary)]}))
+        return self._replace(
+            user,
+            user.model_copy(
+                update={"credentials": [*others, Credential(type="password", value=value, temporary=temporary)]}
+            ),
+        )
 
     def delete_user(self, user: User) -> None:
         self.realm.user_list.remove(user)
@@ -133,7 +142,11 @@ class Directory:
         if not user.email:
             return
         for other in self.realm.user_list:
-            if other is not previous and other.username != user.username and (other.email or "").lower() == user.email.lower():
+            if (
+                other is not previous
+                and other.username != user.username
+                and (other.email or "").lower() == user.email.lower()
+            ):
                 raise admin_conflict("User exists with same email")
 
     # -- realm roles -----------------------------------------------------------------
@@ -143,7 +156,12 @@ class Directory:
         declared = list(self.realm.roles.realm)
         names = {role.name for role in declared}
         builtins = [
-            Role(name=self.realm.default_role_name, description="${role_default-roles}", composite=True, composites=RoleComposites(realm=list(DEFAULT_ROLE_COMPOSITES))),
+            Role(
+                name=self.realm.default_role_name,
+                description="${role_default-roles}",
+                composite=True,
+                composites=RoleComposites(realm=list(DEFAULT_ROLE_COMPOSITES)),
+            ),
             Role(name="offline_access", description="${role_offline-access}"),
             Role(name="uma_authorization", description="${role_uma_authorization}"),
         ]
@@ -204,7 +222,11 @@ def _password_credentials(raw: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
         raise admin_bad_request("credentials must be an array of credential representations", "credentials")
-    return [{"type": "password", "value": c["value"], "temporary": bool(c.get("temporary", False))} for c in raw if c.get("type", "password") == "password" and c.get("value")]
+    return [
+        {"type": "password", "value": c["value"], "temporary": bool(c.get("temporary", False))}
+        for c in raw
+        if c.get("type", "password") == "password" and c.get("value")
+    ]
 
 
 def _parsed(data: dict[str, Any]) -> User:

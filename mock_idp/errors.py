@@ -10,7 +10,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class OAuthError(Exception):
     """Raised anywhere in request handling; rendered as ``{"error", "error_description"}``."""
 
-    def __init__(self, error: str, description: str, status_code: int = 400, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, error: str, description: str, status_code: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import anyio
 from starlette.requests import Request
@@ -48,7 +49,13 @@ WRONG_ISSUER = "http://wrong-issuer.invalid/realms/wrong"
 WRONG_AUDIENCE = "http://wrong-audience.invalid"
 LOGIN_DENIED = "Login denied by sandbox fault."
 # Keycloak's statuses for OAuth error codes; anything else is 400 (RFC 6749 §5.2).
-OAUTH_ERROR_STATUS = {"invalid_client": 401, "invalid_token": 401, "insufficient_scope": 403, "server_error": 500, "temporarily_unavailable": 503}
+OAUTH_ERROR_STATUS = {
+    "invalid_client": 401,
+    "invalid_token": 401,
+    "insufficient_scope": 403,
+    "server_error": 500,
+    "temporarily_unavailable": 503,
+}
 MALFORMED_BODY = b'{"access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3'
 _FIELDS = ("endpoint", "kind", "status", "error", "error_description", "delay_seconds", "times")
 _ids = itertools.count(1)
@@ -67,7 +74,7 @@ class Fault:
     fired: int = 0
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Fault":
+    def from_spec(cls, spec: Any) -> Fault:
         """Validate a fault spec (the JSON body of ``POST x-mock/faults``); SpecError names the bad field."""
         if not isinstance(spec, dict):
             raise SpecError("body", "a fault spec must be a JSON object")
@@ -125,7 +132,12 @@ def _delay(spec: dict[str, Any], *, required: bool) -> float | None:
     delay = spec.get("delay_seconds")
     if delay is None and not required:
         return None
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay) or not 0 < delay <= MAX_DELAY_SECONDS:
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, (int, float))
+        or not math.isfinite(delay)
+        or not 0 < delay <= MAX_DELAY_SECONDS
+    ):
         raise SpecError("delay_seconds", f"must be a number of seconds in (0, {MAX_DELAY_SECONDS:g}]")
     return float(delay)
 
@@ -187,7 +199,9 @@ def fault_response(fault: Fault) -> Response:
         status = fault.status or OAUTH_ERROR_STATUS.get(error, 400)
     else:
         status = fault.status or 503
-        error = fault.error or ("temporarily_unavailable" if status == 503 else "server_error" if status >= 500 else "invalid_request")
+        error = fault.error or (
+            "temporarily_unavailable" if status == 503 else "server_error" if status >= 500 else "invalid_request"
+        )
     return JSONResponse({"error": error, "error_description": fault.description}, status_code=status, headers=NO_STORE)
 
 

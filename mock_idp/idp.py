@@ -132,16 +132,31 @@ class IdentityProvider:
         client_session = self.store.client_session(session.sid, client.client_id) if session is not None else None
         realm, now = self.realm, self.clock.now_int()
         scopes = applied_scopes(realm, client, requested_scope)
-        subject = Subject(user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=session.auth_time if session else None, acr=acr)
+        subject = Subject(
+            user=user,
+            sub=realm.user_id(user),
+            roles=realm.effective_roles(user),
+            auth_time=session.auth_time if session else None,
+            acr=acr,
+        )
         scope = scope_claim(scopes, requested_scope)
         wrong_issuer = self.faults.take("token", ("wrong_issuer",)) is not None
         wrong_audience = self.faults.take("token", ("wrong_audience",)) is not None
-        envelope: dict[str, Any] = {"iat": now, "iss": WRONG_ISSUER if wrong_issuer else self.issuer, "azp": client.client_id}
+        envelope: dict[str, Any] = {
+            "iat": now,
+            "iss": WRONG_ISSUER if wrong_issuer else self.issuer,
+            "azp": client.client_id,
+        }
         if session is not None:
             envelope["sid"] = session.sid
         extra = self.store.extra_claims.get(subject.sub, {})
 
-        access = {"exp": now + self.access_token_lifespan, "jti": JTI_PREFIXES.get(grant or "", "") + _jti(), **envelope, "typ": "Bearer"}
+        access = {
+            "exp": now + self.access_token_lifespan,
+            "jti": JTI_PREFIXES.get(grant or "", "") + _jti(),
+            **envelope,
+            "typ": "Bearer",
+        }
         access.update(mapper_claims(realm, client, scopes, subject, "access"))
         access["scope"] = scope
         access.update(extra)
@@ -155,13 +170,22 @@ class IdentityProvider:
             "token_type": "Bearer",
         }
         if "openid" in requested_scope.split():
-            id_claims = {"exp": access["exp"], "jti": _jti(), **envelope, "aud": client.client_id, "sub": subject.sub, "typ": "ID"}
+            id_claims = {
+                "exp": access["exp"],
+                "jti": _jti(),
+                **envelope,
+                "aud": client.client_id,
+                "sub": subject.sub,
+                "typ": "ID",
+            }
             if session is not None and session.auth_time is not None:
                 id_claims["auth_time"] = session.auth_time
             if nonce:
                 id_claims["nonce"] = nonce
             id_claims["at_hash"] = at_hash(access_token)
-            id_claims.update({k: v for k, v in mapper_claims(realm, client, scopes, subject, "id").items() if k != "aud"})
+            id_claims.update(
+                {k: v for k, v in mapper_claims(realm, client, scopes, subject, "id").items() if k != "aud"}
+            )
             id_claims.update(extra)
             if wrong_audience:
                 id_claims["aud"] = WRONG_AUDIENCE
@@ -170,7 +194,15 @@ class IdentityProvider:
             refresh_exp = self.refresh_expiry(session)
             # Keycloak's refresh token names every client scope it carries, token-scope or not.
             refresh_scope = " ".join(dict.fromkeys(scope.split() + [each.name for each in scopes]))
-            refresh = {"exp": refresh_exp, "jti": _jti(), **envelope, "aud": envelope["iss"], "sub": subject.sub, "typ": "Refresh", "scope": refresh_scope}
+            refresh = {
+                "exp": refresh_exp,
+                "jti": _jti(),
+                **envelope,
+                "aud": envelope["iss"],
+                "sub": subject.sub,
+                "typ": "Refresh",
+                "scope": refresh_scope,
+            }
             response["refresh_token"] = self.keys.sign(refresh)
             response["refresh_expires_in"] = refresh_exp - now
             self.store.record_refresh_token(client_session, refresh["jti"])
@@ -182,7 +214,9 @@ class IdentityProvider:
         return response
 
     def refresh_expiry(self, session: UserSession) -> int:
-        return int(min(session.last_refresh + self.session_idle_timeout, session.started + self.realm.sso_session_max_lifespan))
+        return int(
+            min(session.last_refresh + self.session_idle_timeout, session.started + self.realm.sso_session_max_lifespan)
+        )
 
     # -- validation ---------------------------------------------------------------
 
@@ -209,7 +243,6 @@ class IdentityProvider:
     def revoke_client_session(self, client_session: ClientSession) -> None:
         self.store.revoke_client_session(client_session.id)
         self.store.save()
-
 
     # -- mock controls (the x-mock admin API; refused by a real Keycloak) ---------------
 
@@ -241,13 +274,21 @@ class IdentityProvider:
     @property
     def lifetimes(self) -> dict[str, int]:
         """Effective lifespans in seconds, the realm's unless overridden."""
-        return {"access_token": self.access_token_lifespan, "refresh_token": self.session_idle_timeout, "code": self.code_lifespan}
+        return {
+            "access_token": self.access_token_lifespan,
+            "refresh_token": self.session_idle_timeout,
+            "code": self.code_lifespan,
+        }
 
-    def set_lifetimes(self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None) -> dict[str, int]:
+    def set_lifetimes(
+        self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None
+    ) -> dict[str, int]:
         """Override lifespans (None = the realm's); ``refresh_token`` is the SSO session idle timeout."""
         given = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
         for name, value in given.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIFETIME):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIFETIME
+            ):
                 raise SpecError(name, f"must be a whole number of seconds, 1-{_MAX_LIFETIME}")
         self.store.lifetimes = {name: value for name, value in given.items() if value is not None}
         self.store.save()
@@ -258,7 +299,12 @@ class IdentityProvider:
 
     def advance_clock(self, seconds: float) -> float:
         """Move the IdP's time (shared by every realm of the app) by ``seconds``; returns the new offset."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or abs(seconds) > _MAX_CLOCK_STEP:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or abs(seconds) > _MAX_CLOCK_STEP
+        ):
             raise SpecError("seconds", "must be a finite number of seconds (at most 100 years either way)")
         self.clock.advance(seconds)
         return self.clock.offset
@@ -270,13 +316,20 @@ class IdentityProvider:
         """New active signing key; the old one stays in the JWKS for ``grace_seconds`` (IdP clock) or is dropped."""
         if not isinstance(keep_old, bool):
             raise SpecError("keep_old", "must be a boolean")
-        if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)) or not math.isfinite(grace_seconds) or not 0 <= grace_seconds <= _MAX_LIFETIME:
+        if (
+            isinstance(grace_seconds, bool)
+            or not isinstance(grace_seconds, (int, float))
+            or not math.isfinite(grace_seconds)
+            or not 0 <= grace_seconds <= _MAX_LIFETIME
+        ):
             raise SpecError("grace_seconds", f"must be a number of seconds, 0-{_MAX_LIFETIME}")
         return self.keys.rotate(keep_old=keep_old, grace_seconds=grace_seconds)
 
     def add_fault(self, endpoint: str | None = None, kind: str = "status", **spec: Any) -> Fault:
         """Arm a fault (see :mod:`mock_idp.faults`); ``times=None`` keeps it until removed."""
-        return self.faults.add(Fault.from_spec({**spec, "kind": kind, **({"endpoint": endpoint} if endpoint is not None else {})}))
+        return self.faults.add(
+            Fault.from_spec({**spec, "kind": kind, **({"endpoint": endpoint} if endpoint is not None else {})})
+        )
 
     def remove_fault(self, fault_id: str) -> bool:
         return self.faults.remove(fault_id)

@@ -41,7 +41,13 @@ class RetiredKey:
 class KeyStore:
     """The realm's active signing key plus retired keys still in their grace period."""
 
-    def __init__(self, key: RSAKey, clock: Clock | None = None, state_dir: Path | None = None, retired: list[RetiredKey] | None = None) -> None:
+    def __init__(
+        self,
+        key: RSAKey,
+        clock: Clock | None = None,
+        state_dir: Path | None = None,
+        retired: list[RetiredKey] | None = None,
+    ) -> None:
         self.key = key
         self.kid = key.thumbprint()
         self.clock = clock or Clock()
@@ -49,7 +55,7 @@ class KeyStore:
         self.retired = retired or []
 
     @classmethod
-    def load_or_create(cls, state_dir: Path, clock: Clock | None = None) -> "KeyStore":
+    def load_or_create(cls, state_dir: Path, clock: Clock | None = None) -> KeyStore:
         path = state_dir / KEY_FILE
         retired = _load_retired(state_dir / RETIRED_FILE)
         if path.exists():
@@ -57,7 +63,9 @@ class KeyStore:
                 return cls(RSAKey.import_key(path.read_bytes()), clock, state_dir, retired)
             except (OSError, ValueError, JoseError) as exc:
                 moved = move_aside(path)
-                log.warning("signing key %s is unreadable (%s); kept it as %s and generated a new key", path, exc, moved.name)
+                log.warning(
+                    "signing key %s is unreadable (%s); kept it as %s and generated a new key", path, exc, moved.name
+                )
         key = RSAKey.generate_key(2048, private=True)
         write_atomic(path, key.as_pem(private=True), mode=0o600)
         return cls(key, clock, state_dir, retired)
@@ -113,7 +121,12 @@ class KeyStore:
         return decoded.claims if isinstance(decoded.claims, dict) else None
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [{**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM} for kid, key in self.verification_keys().items()]}
+        return {
+            "keys": [
+                {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
+                for kid, key in self.verification_keys().items()
+            ]
+        }
 
 
 def _load_retired(path: Path) -> list[RetiredKey]:

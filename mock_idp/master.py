@@ -19,7 +19,12 @@ def master_realm(admin_username: str, admin_password: str) -> Realm:
             "realm": MASTER,
             "displayName": "Keycloak",
             "accessTokenLifespan": 60,  # Keycloak's default for master
-            "roles": {"realm": [{"name": ADMIN_ROLE, "description": "${role_admin}"}, {"name": "create-realm", "description": "${role_create-realm}"}]},
+            "roles": {
+                "realm": [
+                    {"name": ADMIN_ROLE, "description": "${role_admin}"},
+                    {"name": "create-realm", "description": "${role_create-realm}"},
+                ]
+            },
             "clients": [
                 {
                     "clientId": "admin-cli",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from html import escape
 from importlib import resources
 from string import Template
@@ -12,17 +12,34 @@ from starlette.responses import HTMLResponse
 _NO_CACHE = {"Cache-Control": "no-store, must-revalidate, max-age=0", "X-Frame-Options": "SAMEORIGIN"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> Template:
     return Template(resources.files("mock_idp").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
-def render(name: str, *, title: str, realm_display: str, status_code: int = 200, raw: dict[str, str] | None = None, **values: str) -> HTMLResponse:
+def render(
+    name: str,
+    *,
+    title: str,
+    realm_display: str,
+    status_code: int = 200,
+    raw: dict[str, str] | None = None,
+    **values: str,
+) -> HTMLResponse:
     """Render ``templates/<name>`` inside the page frame; ``values`` are escaped, ``raw`` are not."""
     body = _template(name).substitute({k: escape(v) for k, v in values.items()} | (raw or {}))
     page = _template("base.html").substitute(title=escape(title), realm_display=escape(realm_display), body=body)
     return HTMLResponse(page, status_code=status_code, headers=_NO_CACHE)
 
 
-def message_page(realm_display: str, message: str, *, status_code: int = 400, heading: str = "We are sorry...") -> HTMLResponse:
-    return render("message.html", title=heading, realm_display=realm_display, status_code=status_code, heading=heading, message=message)
+def message_page(
+    realm_display: str, message: str, *, status_code: int = 400, heading: str = "We are sorry..."
+) -> HTMLResponse:
+    return render(
+        "message.html",
+        title=heading,
+        realm_display=realm_display,
+        status_code=status_code,
+        heading=heading,
+        message=message,
+    )

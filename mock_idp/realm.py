@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,7 +47,9 @@ SUPPORTED_MAPPERS = frozenset(
 )
 SUPPORTED_POLICIES = frozenset({"trusted-hosts", "consent-required", "max-clients"})
 # Client attributes with behaviour in the mock; other attributes are reported.
-KNOWN_CLIENT_ATTRIBUTES = frozenset({"pkce.code.challenge.method", "post.logout.redirect.uris", "standard.token.exchange.enabled"})
+KNOWN_CLIENT_ATTRIBUTES = frozenset(
+    {"pkce.code.challenge.method", "post.logout.redirect.uris", "standard.token.exchange.enabled"}
+)
 
 
 class RealmError(ValueError):

@@ -30,7 +30,21 @@ from urllib.parse import parse_qsl, urlencode
 
 # Keycloak's FORBIDDEN_OIDC_PARAMS, compared in lower case.
 FORBIDDEN_QUERY_PARAMS = frozenset(
-    {"code", "id_token", "access_token", "token_type", "expires_in", "state", "iss", "error", "error_description", "session_state", "response", "kc_action", "kc_action_status"}
+    {
+        "code",
+        "id_token",
+        "access_token",
+        "token_type",
+        "expires_in",
+        "state",
+        "iss",
+        "error",
+        "error_description",
+        "session_state",
+        "response",
+        "kc_action",
+        "kc_action_status",
+    }
 )
 MAX_LENGTH = 2048
 
@@ -41,7 +55,9 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 _IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 # Keycloak's UNSAFE_PATH_PATTERN: a parent segment, raw or (doubly) encoded.
-_UNSAFE_PATH = re.compile(r"(/|%2[fF]|%5[cC]|\\)(%2[eE]|%252[eE]|\.){2}(/|%2[fF]|%5[cC]|\\|;|%3[bB]|%09|%0[aAdD]|%00|$)")
+_UNSAFE_PATH = re.compile(
+    r"(/|%2[fF]|%5[cC]|\\)(%2[eE]|%252[eE]|\.){2}(/|%2[fF]|%5[cC]|\\|;|%3[bB]|%09|%0[aAdD]|%00|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,7 @@ def parse(uri: str) -> ParsedUri | None:
     if head:
         if not _SCHEME.fullmatch(head.group(1)):
             return None
-        scheme, rest = head.group(1), rest[head.end():]
+        scheme, rest = head.group(1), rest[head.end() :]
         if not rest.startswith("/"):
             # Opaque (mailto:, javascript:): no authority or path to speak of.
             if not rest and not question:
@@ -122,7 +138,16 @@ def parse(uri: str) -> ParsedUri | None:
         server = _server_authority(authority)
         if server is not None:
             userinfo, host, port = server
-    return ParsedUri(scheme, authority or None, userinfo, host, port, rest, query if question else None, fragment if hash_sign else None)
+    return ParsedUri(
+        scheme,
+        authority or None,
+        userinfo,
+        host,
+        port,
+        rest,
+        query if question else None,
+        fragment if hash_sign else None,
+    )
 
 
 def _wildcards_allowed(uri: ParsedUri) -> bool:

@@ -107,7 +107,7 @@ class Store:
     # -- persistence --------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, clock: Clock) -> "Store":
+    def open(cls, path: Path, clock: Clock) -> Store:
         store = cls(clock=clock, path=path)
         if not path.exists():
             return store
@@ -126,7 +126,9 @@ class Store:
             store.lifetimes = {str(k): int(v) for k, v in data.get("lifetimes", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             moved = move_aside(path)
-            log.warning("state file %s is corrupt (%s); kept it as %s and started with empty state", path, exc, moved.name)
+            log.warning(
+                "state file %s is corrupt (%s); kept it as %s and started with empty state", path, exc, moved.name
+            )
             return cls(clock=clock, path=path)
         return store
 
@@ -159,7 +161,9 @@ class Store:
 
     def start_session(self, username: str, *, browser: bool = True) -> UserSession:
         now = self.clock.now()
-        session = UserSession(sid=new_id(16), username=username, started=now, last_refresh=now, auth_time=int(now) if browser else None)
+        session = UserSession(
+            sid=new_id(16), username=username, started=now, last_refresh=now, auth_time=int(now) if browser else None
+        )
         self.sessions[session.sid] = session
         return session
 

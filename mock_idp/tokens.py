@@ -17,11 +17,22 @@ from typing import Any, Literal
 from mock_idp.realm import Client, ClientScope, ProtocolMapper, Realm, User
 
 TokenKind = Literal["access", "id", "userinfo", "introspection"]
-_FLAG = {"access": "access.token.claim", "id": "id.token.claim", "userinfo": "userinfo.token.claim", "introspection": "introspection.token.claim"}
+_FLAG = {
+    "access": "access.token.claim",
+    "id": "id.token.claim",
+    "userinfo": "userinfo.token.claim",
+    "introspection": "introspection.token.claim",
+}
 # Keycloak migrated every mapper to "also in introspection" when the flag appeared.
 _FLAG_DEFAULT = {"access": False, "id": False, "userinfo": False, "introspection": True}
 ACCOUNT_CLIENT = "account"
-_USER_PROPERTIES = {"username": "username", "email": "email", "firstName": "first_name", "lastName": "last_name", "emailVerified": "email_verified"}
+_USER_PROPERTIES = {
+    "username": "username",
+    "email": "email",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "emailVerified": "email_verified",
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,9 @@ def scope_claim(scopes: list[ClientScope], requested: str) -> str:
     return " ".join(names)
 
 
-def mapper_claims(realm: Realm, client: Client, scopes: list[ClientScope], subject: Subject | None, kind: TokenKind) -> dict[str, Any]:
+def mapper_claims(
+    realm: Realm, client: Client, scopes: list[ClientScope], subject: Subject | None, kind: TokenKind
+) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     mappers = [m for scope in scopes for m in scope.protocol_mappers] + list(client.protocol_mappers)
     for mapper in mappers:
@@ -58,7 +71,9 @@ def mapper_claims(realm: Realm, client: Client, scopes: list[ClientScope], subje
     return claims
 
 
-def _apply(mapper: ProtocolMapper, realm: Realm, client: Client, subject: Subject | None, claims: dict[str, Any]) -> None:
+def _apply(
+    mapper: ProtocolMapper, realm: Realm, client: Client, subject: Subject | None, claims: dict[str, Any]
+) -> None:
     kind, config = mapper.protocol_mapper, mapper.config
     if kind == "oidc-audience-mapper":
         audience = config.get("included.client.audience") or config.get("included.custom.audience")

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from sandbox import landing
 from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
+from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
@@ -28,12 +29,10 @@ from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
-from sandbox.enterprise import provision_enterprise_client
 from sandbox.stepup import StepUpGate
 from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
 from sandbox.upstream.setup import prepare_upstream
-
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
 MCP_PATH = "/mcp"

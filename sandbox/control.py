@@ -26,9 +26,9 @@ ADMIN_PASSWORD = "admin"
 T = TypeVar("T")
 
 
-
 # What reset() restores of a deleted realm-file user (the id is new; Keycloak assigns it).
 _RESTORED_FIELDS = ("username", "email", "emailVerified", "firstName", "lastName", "enabled", "attributes")
+
 
 class IdpControlError(Exception):
     """An identity-provider control operation failed; the message names the operation."""
@@ -53,7 +53,7 @@ class UnknownUser(IdpControlError, LookupError):
 class Fault:
     """An armed fault at the mock IdP. ``with idp.fault(...):`` removes it on the way out."""
 
-    control: "IdpControl"
+    control: IdpControl
     id: str
     endpoint: str
     kind: str
@@ -67,7 +67,7 @@ class Fault:
     def armed(self) -> bool:
         return any(item["id"] == self.id for item in self.control.faults())
 
-    def __enter__(self) -> "Fault":
+    def __enter__(self) -> Fault:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -386,5 +386,11 @@ class IdpControl:
                 self.admin.connection.get_token()  # the admin token expired; once more with a new one
                 return action()
         except KeycloakError as exc:
-            body = exc.response_body.decode(errors="replace") if isinstance(exc.response_body, bytes) else exc.response_body
-            raise IdpControlError(f"idp.{operation}() failed (HTTP {exc.response_code}): {body or exc.error_message}") from exc
+            body = (
+                exc.response_body.decode(errors="replace")
+                if isinstance(exc.response_body, bytes)
+                else exc.response_body
+            )
+            raise IdpControlError(
+                f"idp.{operation}() failed (HTTP {exc.response_code}): {body or exc.error_message}"
+            ) from exc

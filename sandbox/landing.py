@@ -9,7 +9,6 @@ from string import Template
 from typing import Any
 
 from mock_idp import Realm
-
 from sandbox.settings import SandboxSettings
 
 _TEMPLATE = Template((files("sandbox") / "templates" / "landing.html").read_text(encoding="utf-8"))
@@ -30,11 +29,20 @@ INTRO_NATIVE = (
 # Which registration each known client uses against this sandbox. Third-party clients choose
 # for themselves: a URL client_id (CIMD) when they ship a metadata document, else DCR.
 REGISTRATION_PROXY = [
-    ("FastMCP <code>Client</code>", "DCR at <code>/register</code>; CIMD with <code>OAuth(client_metadata_url=...)</code>"),
+    (
+        "FastMCP <code>Client</code>",
+        "DCR at <code>/register</code>; CIMD with <code>OAuth(client_metadata_url=...)</code>",
+    ),
     ("MCP Python SDK", "CIMD with <code>OAuthClientProvider(..., client_metadata_url=...)</code>, else DCR"),
     ("MCP TypeScript SDK", "CIMD when its provider has <code>clientMetadataUrl</code>, else DCR"),
-    ("pytest plugin <code>mcp_client</code>", "<code>registration=\"dcr\"</code> (default) or <code>\"cimd\"</code> (a loopback document it hosts)"),
-    ("Claude Code, VS Code, MCP Inspector", "CIMD if the client sends a URL client_id (its document must be reachable from this machine over HTTPS), else DCR"),
+    (
+        "pytest plugin <code>mcp_client</code>",
+        '<code>registration="dcr"</code> (default) or <code>"cimd"</code> (a loopback document it hosts)',
+    ),
+    (
+        "Claude Code, VS Code, MCP Inspector",
+        "CIMD if the client sends a URL client_id (its document must be reachable from this machine over HTTPS), else DCR",
+    ),
 ]
 
 
@@ -59,11 +67,15 @@ def render(settings: SandboxSettings, realm: Realm, oauth_config: dict[str, Any]
     vscode = json.dumps({"servers": {"sandbox": {"type": "http", "url": settings.mcp_url}}}, indent=2)
     if settings.mode == "native-dcr":
         intro = INTRO_NATIVE
-        mode_rows = _row("Client registration", f"at the IdP: <code>{escape(oauth_config['registration_endpoint'])}</code>")
+        mode_rows = _row(
+            "Client registration", f"at the IdP: <code>{escape(oauth_config['registration_endpoint'])}</code>"
+        )
     else:
         intro = INTRO_PROXY
         consent = "shown before every authorization" if settings.consent else "off (--no-consent)"
-        mode_rows = _row("Upstream client", f"<code>{escape(oauth_config['upstream_client_id'])}</code> (confidential, PKCE S256)")
+        mode_rows = _row(
+            "Upstream client", f"<code>{escape(oauth_config['upstream_client_id'])}</code> (confidential, PKCE S256)"
+        )
         mode_rows += _row("Consent screen", consent)
         mode_rows += _row(
             "Step-up",

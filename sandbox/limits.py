@@ -62,7 +62,9 @@ class BodyLimits:
         media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         # Starlette's request.json() reads any media type, so depth is checked for all but forms.
         if media_type not in _NOT_JSON and json_too_deep(bytes(body)):
-            await self._refuse(scope, receive, send, 400, f"JSON request body nested deeper than {MAX_JSON_DEPTH} levels")
+            await self._refuse(
+                scope, receive, send, 400, f"JSON request body nested deeper than {MAX_JSON_DEPTH} levels"
+            )
             return
         request: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
         await self.app(scope, _replay(request, receive), send)
@@ -80,7 +82,10 @@ class BodyLimits:
             # RFC 7591 §3.2.2 at the registration endpoint (its errors are all 400), RFC 6749 §5.2 elsewhere.
             registration = path == REGISTER_PATH
             response = JSONResponse(
-                {"error": "invalid_client_metadata" if registration else "invalid_request", "error_description": description},
+                {
+                    "error": "invalid_client_metadata" if registration else "invalid_request",
+                    "error_description": description,
+                },
                 status_code=400 if registration else status,
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             )

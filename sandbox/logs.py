@@ -28,7 +28,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # FastMCP gives its logger a rich handler of its own that does not propagate, when it
     # is first imported: import it now, so that happens before it is undone here.
-    import fastmcp  # noqa: F401
+    import fastmcp
 
     fastmcp = logging.getLogger("fastmcp")
     for old in fastmcp.handlers[:]:

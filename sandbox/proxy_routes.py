@@ -84,7 +84,9 @@ class RegistrationLimits:
         try:
             body = await read_body(receive, MAX_REGISTRATION_BYTES)
         except BodyTooLarge:
-            await _registration_error("invalid_client_metadata", f"registration request is over {MAX_REGISTRATION_BYTES} bytes")(scope, receive, send)
+            await _registration_error(
+                "invalid_client_metadata", f"registration request is over {MAX_REGISTRATION_BYTES} bytes"
+            )(scope, receive, send)
             return
         if problem := redirect_uri_problem(body):
             await _registration_error("invalid_redirect_uri", problem)(scope, receive, send)
@@ -110,8 +112,9 @@ def redirect_uri_problem(body: bytes) -> str | None:
 
 
 def _registration_error(error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=400,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=400, headers={"Cache-Control": "no-store"}
+    )
 
 
 class PublicClientRevocation:
@@ -130,13 +133,23 @@ class PublicClientRevocation:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type = Headers(scope=scope).get("content-type", "")
-        if scope["type"] != "http" or scope["method"] != "POST" or not content_type.startswith("application/x-www-form-urlencoded"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not content_type.startswith("application/x-www-form-urlencoded")
+        ):
             await self.app(scope, receive, send)
             return
         try:
             body = await read_body(receive, MAX_REVOCATION_BYTES)
         except BodyTooLarge:
-            response = JSONResponse({"error": "invalid_request", "error_description": f"revocation request is over {MAX_REVOCATION_BYTES} bytes"}, status_code=400)
+            response = JSONResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": f"revocation request is over {MAX_REVOCATION_BYTES} bytes",
+                },
+                status_code=400,
+            )
             await response(scope, receive, send)
             return
         fields = {name for name, _ in parse_qsl(body.decode("latin-1"), keep_blank_values=True)}

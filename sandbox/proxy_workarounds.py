@@ -73,7 +73,9 @@ class _Held:
 # The proxy's own access token behind the upstream one that load_access_token just
 # returned: FastMCP hands revoke_token the upstream token (the SDK's revocation handler
 # loads, then revokes, in one task), and the proxy's jti is what /mcp must stop accepting.
-_loaded: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars.ContextVar("sandbox_loaded_token", default=None)
+_loaded: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars.ContextVar(
+    "sandbox_loaded_token", default=None
+)
 
 
 class ProxyWorkarounds:
@@ -141,8 +143,9 @@ class ProxyWorkarounds:
         if payload is not None:
             expires = payload.get("exp")
             ttl = max(int(expires - time.time()), 1) if isinstance(expires, (int, float)) else 24 * 3600
-            await self._revoked_store.put(key=str(payload["jti"]), value={"revoked_at": time.time()},
-                                          collection=REVOKED_COLLECTION, ttl=ttl)
+            await self._revoked_store.put(
+                key=str(payload["jti"]), value={"revoked_at": time.time()}, collection=REVOKED_COLLECTION, ttl=ttl
+            )
         await super().revoke_token(token)  # type: ignore[misc]
         if isinstance(token, RefreshToken):
             await self._end_grant(token.token)
@@ -185,7 +188,11 @@ class ProxyWorkarounds:
         loopback as RFC 8252 §7.3 requires. Registration still checks the patterns.
         """
         client = await super().get_client(client_id)  # type: ignore[misc]
-        if isinstance(client, ProxyDCRClient) and client.cimd_document is None and not client.allow_unregistered_redirect_uris:
+        if (
+            isinstance(client, ProxyDCRClient)
+            and client.cimd_document is None
+            and not client.allow_unregistered_redirect_uris
+        ):
             client.allowed_redirect_uri_patterns = None
         return client
 

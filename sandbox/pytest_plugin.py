@@ -53,23 +53,48 @@ MOCK_ONLY_REASON = "mock-only: uses the mock IdP's x-mock controls, which a real
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mcp-oauth-sandbox", "MCP OAuth sandbox (your MCP server behind FastMCP's OAuth proxy)")
-    group.addoption("--sandbox-backend", choices=BACKENDS, default=None,
-                    help="identity provider for the sandbox fixtures: mock (in-process, default) or keycloak "
-                         "(env SANDBOX_BACKEND, ini sandbox_backend)")
-    group.addoption("--sandbox-server", default=None, metavar="MODULE:ATTR",
-                    help="your FastMCP server (instance or zero-argument factory) to put behind the proxy "
-                         "instead of the sample tools (env SANDBOX_SERVER, ini sandbox_server)")
-    group.addoption("--sandbox-realm", default=None, metavar="FILE",
-                    help="Keycloak realm export both backends load (default: the sandbox realm in the package; "
-                         "env SANDBOX_REALM_FILE, ini sandbox_realm)")
-    group.addoption("--sandbox-port", type=int, default=None, metavar="N",
-                    help="port the sandbox serves on (default: a free one; env SANDBOX_PORT, ini sandbox_port)")
-    group.addoption("--sandbox-upstream", default=None, metavar="URL",
-                    help="any Streamable HTTP MCP server (any language) to put behind the proxy "
-                         "(env SANDBOX_UPSTREAM, ini sandbox_upstream)")
-    group.addoption("--sandbox-upstream-command", default=None, metavar="CMD",
-                    help="a stdio MCP server command line to start and put behind the proxy "
-                         "(env SANDBOX_UPSTREAM_COMMAND, ini sandbox_upstream_command)")
+    group.addoption(
+        "--sandbox-backend",
+        choices=BACKENDS,
+        default=None,
+        help="identity provider for the sandbox fixtures: mock (in-process, default) or keycloak "
+        "(env SANDBOX_BACKEND, ini sandbox_backend)",
+    )
+    group.addoption(
+        "--sandbox-server",
+        default=None,
+        metavar="MODULE:ATTR",
+        help="your FastMCP server (instance or zero-argument factory) to put behind the proxy "
+        "instead of the sample tools (env SANDBOX_SERVER, ini sandbox_server)",
+    )
+    group.addoption(
+        "--sandbox-realm",
+        default=None,
+        metavar="FILE",
+        help="Keycloak realm export both backends load (default: the sandbox realm in the package; "
+        "env SANDBOX_REALM_FILE, ini sandbox_realm)",
+    )
+    group.addoption(
+        "--sandbox-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="port the sandbox serves on (default: a free one; env SANDBOX_PORT, ini sandbox_port)",
+    )
+    group.addoption(
+        "--sandbox-upstream",
+        default=None,
+        metavar="URL",
+        help="any Streamable HTTP MCP server (any language) to put behind the proxy "
+        "(env SANDBOX_UPSTREAM, ini sandbox_upstream)",
+    )
+    group.addoption(
+        "--sandbox-upstream-command",
+        default=None,
+        metavar="CMD",
+        help="a stdio MCP server command line to start and put behind the proxy "
+        "(env SANDBOX_UPSTREAM_COMMAND, ini sandbox_upstream_command)",
+    )
     parser.addini("sandbox_upstream", "an MCP server URL to put behind the proxy", default="")
     parser.addini("sandbox_upstream_command", "a stdio MCP server command to put behind the proxy", default="")
     parser.addini("sandbox_backend", "identity provider for the sandbox fixtures: mock or keycloak", default="mock")
@@ -85,7 +110,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:Using in-memory token storage:UserWarning")
     backend = sandbox_backend(config)
     if backend not in BACKENDS:
-        raise pytest.UsageError(f"sandbox backend {backend!r} (from SANDBOX_BACKEND or ini sandbox_backend) must be mock or keycloak")
+        raise pytest.UsageError(
+            f"sandbox backend {backend!r} (from SANDBOX_BACKEND or ini sandbox_backend) must be mock or keycloak"
+        )
     from sandbox.settings import unknown_variables
 
     for warning in unknown_variables(os.environ):
@@ -103,11 +130,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def sandbox_backend(config: pytest.Config) -> str:
-    return config.getoption("--sandbox-backend") or os.environ.get("SANDBOX_BACKEND") or config.getini("sandbox_backend") or "mock"
+    return (
+        config.getoption("--sandbox-backend")
+        or os.environ.get("SANDBOX_BACKEND")
+        or config.getini("sandbox_backend")
+        or "mock"
+    )
 
 
 def sandbox_server_spec(config: pytest.Config) -> str | None:
-    return config.getoption("--sandbox-server") or os.environ.get("SANDBOX_SERVER") or config.getini("sandbox_server") or None
+    return (
+        config.getoption("--sandbox-server")
+        or os.environ.get("SANDBOX_SERVER")
+        or config.getini("sandbox_server")
+        or None
+    )
 
 
 def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
@@ -127,7 +164,8 @@ def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
         options["realm_file"] = Path(config.inipath or config.rootpath).parent / config.getini("sandbox_realm")
     for name in ("upstream", "upstream_command"):
         value = config.getoption(f"--sandbox-{name.replace('_', '-')}") or (
-            f"SANDBOX_{name.upper()}" not in os.environ and config.getini(f"sandbox_{name}"))
+            f"SANDBOX_{name.upper()}" not in os.environ and config.getini(f"sandbox_{name}")
+        )
         if value:
             options[name] = value
     port = config.getoption("--sandbox-port") or ("SANDBOX_PORT" not in os.environ and config.getini("sandbox_port"))
@@ -144,13 +182,16 @@ def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
         where = f" (SANDBOX_{name.upper()}, or its --sandbox-/ini option)" if name else ""
-        raise pytest.UsageError(f"mcp-oauth-sandbox: invalid setting {name}{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise pytest.UsageError(
+            f"mcp-oauth-sandbox: invalid setting {name}{where}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None
     settings.pop("server", None)  # resolved by sandbox_server_spec, not from SANDBOX_SERVER again
-    upstream = [f"--sandbox-{name.replace('_', '-')}" for name in ("upstream", "upstream_command") if settings.get(name)]
+    upstream = [
+        f"--sandbox-{name.replace('_', '-')}" for name in ("upstream", "upstream_command") if settings.get(name)
+    ]
     if sandbox_server_spec(config) and upstream:
         raise pytest.UsageError(f"mcp-oauth-sandbox: give only one server to test: --sandbox-server and {upstream[0]}")
     from mock_idp import RealmError
-
     from sandbox.realm import read_realm
 
     try:
@@ -278,11 +319,17 @@ class SandboxStacks:
         backend = settings.backend
         if backend == "keycloak" and not settings.keycloak_url:
             keycloak_url = self._exit.enter_context(
-                _identity_provider(settings.realm_file, base_url, self.tmp_path_factory, self.config if shared else None)
+                _identity_provider(
+                    settings.realm_file, base_url, self.tmp_path_factory, self.config if shared else None
+                )
             )
             settings = IsolatedSettings(**given, keycloak_url=keycloak_url)
         realm = read_realm(settings.realm_file, base_url).model
-        users = {user.username: user.password for user in realm.user_list if user.password and not user.service_account_client_id}
+        users = {
+            user.username: user.password
+            for user in realm.user_list
+            if user.password and not user.service_account_client_id
+        }
         from sandbox.upstream.server import UpstreamError
 
         try:
@@ -302,7 +349,6 @@ class SandboxStacks:
             credentials=dict(users),
             key_rotations=KeyRotations(),
         )
-
 
     def _shared_keycloak_port(self, given: dict[str, Any]) -> int | None:
         """A port in the session's shared Keycloak realm, when this stack can use that Keycloak."""
@@ -351,7 +397,11 @@ class _identity_provider:
     the session's shared one when the stack claimed a port in its realm, else one of its own."""
 
     def __init__(
-        self, realm_file: Path, base_url: str, tmp_path_factory: pytest.TempPathFactory, shared: pytest.Config | None = None
+        self,
+        realm_file: Path,
+        base_url: str,
+        tmp_path_factory: pytest.TempPathFactory,
+        shared: pytest.Config | None = None,
     ) -> None:
         self.realm_file = realm_file
         self.base_url = base_url
@@ -369,7 +419,9 @@ class _identity_provider:
             pytest.skip(f"Keycloak backend unavailable: {reason}")
         if self.shared is not None:
             return session_keycloak(self.shared).start()[1].base_url  # stopped with the session
-        self.launcher = shared_keycloak([self.base_url], self.tmp_path_factory.mktemp("keycloak"), realm_file=self.realm_file)
+        self.launcher = shared_keycloak(
+            [self.base_url], self.tmp_path_factory.mktemp("keycloak"), realm_file=self.realm_file
+        )
         return self.launcher.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -423,7 +475,9 @@ def mcp_client(sandbox: SandboxStack) -> Iterator[Any]:
                 )
         if registration not in ("dcr", "cimd"):
             raise ValueError(f"registration must be 'dcr' or 'cimd', not {registration!r}")
-        metadata_url = hosted_documents.enter_context(_client_document(sandbox, user)) if registration == "cimd" else None
+        metadata_url = (
+            hosted_documents.enter_context(_client_document(sandbox, user)) if registration == "cimd" else None
+        )
         auth = HeadlessOAuth(
             HeadlessBrowser(user, password, consent=consent, scopes=scopes),
             token_storage=MemoryStore(),
@@ -458,8 +512,13 @@ def idp(sandbox: SandboxStack) -> Iterator[Any]:
     """The identity provider's control API (:class:`sandbox.control.IdpControl`); reset after the test."""
     from sandbox.control import IdpControl
 
-    control = IdpControl(sandbox.idp_server_url, sandbox.realm, sandbox.backend, credentials=sandbox.credentials,
-                         on_key_rotation=sandbox.key_rotations.rotated)
+    control = IdpControl(
+        sandbox.idp_server_url,
+        sandbox.realm,
+        sandbox.backend,
+        credentials=sandbox.credentials,
+        on_key_rotation=sandbox.key_rotations.rotated,
+    )
     try:
         yield control
     finally:

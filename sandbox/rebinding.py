@@ -45,14 +45,26 @@ class RebindingGuard:
         headers = Headers(scope=scope)
         host = headers.get("host", "").strip().lower()
         if host not in self.hosts:
-            await _refuse(scope, receive, send, 421, "misdirected_request",
-                          f"Host {host!r} is not this sandbox (it answers to {', '.join(sorted(self.hosts))} only)")
+            await _refuse(
+                scope,
+                receive,
+                send,
+                421,
+                "misdirected_request",
+                f"Host {host!r} is not this sandbox (it answers to {', '.join(sorted(self.hosts))} only)",
+            )
             return
         # Every Origin header counts, so a second one cannot smuggle a foreign origin past the first.
         for origin in headers.getlist("origin"):
             if origin.strip().lower().rstrip("/") not in self.origins:
-                await _refuse(scope, receive, send, 403, "forbidden_origin",
-                              f"Origin {origin!r} may not call this sandbox (only {', '.join(sorted(self.origins))})")
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    403,
+                    "forbidden_origin",
+                    f"Origin {origin!r} may not call this sandbox (only {', '.join(sorted(self.origins))})",
+                )
                 return
         await self.app(scope, receive, send)
 

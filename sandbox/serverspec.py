@@ -33,7 +33,9 @@ def load_server(spec: str) -> FastMCP:
             raise ServerSpecError(f"server spec {spec!r}: no module named {exc.name!r}") from None
         raise ServerSpecError(f"server spec {spec!r}: importing {module_name} failed: {_one_line(exc)}") from None
     except Exception as exc:  # the user's module raised while importing
-        raise ServerSpecError(f"server spec {spec!r}: importing {module_name} failed: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise ServerSpecError(
+            f"server spec {spec!r}: importing {module_name} failed: {type(exc).__name__}: {_one_line(exc)}"
+        ) from None
     target: Any = module
     for part in attr_path.split("."):
         try:
@@ -46,10 +48,14 @@ def load_server(spec: str) -> FastMCP:
         try:
             made = target()
         except Exception as exc:
-            raise ServerSpecError(f"server spec {spec!r}: calling {attr_path}() failed: {type(exc).__name__}: {_one_line(exc)}") from None
+            raise ServerSpecError(
+                f"server spec {spec!r}: calling {attr_path}() failed: {type(exc).__name__}: {_one_line(exc)}"
+            ) from None
         if isinstance(made, FastMCP):
             return made
-        raise ServerSpecError(f"server spec {spec!r}: {attr_path}() returned {type(made).__name__}, not a FastMCP server")
+        raise ServerSpecError(
+            f"server spec {spec!r}: {attr_path}() returned {type(made).__name__}, not a FastMCP server"
+        )
     raise ServerSpecError(
         f"server spec {spec!r}: {attr_path} is a {type(target).__name__}, "
         "not a FastMCP server or a function returning one"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
 import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -120,20 +120,26 @@ class SandboxSettings(BaseSettings):
         return address
 
     @model_validator(mode="after")
-    def _ports_differ(self) -> "SandboxSettings":
+    def _ports_differ(self) -> SandboxSettings:
         if self.backend == "keycloak" and not self.keycloak_url:
-            ports = {"port": self.port, "keycloak_port": self.keycloak_port, "keycloak_management_port": self.keycloak_management_port}
+            ports = {
+                "port": self.port,
+                "keycloak_port": self.keycloak_port,
+                "keycloak_management_port": self.keycloak_management_port,
+            }
             if len(set(ports.values())) < len(ports):
                 raise ValueError(f"the sandbox and Keycloak need three different ports, got {ports}")
         return self
 
     @model_validator(mode="after")
-    def _one_server(self) -> "SandboxSettings":
+    def _one_server(self) -> SandboxSettings:
         given = [name for name in ("server", "upstream", "upstream_command") if getattr(self, name)]
         if len(given) > 1:
             raise ValueError(f"give only one server to protect, got {' and '.join(given)}")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
-            raise ValueError(f"upstream {self.upstream!r} must be an http:// or https:// URL of a Streamable HTTP MCP endpoint")
+            raise ValueError(
+                f"upstream {self.upstream!r} must be an http:// or https:// URL of a Streamable HTTP MCP endpoint"
+            )
         if self.upstream_token and not self.upstream:
             raise ValueError("upstream_token needs an HTTP upstream (--upstream URL): the token's audience is its URL")
         return self

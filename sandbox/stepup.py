@@ -100,7 +100,9 @@ class StepUpGate:
             missing |= self.scoped_tools.get(name, frozenset()) - set(token.scopes)
             tool = await self.server.local_provider.get_tool(name)
             if tool is not None and tool.auth is not None:
-                authorized, shortfall = await run_auth_checks_with_shortfall(tool.auth, AuthContext(token=token, component=tool))
+                authorized, shortfall = await run_auth_checks_with_shortfall(
+                    tool.auth, AuthContext(token=token, component=tool)
+                )
                 missing |= set() if authorized else set(shortfall)
         return frozenset(missing)
 

@@ -61,7 +61,9 @@ class LocalCA:
         key = ec.generate_private_key(ec.SECP256R1())
         # A name of its own: with two sandboxes' CAs trusted (--cimd-ca), the same subject
         # would make OpenSSL try the wrong one's key.
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"MCP OAuth sandbox local CA {secrets.token_hex(4)}")])
+        name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, f"MCP OAuth sandbox local CA {secrets.token_hex(4)}")]
+        )
         now = datetime.datetime.now(datetime.UTC)
         certificate = (
             x509.CertificateBuilder()
@@ -75,7 +77,9 @@ class LocalCA:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             # Name constraints: even a leaked key cannot vouch for anything but loopback.
-            .add_extension(x509.NameConstraints(permitted_subtrees=_loopback_subtrees(), excluded_subtrees=None), critical=True)
+            .add_extension(
+                x509.NameConstraints(permitted_subtrees=_loopback_subtrees(), excluded_subtrees=None), critical=True
+            )
             .sign(key, hashes.SHA256())
         )
         write_private_file(self.key_file, _key_pem(key))
@@ -132,7 +136,9 @@ def client_context(ca_files: list[Path]) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     for path in ca_files:
         certificates = read_certificates(path)
-        context.load_verify_locations(cadata="".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates))
+        context.load_verify_locations(
+            cadata="".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates)
+        )
     return context
 
 
@@ -155,4 +161,6 @@ def _loopback_subtrees() -> list[x509.GeneralName]:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

@@ -16,7 +16,8 @@ from mcp.types import Icon
 # (a broken image offline). Its CSP allows only https: and data: images, so a local logo
 # must travel as a data: URI.
 LOGO = Icon(
-    src="data:image/svg+xml;base64," + base64.b64encode((files("sandbox") / "static" / "logo.svg").read_bytes()).decode(),
+    src="data:image/svg+xml;base64,"
+    + base64.b64encode((files("sandbox") / "static" / "logo.svg").read_bytes()).decode(),
     mimeType="image/svg+xml",
     sizes=["any"],
 )

@@ -32,7 +32,9 @@ def case(name: str) -> Callable[[Case], Case]:
     return register
 
 
-def request(name: str, method: str, path: str, *, auth: str | None = None, keep: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+def request(
+    name: str, method: str, path: str, *, auth: str | None = None, keep: frozenset[str] = frozenset(), **kwargs: Any
+) -> None:
     """A one-request case; ``path`` is relative to the realm (``{oidc}``: its openid-connect base).
     ``auth``: ``proxy`` (right secret, Basic), ``wrong-secret``."""
 
@@ -49,20 +51,47 @@ def request(name: str, method: str, path: str, *, auth: str | None = None, keep:
 # -- discovery and keys ---------------------------------------------------------
 
 # Discovery values compared verbatim: what the server offers, and where.
-DISCOVERED = frozenset({
-    "claims_supported", "code_challenge_methods_supported", "grant_types_supported", "response_types_supported",
-    "response_modes_supported", "scopes_supported", "subject_types_supported", "token_endpoint_auth_methods_supported",
-    "id_token_signing_alg_values_supported", "userinfo_signing_alg_values_supported", "request_object_signing_alg_values_supported",
-    "token_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_methods_supported",
-    "revocation_endpoint_auth_methods_supported", "claim_types_supported", "claims_parameter_supported",
-    "request_parameter_supported", "request_uri_parameter_supported", "require_request_uri_registration",
-    "frontchannel_logout_supported", "frontchannel_logout_session_supported", "backchannel_logout_supported",
-    "backchannel_logout_session_supported", "authorization_response_iss_parameter_supported",
-    "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint",
-    "introspection_endpoint", "revocation_endpoint", "registration_endpoint",
-})
+DISCOVERED = frozenset(
+    {
+        "claims_supported",
+        "code_challenge_methods_supported",
+        "grant_types_supported",
+        "response_types_supported",
+        "response_modes_supported",
+        "scopes_supported",
+        "subject_types_supported",
+        "token_endpoint_auth_methods_supported",
+        "id_token_signing_alg_values_supported",
+        "userinfo_signing_alg_values_supported",
+        "request_object_signing_alg_values_supported",
+        "token_endpoint_auth_signing_alg_values_supported",
+        "introspection_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+        "claim_types_supported",
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+        "require_request_uri_registration",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "authorization_response_iss_parameter_supported",
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "registration_endpoint",
+    }
+)
 request("discovery", "GET", "{realm}/.well-known/openid-configuration", keep=DISCOVERED)
-request("discovery.oauth-authorization-server", "GET", "{realm}/.well-known/oauth-authorization-server", keep=DISCOVERED)
+request(
+    "discovery.oauth-authorization-server", "GET", "{realm}/.well-known/oauth-authorization-server", keep=DISCOVERED
+)
 request("discovery.unknown-realm", "GET", "{idp}/realms/no-such-realm/.well-known/openid-configuration")
 request("jwks", "GET", "{oidc}/certs")
 
@@ -123,7 +152,9 @@ def login_attempt(name: str, username: str, password: str) -> None:
 
         async with target.http(cookies=BrowserCookieJar()) as http:
             page = await _login_page(target, http)
-            response = await http.post(_form_action(page.text), data={"username": username, "password": password, "credentialId": ""})
+            response = await http.post(
+                _form_action(page.text), data={"username": username, "password": password, "credentialId": ""}
+            )
         return {"page": target.observe(page), "answer": target.observe(response)}
 
     case(f"login.{name}")(run)
@@ -143,7 +174,9 @@ async def login_without_cookies(target: Target) -> Observation:
     async with target.http() as http:
         page = await _login_page(target, http)
         http.cookies.clear()
-        response = await http.post(_form_action(page.text), data={"username": "alice", "password": "alice", "credentialId": ""})
+        response = await http.post(
+            _form_action(page.text), data={"username": "alice", "password": "alice", "credentialId": ""}
+        )
     return target.observe(response)
 
 
@@ -152,11 +185,24 @@ async def sso_second(target: Target) -> Observation:
     browser, _, _ = await target.sign_in("bob")
     async with target.http(cookies=browser.cookies) as http:
         again = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256"))
-        none = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="none"))
-        login = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="login"))
-        recent = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", max_age="3600"))
-    return {name: target.observe(response) for name, response in
-            (("again", again), ("prompt-none", none), ("prompt-login", login), ("max-age-not-reached", recent))}
+        none = await http.get(
+            target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="none")
+        )
+        login = await http.get(
+            target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="login")
+        )
+        recent = await http.get(
+            target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", max_age="3600")
+        )
+    return {
+        name: target.observe(response)
+        for name, response in (
+            ("again", again),
+            ("prompt-none", none),
+            ("prompt-login", login),
+            ("max-age-not-reached", recent),
+        )
+    }
 
 
 @case("login.max-age-passed")
@@ -165,7 +211,9 @@ async def max_age_passed(target: Target) -> Observation:
     browser, _, _ = await target.sign_in("bob")
     await asyncio.sleep(2.1)  # auth_time has whole seconds: 2 s are surely more than max_age=1
     async with target.http(cookies=browser.cookies) as http:
-        response = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", max_age="1"))
+        response = await http.get(
+            target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", max_age="1")
+        )
     return target.observe(response)
 
 
@@ -173,25 +221,81 @@ async def max_age_passed(target: Target) -> Observation:
 
 request("token.no-grant-type", "POST", "{oidc}/token", data={"client_id": CLI})
 request("token.unknown-grant-type", "POST", "{oidc}/token", data={"client_id": CLI, "grant_type": "magic"})
-request("token.no-client", "POST", "{oidc}/token", data={"grant_type": "password", "username": "alice", "password": "alice"})
-request("token.unknown-client", "POST", "{oidc}/token", data={"grant_type": "password", "client_id": "no-such-client", "username": "alice", "password": "alice"})
-request("token.wrong-client-secret", "POST", "{oidc}/token", auth="wrong-secret", data={"grant_type": "client_credentials"})
-request("token.confidential-without-secret", "POST", "{oidc}/token", data={"grant_type": "client_credentials", "client_id": PROXY})
-request("token.client-credentials-not-enabled", "POST", "{oidc}/token", auth="proxy", data={"grant_type": "client_credentials"})
-request("token.client-credentials-public", "POST", "{oidc}/token", data={"grant_type": "client_credentials", "client_id": CLI})
-request("token.password-not-enabled", "POST", "{oidc}/token", auth="proxy", data={"grant_type": "password", "username": "alice", "password": "alice"})
-request("token.code-missing", "POST", "{oidc}/token", data={"grant_type": "authorization_code", "client_id": CLI, "redirect_uri": REDIRECT_URI})
-request("token.code-unknown", "POST", "{oidc}/token", data={"grant_type": "authorization_code", "client_id": CLI, "code": "not-a-code", "redirect_uri": REDIRECT_URI})
+request(
+    "token.no-client", "POST", "{oidc}/token", data={"grant_type": "password", "username": "alice", "password": "alice"}
+)
+request(
+    "token.unknown-client",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "password", "client_id": "no-such-client", "username": "alice", "password": "alice"},
+)
+request(
+    "token.wrong-client-secret", "POST", "{oidc}/token", auth="wrong-secret", data={"grant_type": "client_credentials"}
+)
+request(
+    "token.confidential-without-secret",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "client_credentials", "client_id": PROXY},
+)
+request(
+    "token.client-credentials-not-enabled",
+    "POST",
+    "{oidc}/token",
+    auth="proxy",
+    data={"grant_type": "client_credentials"},
+)
+request(
+    "token.client-credentials-public",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "client_credentials", "client_id": CLI},
+)
+request(
+    "token.password-not-enabled",
+    "POST",
+    "{oidc}/token",
+    auth="proxy",
+    data={"grant_type": "password", "username": "alice", "password": "alice"},
+)
+request(
+    "token.code-missing",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "authorization_code", "client_id": CLI, "redirect_uri": REDIRECT_URI},
+)
+request(
+    "token.code-unknown",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "authorization_code", "client_id": CLI, "code": "not-a-code", "redirect_uri": REDIRECT_URI},
+)
 request("token.refresh-missing", "POST", "{oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI})
-request("token.refresh-garbage", "POST", "{oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "garbage"})
+request(
+    "token.refresh-garbage",
+    "POST",
+    "{oidc}/token",
+    data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "garbage"},
+)
 request("token.not-a-form", "POST", "{oidc}/token", json={"grant_type": "password", "client_id": CLI})
 request("token.get", "GET", "{oidc}/token")
-request("token.basic-header-garbage", "POST", "{oidc}/token", headers={"Authorization": "Basic !!!"}, data={"grant_type": "client_credentials"})
+request(
+    "token.basic-header-garbage",
+    "POST",
+    "{oidc}/token",
+    headers={"Authorization": "Basic !!!"},
+    data={"grant_type": "client_credentials"},
+)
 
 
 def password_grant(name: str, username: str = "alice", password: str = "alice", **extra: str) -> None:
-    request(f"token.password.{name}", "POST", "{oidc}/token",
-            data={"grant_type": "password", "client_id": CLI, "username": username, "password": password, **extra})
+    request(
+        f"token.password.{name}",
+        "POST",
+        "{oidc}/token",
+        data={"grant_type": "password", "client_id": CLI, "username": username, "password": password, **extra},
+    )
 
 
 password_grant("openid", scope="openid")
@@ -249,8 +353,16 @@ async def code_wrong_redirect(target: Target) -> Observation:
 async def code_other_client(target: Target) -> Observation:
     _, code, verifier = await target.sign_in("bob")
     async with target.http() as http:
-        response = await http.post(f"{target.oidc}/token", auth=(PROXY, proxy_secret()), data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+        response = await http.post(
+            f"{target.oidc}/token",
+            auth=(PROXY, proxy_secret()),
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+        )
     return target.observe(response)
 
 
@@ -269,8 +381,14 @@ def _shape_tokens(target: Target, tokens: dict[str, Any]) -> Any:
 async def refresh(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
-        response = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]})
-        reused = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]})
+        response = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]},
+        )
+        reused = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]},
+        )
     return {"refreshed": target.observe(response), "old-refresh-token-again": target.observe(reused)}
 
 
@@ -278,8 +396,11 @@ async def refresh(target: Target) -> Observation:
 async def refresh_other_client(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
-        response = await http.post(f"{target.oidc}/token", auth=(PROXY, proxy_secret()),
-                                   data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        response = await http.post(
+            f"{target.oidc}/token",
+            auth=(PROXY, proxy_secret()),
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        )
     return target.observe(response)
 
 
@@ -287,7 +408,10 @@ async def refresh_other_client(target: Target) -> Observation:
 async def refresh_with_access(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
-        response = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["access_token"]})
+        response = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["access_token"]},
+        )
     return target.observe(response)
 
 
@@ -383,9 +507,18 @@ async def revoke_refresh(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
         revoked = await _revoke(target, http, tokens["refresh_token"], "refresh_token")
-        refresh = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]})
-        userinfo = await http.get(f"{target.oidc}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    return {"revoke": target.observe(revoked), "refresh-after": target.observe(refresh), "userinfo-after": target.observe(userinfo)}
+        refresh = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]},
+        )
+        userinfo = await http.get(
+            f"{target.oidc}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+    return {
+        "revoke": target.observe(revoked),
+        "refresh-after": target.observe(refresh),
+        "userinfo-after": target.observe(userinfo),
+    }
 
 
 @case("revoke.access-token")
@@ -393,9 +526,18 @@ async def revoke_access(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
         revoked = await _revoke(target, http, tokens["access_token"], "access_token")
-        userinfo = await http.get(f"{target.oidc}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-        refresh = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]})
-    return {"revoke": target.observe(revoked), "userinfo-after": target.observe(userinfo), "refresh-after": target.observe(refresh)}
+        userinfo = await http.get(
+            f"{target.oidc}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        refresh = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]},
+        )
+    return {
+        "revoke": target.observe(revoked),
+        "userinfo-after": target.observe(userinfo),
+        "refresh-after": target.observe(refresh),
+    }
 
 
 @case("revoke.id-token")
@@ -409,15 +551,21 @@ async def revoke_id(target: Target) -> Observation:
 async def revoke_other(target: Target) -> Observation:
     tokens = await target.password_tokens("alice", "openid")
     async with target.http() as http:
-        response = await http.post(f"{target.oidc}/revoke", auth=(PROXY, proxy_secret()), data={"token": tokens["refresh_token"]})
+        response = await http.post(
+            f"{target.oidc}/revoke", auth=(PROXY, proxy_secret()), data={"token": tokens["refresh_token"]}
+        )
     return target.observe(response)
 
 
 # -- logout -----------------------------------------------------------------------------
 
 request("logout.no-parameters", "GET", "{oidc}/logout")
-request("logout.unregistered-post-logout-uri", "GET", "{oidc}/logout",
-        params={"client_id": CLI, "post_logout_redirect_uri": "http://evil.example/bye"})
+request(
+    "logout.unregistered-post-logout-uri",
+    "GET",
+    "{oidc}/logout",
+    params={"client_id": CLI, "post_logout_redirect_uri": "http://evil.example/bye"},
+)
 request("logout.garbage-id-token-hint", "GET", "{oidc}/logout", params={"id_token_hint": "garbage"})
 
 
@@ -426,24 +574,39 @@ async def logout_hint(target: Target) -> Observation:
     browser, code, verifier = await target.sign_in("bob")
     tokens = (await _redeem(target, code, verifier)).json()
     async with target.http(cookies=browser.cookies) as http:
-        response = await http.get(f"{target.oidc}/logout", params={
-            "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": REDIRECT_URI, "state": "bye"})
-        refresh = await http.post(f"{target.oidc}/token", data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]})
-        again = await http.get(target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="none"))
-    return {"logout": target.observe(response), "refresh-after": target.observe(refresh), "prompt-none-after": target.observe(again)}
+        response = await http.get(
+            f"{target.oidc}/logout",
+            params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": REDIRECT_URI, "state": "bye"},
+        )
+        refresh = await http.post(
+            f"{target.oidc}/token",
+            data={"grant_type": "refresh_token", "client_id": CLI, "refresh_token": tokens["refresh_token"]},
+        )
+        again = await http.get(
+            target.auth_url(code_challenge=pkce_pair()[1], code_challenge_method="S256", prompt="none")
+        )
+    return {
+        "logout": target.observe(response),
+        "refresh-after": target.observe(refresh),
+        "prompt-none-after": target.observe(again),
+    }
 
 
 # -- dynamic client registration ----------------------------------------------------------
 
 
-async def _register(target: Target, metadata: dict[str, Any], admin: dict[str, str] | None = None) -> tuple[httpx.Response, Observation]:
+async def _register(
+    target: Target, metadata: dict[str, Any], admin: dict[str, str] | None = None
+) -> tuple[httpx.Response, Observation]:
     async with target.http() as http:
         response = await http.post(f"{target.realm_url}/clients-registrations/openid-connect", json=metadata)
         if response.status_code == 201:
             created = response.json()
             # Registration leaves a client behind in Keycloak: delete it with its own token.
-            await http.delete(f"{target.realm_url}/clients-registrations/openid-connect/{created['client_id']}",
-                              headers={"Authorization": f"Bearer {created['registration_access_token']}"})
+            await http.delete(
+                f"{target.realm_url}/clients-registrations/openid-connect/{created['client_id']}",
+                headers={"Authorization": f"Bearer {created['registration_access_token']}"},
+            )
     return response, target.observe(response)
 
 
@@ -454,9 +617,13 @@ def registration(name: str, metadata: dict[str, Any]) -> None:
     case(f"dcr.{name}")(run)
 
 
-LOOPBACK_CLIENT = {"client_name": "fidelity", "redirect_uris": ["http://127.0.0.1:53682/callback"],
-                   "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-                   "token_endpoint_auth_method": "none"}
+LOOPBACK_CLIENT = {
+    "client_name": "fidelity",
+    "redirect_uris": ["http://127.0.0.1:53682/callback"],
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "token_endpoint_auth_method": "none",
+}
 registration("public-loopback", LOOPBACK_CLIENT)
 registration("confidential", {**LOOPBACK_CLIENT, "token_endpoint_auth_method": "client_secret_basic"})
 registration("with-scope", {**LOOPBACK_CLIENT, "scope": "openid profile offline_access"})
@@ -466,7 +633,13 @@ registration("untrusted-redirect-host", {**LOOPBACK_CLIENT, "redirect_uris": ["h
 registration("unknown-field", {**LOOPBACK_CLIENT, "no_such_field": True})
 registration("redirect-uri-not-a-list", {**LOOPBACK_CLIENT, "redirect_uris": "http://127.0.0.1/cb"})
 registration("unknown-auth-method", {**LOOPBACK_CLIENT, "token_endpoint_auth_method": "magic"})
-request("dcr.not-json", "POST", "{realm}/clients-registrations/openid-connect", content=b"not json", headers={"Content-Type": "application/json"})
+request(
+    "dcr.not-json",
+    "POST",
+    "{realm}/clients-registrations/openid-connect",
+    content=b"not json",
+    headers={"Content-Type": "application/json"},
+)
 request("dcr.json-array", "POST", "{realm}/clients-registrations/openid-connect", json=[1, 2])
 request("dcr.read-without-token", "GET", "{realm}/clients-registrations/openid-connect/no-such-client")
 
@@ -474,19 +647,33 @@ request("dcr.read-without-token", "GET", "{realm}/clients-registrations/openid-c
 @case("dcr.read-and-sign-in")
 async def dcr_read(target: Target) -> Observation:
     async with target.http() as http:
-        created = await http.post(f"{target.realm_url}/clients-registrations/openid-connect",
-                                  json={**LOOPBACK_CLIENT, "scope": "openid offline_access"})
+        created = await http.post(
+            f"{target.realm_url}/clients-registrations/openid-connect",
+            json={**LOOPBACK_CLIENT, "scope": "openid offline_access"},
+        )
         body = created.json()
         token = {"Authorization": f"Bearer {body['registration_access_token']}"}
         url = f"{target.realm_url}/clients-registrations/openid-connect/{body['client_id']}"
         try:
             read = await http.get(url, headers=token)
-            _, code, verifier = await target.sign_in("alice", client_id=body["client_id"], scope="openid offline_access")
-            tokens = await http.post(f"{target.oidc}/token", data={"grant_type": "authorization_code", "client_id": body["client_id"],
-                                     "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+            _, code, verifier = await target.sign_in(
+                "alice", client_id=body["client_id"], scope="openid offline_access"
+            )
+            tokens = await http.post(
+                f"{target.oidc}/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": body["client_id"],
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": verifier,
+                },
+            )
         finally:
             # Keycloak rotates the registration token on every read.
-            latest = (read.json() if read.status_code == 200 else {}).get("registration_access_token", body["registration_access_token"])
+            latest = (read.json() if read.status_code == 200 else {}).get(
+                "registration_access_token", body["registration_access_token"]
+            )
             deleted = await http.delete(url, headers={"Authorization": f"Bearer {latest}"})
     return {"read": target.observe(read), "offline-tokens": target.observe(tokens), "delete": target.observe(deleted)}
 
@@ -534,28 +721,65 @@ request("admin.garbage-token", "GET", "{idp}/admin/realms/sandbox/users", header
 async def user_lifecycle(target: Target) -> Observation:
     await _delete_user(target, CAROL)
     observed: Observation = {}
-    created = await _admin(target, "POST", "/users", json={"username": CAROL, "enabled": True,
-                           "credentials": [{"type": "password", "value": "carol", "temporary": False}]})
+    created = await _admin(
+        target,
+        "POST",
+        "/users",
+        json={
+            "username": CAROL,
+            "enabled": True,
+            "credentials": [{"type": "password", "value": "carol", "temporary": False}],
+        },
+    )
     observed["create"] = target.observe(created)
     try:
         user_id = await _user_id(target, CAROL)
         assert user_id is not None
         observed["get"] = target.observe(await _admin(target, "GET", f"/users/{user_id}"))
         async with target.http() as http:
-            grant = await http.post(f"{target.oidc}/token", data={"grant_type": "password", "client_id": CLI, "username": CAROL, "password": "carol", "scope": "openid"})
+            grant = await http.post(
+                f"{target.oidc}/token",
+                data={
+                    "grant_type": "password",
+                    "client_id": CLI,
+                    "username": CAROL,
+                    "password": "carol",
+                    "scope": "openid",
+                },
+            )
         observed["password-grant-without-profile"] = target.observe(grant)
-        observed["update-profile"] = target.observe(await _admin(target, "PUT", f"/users/{user_id}", json={
-            "firstName": "Carol", "lastName": "Danvers", "email": "carol@example.com", "emailVerified": True}))
+        observed["update-profile"] = target.observe(
+            await _admin(
+                target,
+                "PUT",
+                f"/users/{user_id}",
+                json={"firstName": "Carol", "lastName": "Danvers", "email": "carol@example.com", "emailVerified": True},
+            )
+        )
         observed["get-after-profile"] = target.observe(await _admin(target, "GET", f"/users/{user_id}"))
-        observed["update-attributes-only"] = target.observe(await _admin(target, "PUT", f"/users/{user_id}", json={"attributes": {"team": ["blue"]}}))
+        observed["update-attributes-only"] = target.observe(
+            await _admin(target, "PUT", f"/users/{user_id}", json={"attributes": {"team": ["blue"]}})
+        )
         observed["get-after-attributes"] = target.observe(await _admin(target, "GET", f"/users/{user_id}"))
-        observed["reset-password"] = target.observe(await _admin(target, "PUT", f"/users/{user_id}/reset-password",
-                                                                 json={"type": "password", "value": "carol2", "temporary": False}))
+        observed["reset-password"] = target.observe(
+            await _admin(
+                target,
+                "PUT",
+                f"/users/{user_id}/reset-password",
+                json={"type": "password", "value": "carol2", "temporary": False},
+            )
+        )
         role = (await _admin(target, "GET", "/roles/mcp-user")).json()
-        observed["add-role"] = target.observe(await _admin(target, "POST", f"/users/{user_id}/role-mappings/realm", json=[role]))
+        observed["add-role"] = target.observe(
+            await _admin(target, "POST", f"/users/{user_id}/role-mappings/realm", json=[role])
+        )
         observed["roles"] = target.observe(await _admin(target, "GET", f"/users/{user_id}/role-mappings/realm"))
-        observed["composite-roles"] = target.observe(await _admin(target, "GET", f"/users/{user_id}/role-mappings/realm/composite"))
-        observed["remove-role"] = target.observe(await _admin(target, "DELETE", f"/users/{user_id}/role-mappings/realm", json=[role]))
+        observed["composite-roles"] = target.observe(
+            await _admin(target, "GET", f"/users/{user_id}/role-mappings/realm/composite")
+        )
+        observed["remove-role"] = target.observe(
+            await _admin(target, "DELETE", f"/users/{user_id}/role-mappings/realm", json=[role])
+        )
     finally:
         user_id = await _user_id(target, CAROL)
         if user_id is not None:
@@ -566,17 +790,38 @@ async def user_lifecycle(target: Target) -> Observation:
 @case("admin.temporary-password")
 async def temporary_password(target: Target) -> Observation:
     await _delete_user(target, CAROL)
-    await _admin(target, "POST", "/users", json={"username": CAROL, "enabled": True, "email": "carol@example.com", "emailVerified": True,
-                                                  "firstName": "Carol", "lastName": "Danvers"})
+    await _admin(
+        target,
+        "POST",
+        "/users",
+        json={
+            "username": CAROL,
+            "enabled": True,
+            "email": "carol@example.com",
+            "emailVerified": True,
+            "firstName": "Carol",
+            "lastName": "Danvers",
+        },
+    )
     try:
         user_id = await _user_id(target, CAROL)
-        await _admin(target, "PUT", f"/users/{user_id}/reset-password", json={"type": "password", "value": "carol", "temporary": True})
+        await _admin(
+            target,
+            "PUT",
+            f"/users/{user_id}/reset-password",
+            json={"type": "password", "value": "carol", "temporary": True},
+        )
         async with target.http() as http:
-            grant = await http.post(f"{target.oidc}/token", data={"grant_type": "password", "client_id": CLI, "username": CAROL, "password": "carol"})
+            grant = await http.post(
+                f"{target.oidc}/token",
+                data={"grant_type": "password", "client_id": CLI, "username": CAROL, "password": "carol"},
+            )
         browser = HeadlessBrowser(CAROL, "carol")
         async with target.http(cookies=browser.cookies) as http:
             page = await _login_page(target, http)
-            answer = await http.post(_form_action(page.text), data={"username": CAROL, "password": "carol", "credentialId": ""})
+            answer = await http.post(
+                _form_action(page.text), data={"username": CAROL, "password": "carol", "credentialId": ""}
+            )
         return {"password-grant": target.observe(grant), "login": target.observe(answer)}
     finally:
         await _delete_user(target, CAROL)

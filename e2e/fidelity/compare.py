@@ -31,8 +31,11 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 def differences(expected: Any, actual: Any) -> dict[str, tuple[Any, Any]]:
     """Every leaf path whose value differs: ``{path: (keycloak's, mock's)}``."""
     want, got = flatten(expected), flatten(actual)
-    return {path: (want.get(path, MISSING), got.get(path, MISSING))
-            for path in sorted(want.keys() | got.keys()) if want.get(path, MISSING) != got.get(path, MISSING)}
+    return {
+        path: (want.get(path, MISSING), got.get(path, MISSING))
+        for path in sorted(want.keys() | got.keys())
+        if want.get(path, MISSING) != got.get(path, MISSING)
+    }
 
 
 def listed(case: str) -> dict[str, str]:
@@ -57,7 +60,10 @@ def unexplained(case: str, found: dict[str, tuple[Any, Any]]) -> tuple[dict[str,
 def report(case: str, left: dict[str, tuple[Any, Any]], stale: list[str]) -> str:
     lines = [f"{case}: the mock differs from Keycloak"] if left else []
     lines += [f"  {path}: keycloak {json.dumps(want)} / mock {json.dumps(got)}" for path, (want, got) in left.items()]
-    lines += [f"{case}: listed difference {pattern!r} no longer differs; delete it from fidelity/intended.py" for pattern in stale]
+    lines += [
+        f"{case}: listed difference {pattern!r} no longer differs; delete it from fidelity/intended.py"
+        for pattern in stale
+    ]
     return "\n".join(lines)
 
 

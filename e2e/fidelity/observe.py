@@ -15,7 +15,6 @@ import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,15 +22,62 @@ import httpx
 
 # Values worth comparing verbatim wherever they appear as a JSON key or claim: the rest are
 # ids, times, secrets and signatures, compared by type only.
-VERBATIM_KEYS = frozenset({
-    "error", "error_description", "errorMessage", "field", "active", "token_type", "typ", "azp", "aud", "iss",
-    "scope", "preferred_username", "username", "email", "email_verified", "given_name", "family_name", "name",
-    "realm_access", "resource_access", "acr", "allowed-origins", "nonce", "client_id", "not-before-policy",
-    "token_endpoint_auth_method", "grant_types", "response_types", "redirect_uris", "application_type",
-    "subject_type", "tls_client_certificate_bound_access_tokens", "kty", "alg", "use", "e", "enabled",
-    "firstName", "lastName", "emailVerified", "attributes", "requiredActions", "clientId", "publicClient",
-    "protocol", "composite", "clientRole", "realm", "type", "temporary", "client_name", "refresh_expires_in",
-})
+VERBATIM_KEYS = frozenset(
+    {
+        "error",
+        "error_description",
+        "errorMessage",
+        "field",
+        "active",
+        "token_type",
+        "typ",
+        "azp",
+        "aud",
+        "iss",
+        "scope",
+        "preferred_username",
+        "username",
+        "email",
+        "email_verified",
+        "given_name",
+        "family_name",
+        "name",
+        "realm_access",
+        "resource_access",
+        "acr",
+        "allowed-origins",
+        "nonce",
+        "client_id",
+        "not-before-policy",
+        "token_endpoint_auth_method",
+        "grant_types",
+        "response_types",
+        "redirect_uris",
+        "application_type",
+        "subject_type",
+        "tls_client_certificate_bound_access_tokens",
+        "kty",
+        "alg",
+        "use",
+        "e",
+        "enabled",
+        "firstName",
+        "lastName",
+        "emailVerified",
+        "attributes",
+        "requiredActions",
+        "clientId",
+        "publicClient",
+        "protocol",
+        "composite",
+        "clientRole",
+        "realm",
+        "type",
+        "temporary",
+        "client_name",
+        "refresh_expires_in",
+    }
+)
 # Keys whose value is a URL, id or time even when listed above in another context.
 _URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1)(?::\d+)?[^\s\"'<>]*")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -127,7 +173,10 @@ def jwt_shape(token: str, places: Places, keep: frozenset[str] = frozenset()) ->
         return None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         return None
-    header_shape = {name: (value if name in ("alg", "typ") else f"<{type(value).__name__}>") for name, value in sorted(header.items())}
+    header_shape = {
+        name: (value if name in ("alg", "typ") else f"<{type(value).__name__}>")
+        for name, value in sorted(header.items())
+    }
     claims = shape(payload, places, keep)
     if "aud" in payload:
         # One audience or several, Keycloak writes a string for one; sandboxes sharing a
@@ -152,11 +201,16 @@ def location(value: str, places: Places) -> dict[str, Any]:
 
 
 # Redirect parameters compared by value; the others (code, session_state...) only by presence.
-_VERBATIM_PARAMS = frozenset({"error", "error_description", "state", "iss", "response_type", "client_id", "scope", "redirect_uri", "prompt"})
+_VERBATIM_PARAMS = frozenset(
+    {"error", "error_description", "state", "iss", "response_type", "client_id", "scope", "redirect_uri", "prompt"}
+)
 
 
 def _params(query: str, places: Places) -> dict[str, str]:
-    return {name: places.text(value) if name in _VERBATIM_PARAMS else "<str>" for name, value in sorted(parse_qsl(query, keep_blank_values=True))}
+    return {
+        name: places.text(value) if name in _VERBATIM_PARAMS else "<str>"
+        for name, value in sorted(parse_qsl(query, keep_blank_values=True))
+    }
 
 
 def _action(action: str, places: Places) -> str:
@@ -213,11 +267,20 @@ class _PageParser(HTMLParser):
         if self._capturing is not None:
             self._depth += 1
         element_id = attributes.get("id", "")
-        if self._capturing is None and (element_id in _MESSAGE_IDS or "kc-feedback-text" in attributes.get("class", "")):
+        if self._capturing is None and (
+            element_id in _MESSAGE_IDS or "kc-feedback-text" in attributes.get("class", "")
+        ):
             self._capturing, self._depth, self._buffer = element_id or "feedback", 1, []
         if tag == "form":
-            self.forms.append({"id": attributes.get("id"), "method": attributes.get("method", "get").lower(),
-                               "action": attributes.get("action", ""), "fields": [], "buttons": []})
+            self.forms.append(
+                {
+                    "id": attributes.get("id"),
+                    "method": attributes.get("method", "get").lower(),
+                    "action": attributes.get("action", ""),
+                    "fields": [],
+                    "buttons": [],
+                }
+            )
         elif self.forms and "name" in attributes and tag in ("input", "button", "select", "textarea"):
             kind = "buttons" if tag == "button" or attributes.get("type") == "submit" else "fields"
             self.forms[-1][kind].append(attributes["name"])
@@ -248,10 +311,14 @@ def page(text: str, places: Places) -> dict[str, Any]:
     forms = []
     for form in parser.forms:
         action = urlsplit(form["action"])
-        forms.append({
-            "id": form["id"], "method": form["method"],
-            "action": _action(form["action"], places),
-            "action_params": sorted({name for name, _ in parse_qsl(action.query)}),
-            "fields": sorted(set(form["fields"])), "buttons": sorted(set(form["buttons"])),
-        })
+        forms.append(
+            {
+                "id": form["id"],
+                "method": form["method"],
+                "action": _action(form["action"], places),
+                "action_params": sorted({name for name, _ in parse_qsl(action.query)}),
+                "fields": sorted(set(form["fields"])),
+                "buttons": sorted(set(form["buttons"])),
+            }
+        )
     return {"forms": forms, "messages": {name: places.text(value) for name, value in sorted(parser.messages.items())}}

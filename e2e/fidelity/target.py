@@ -63,32 +63,50 @@ class Target:
         return observe(response, self.places, **kwargs)
 
     def auth_url(self, **params: str) -> str:
-        defaults = {"client_id": CLI, "redirect_uri": REDIRECT_URI, "response_type": "code", "scope": "openid", "state": "st-1"}
+        defaults = {
+            "client_id": CLI,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "scope": "openid",
+            "state": "st-1",
+        }
         query = httpx.QueryParams({key: value for key, value in {**defaults, **params}.items() if value is not None})
         return f"{self.oidc}/auth?{query}"
 
-    async def sign_in(self, user: str = "alice", password: str | None = None, browser: HeadlessBrowser | None = None,
-                      **params: str) -> tuple[HeadlessBrowser, str, str]:
+    async def sign_in(
+        self, user: str = "alice", password: str | None = None, browser: HeadlessBrowser | None = None, **params: str
+    ) -> tuple[HeadlessBrowser, str, str]:
         """A browser that signed in, the authorization code it brought back, and the PKCE verifier."""
         browser = browser or HeadlessBrowser(user, password or user)
         verifier, challenge = pkce_pair()
-        result = await browser.authorize(self.auth_url(code_challenge=challenge, code_challenge_method="S256", **params))
+        result = await browser.authorize(
+            self.auth_url(code_challenge=challenge, code_challenge_method="S256", **params)
+        )
         return browser, result.code, verifier
 
     async def code_tokens(self, user: str = "alice", scope: str = "openid", **params: str) -> dict[str, Any]:
         _, code, verifier = await self.sign_in(user, scope=scope, **params)
         client_id = params.get("client_id", CLI)
         async with self.http() as http:
-            response = await http.post(f"{self.oidc}/token", data={
-                "grant_type": "authorization_code", "client_id": client_id, "code": code,
-                "redirect_uri": params.get("redirect_uri", REDIRECT_URI), "code_verifier": verifier})
+            response = await http.post(
+                f"{self.oidc}/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": client_id,
+                    "code": code,
+                    "redirect_uri": params.get("redirect_uri", REDIRECT_URI),
+                    "code_verifier": verifier,
+                },
+            )
         response.raise_for_status()
         return response.json()
 
     async def password_tokens(self, user: str = "alice", scope: str = "openid") -> dict[str, Any]:
         async with self.http() as http:
-            response = await http.post(f"{self.oidc}/token", data={
-                "grant_type": "password", "client_id": CLI, "username": user, "password": user, "scope": scope})
+            response = await http.post(
+                f"{self.oidc}/token",
+                data={"grant_type": "password", "client_id": CLI, "username": user, "password": user, "scope": scope},
+            )
         response.raise_for_status()
         return response.json()
 
@@ -96,14 +114,24 @@ class Target:
         """Tokens of the confidential upstream client, through the browser flow as the sandbox gets them."""
         _, code, verifier = await self.sign_in(user, client_id=PROXY, redirect_uri=self.proxy_redirect_uri)
         async with self.http() as http:
-            response = await http.post(f"{self.oidc}/token", auth=(PROXY, proxy_secret()), data={
-                "grant_type": "authorization_code", "code": code, "redirect_uri": self.proxy_redirect_uri, "code_verifier": verifier})
+            response = await http.post(
+                f"{self.oidc}/token",
+                auth=(PROXY, proxy_secret()),
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": self.proxy_redirect_uri,
+                    "code_verifier": verifier,
+                },
+            )
         response.raise_for_status()
         return response.json()
 
     async def admin_headers(self) -> dict[str, str]:
         async with self.http() as http:
-            response = await http.post(f"{self.places.idp_base}/realms/master/protocol/openid-connect/token", data={
-                "grant_type": "password", "client_id": "admin-cli", "username": ADMIN[0], "password": ADMIN[1]})
+            response = await http.post(
+                f"{self.places.idp_base}/realms/master/protocol/openid-connect/token",
+                data={"grant_type": "password", "client_id": "admin-cli", "username": ADMIN[0], "password": ADMIN[1]},
+            )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -32,7 +32,12 @@ def _roles(claims: dict[str, Any]) -> set[str]:
 def add_note(text: str) -> dict[str, Any]:
     """Add a note, owned by the signed-in user (and filed under their ``team`` claim, if any)."""
     claims = _claims()
-    note = {"id": next(_ids), "text": text, "author": claims.get("preferred_username"), "team": claims.get("team", "none")}
+    note = {
+        "id": next(_ids),
+        "text": text,
+        "author": claims.get("preferred_username"),
+        "team": claims.get("team", "none"),
+    }
     NOTES[note["id"]] = note
     return note
 

@@ -98,7 +98,11 @@ async def reset_clock(request: Request, idp: IdentityProvider) -> Response:
 
 
 def _keys(idp: IdentityProvider) -> dict[str, Any]:
-    retired = [{"kid": entry.kid, "until": entry.until} for entry in idp.keys.retired if entry.kid in idp.keys.verification_keys()]
+    retired = [
+        {"kid": entry.kid, "until": entry.until}
+        for entry in idp.keys.retired
+        if entry.kid in idp.keys.verification_keys()
+    ]
     return {"active": idp.keys.kid, "retired": retired}
 
 

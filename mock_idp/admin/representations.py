@@ -7,7 +7,14 @@ from typing import Any
 from mock_idp.idp import IdentityProvider
 from mock_idp.realm import Client, Role, User
 
-_ACCESS = {"manageGroupMembership": True, "resetPassword": True, "view": True, "mapRoles": True, "impersonate": True, "manage": True}
+_ACCESS = {
+    "manageGroupMembership": True,
+    "resetPassword": True,
+    "view": True,
+    "mapRoles": True,
+    "impersonate": True,
+    "manage": True,
+}
 
 
 def user_rep(idp: IdentityProvider, user: User, *, brief: bool = False, listed: bool = False) -> dict[str, Any]:
@@ -37,7 +44,11 @@ def role_rep(idp: IdentityProvider, role: Role, *, brief: bool = False) -> dict[
     rep: dict[str, Any] = {"id": idp.directory.role_id(role), "name": role.name}
     if role.description is not None:
         rep["description"] = role.description
-    rep |= {"composite": bool(role.composite or role.composites), "clientRole": False, "containerId": idp.realm.id or idp.realm.stable_id("realm", idp.realm.name)}
+    rep |= {
+        "composite": bool(role.composite or role.composites),
+        "clientRole": False,
+        "containerId": idp.realm.id or idp.realm.stable_id("realm", idp.realm.name),
+    }
     if not brief:
         rep["attributes"] = (role.model_extra or {}).get("attributes", {})
     return rep

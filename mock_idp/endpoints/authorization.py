@@ -31,7 +31,9 @@ from mock_idp.tokens import applied_scopes
 RESPONSE_MODES = ("query", "fragment", "form_post")
 # OIDC's response types that issue tokens from /auth: Keycloak knows them, and the mock's
 # clients have the implicit flow off, as Keycloak's clients have by default.
-IMPLICIT_RESPONSE_TYPES = frozenset({"token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"})
+IMPLICIT_RESPONSE_TYPES = frozenset(
+    {"token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"}
+)
 INVALID_LOGIN = "Invalid username or password."
 TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
 COOKIE_NOT_FOUND = (
@@ -71,11 +73,18 @@ def _check_request(idp: IdentityProvider, client: Client, params: dict[str, str]
     if not response_type:
         raise _RedirectError("invalid_request", "Missing parameter: response_type")
     if response_type in IMPLICIT_RESPONSE_TYPES:
-        raise _RedirectError("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.", "fragment")
+        raise _RedirectError(
+            "unauthorized_client",
+            "Client is not allowed to initiate browser login with given response_type. Implicit flow is disabled for the client.",
+            "fragment",
+        )
     if response_type != "code":
         raise _RedirectError("unsupported_response_type", None)
     if not client.standard_flow:
-        raise _RedirectError("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
+        raise _RedirectError(
+            "unauthorized_client",
+            "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.",
+        )
     if params.get("response_mode", "query") not in RESPONSE_MODES:
         raise _RedirectError("invalid_request", "Invalid parameter: response_mode")
     if idp.realm.invalid_scopes(client, params.get("scope", "")):
@@ -89,7 +98,9 @@ def _check_pkce(client: Client, params: dict[str, str]) -> None:
     if required and not method:
         raise _RedirectError("invalid_request", "Missing parameter: code_challenge_method")
     if required and method != required:
-        raise _RedirectError("invalid_request", "Invalid parameter: code challenge method is not matching the configured one")
+        raise _RedirectError(
+            "invalid_request", "Invalid parameter: code challenge method is not matching the configured one"
+        )
     if method is not None and method not in pkce.METHODS:
         raise _RedirectError("invalid_request", "Invalid parameter: code_challenge_method")
     if (required or method) and not challenge:
@@ -105,12 +116,24 @@ def _respond(idp: IdentityProvider, params: dict[str, str], redirect_uri: str, v
     mode = params.get("response_mode", "query")
     if mode == "form_post":
         fields = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in values.items())
-        return render("form_post.html", title="Submit This Form", realm_display=realm_display(idp), action=redirect_uri, raw={"fields": fields})
-    return RedirectResponse(with_params(redirect_uri, values, mode if mode in RESPONSE_MODES else "query"), status_code=302)
+        return render(
+            "form_post.html",
+            title="Submit This Form",
+            realm_display=realm_display(idp),
+            action=redirect_uri,
+            raw={"fields": fields},
+        )
+    return RedirectResponse(
+        with_params(redirect_uri, values, mode if mode in RESPONSE_MODES else "query"), status_code=302
+    )
 
 
-def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = "") -> HTMLResponse:
-    action = f"{idp.issuer}/login-actions/authenticate?" + urlencode({"session_code": login.id, "client_id": login.client_id, "tab_id": login.id[:11]})
+def _login_form(
+    idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = ""
+) -> HTMLResponse:
+    action = f"{idp.issuer}/login-actions/authenticate?" + urlencode(
+        {"session_code": login.id, "client_id": login.client_id, "tab_id": login.id[:11]}
+    )
     return render(
         "login.html",
         title=f"Sign in to {realm_display(idp)}",
@@ -124,21 +147,47 @@ def _login_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None
 
 def _error_block(field: str, error: str | None) -> dict[str, str]:
     # Keycloak 26's markup: the message sits under the field it is about.
-    block = f'<div class="pf-m-error" id="input-error-{field}"><span class="kc-feedback-text">{escape(error)}</span></div>' if error else ""
+    block = (
+        f'<div class="pf-m-error" id="input-error-{field}"><span class="kc-feedback-text">{escape(error)}</span></div>'
+        if error
+        else ""
+    )
     return {"error_block": block, "invalid": ' aria-invalid="true"' if error else ""}
 
 
 def _update_password_form(idp: IdentityProvider, login: PendingLogin, *, error: str | None = None) -> HTMLResponse:
     """Keycloak's UPDATE_PASSWORD required action, shown after a temporary password checked out."""
-    action = f"{idp.issuer}/login-actions/required-action?" + urlencode({"session_code": login.id, "execution": "UPDATE_PASSWORD", "client_id": login.client_id, "tab_id": login.id[:11]})
-    return render("update_password.html", title="Update password", realm_display=realm_display(idp), action=action, raw=_error_block("password-confirm", error))
+    action = f"{idp.issuer}/login-actions/required-action?" + urlencode(
+        {
+            "session_code": login.id,
+            "execution": "UPDATE_PASSWORD",
+            "client_id": login.client_id,
+            "tab_id": login.id[:11],
+        }
+    )
+    return render(
+        "update_password.html",
+        title="Update password",
+        realm_display=realm_display(idp),
+        action=action,
+        raw=_error_block("password-confirm", error),
+    )
 
 
 def _consent_form(idp: IdentityProvider, login: PendingLogin, client: Client) -> HTMLResponse:
-    action = f"{idp.issuer}/login-actions/consent?" + urlencode({"session_code": login.id, "client_id": login.client_id})
+    action = f"{idp.issuer}/login-actions/consent?" + urlencode(
+        {"session_code": login.id, "client_id": login.client_id}
+    )
     scopes = applied_scopes(idp.realm, client, login.params.get("scope", ""))
     items = "".join(f"<li>{escape(scope.name)}</li>" for scope in scopes if scope.include_in_token_scope)
-    return render("consent.html", title="Grant access", realm_display=realm_display(idp), action=action, client_name=client.name or client.client_id, raw={"scopes": items})
+    return render(
+        "consent.html",
+        title="Grant access",
+        realm_display=realm_display(idp),
+        action=action,
+        client_name=client.name or client.client_id,
+        raw={"scopes": items},
+    )
 
 
 def _issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession, acr: str) -> Response:
@@ -152,7 +201,9 @@ def _issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession
         scope=params.get("scope", ""),
         nonce=params.get("nonce"),
         code_challenge=params.get("code_challenge"),
-        code_challenge_method=(params.get("code_challenge_method") or "plain") if params.get("code_challenge") else None,
+        code_challenge_method=(params.get("code_challenge_method") or "plain")
+        if params.get("code_challenge")
+        else None,
         expires_at=now + idp.code_lifespan,
         acr=acr,
     )
@@ -193,10 +244,25 @@ async def authorize(request: Request) -> Response:
     return _begin(request, idp, client, redirect_uri, params)
 
 
-def _begin(request: Request, idp: IdentityProvider, client: Client, redirect_uri: str, params: dict[str, str], *, error: str | None = None) -> Response:
+def _begin(
+    request: Request,
+    idp: IdentityProvider,
+    client: Client,
+    redirect_uri: str,
+    params: dict[str, str],
+    *,
+    error: str | None = None,
+) -> Response:
     """A checked authorization request: skip the form for a genuine SSO cookie, else show it."""
     root = cookies.auth_session_root(request, idp) or new_id(18)
-    login = PendingLogin(id=new_id(24), root=root, params=params, client_id=client.client_id, redirect_uri=redirect_uri, expires_at=idp.clock.now() + idp.realm.access_code_lifespan_login)
+    login = PendingLogin(
+        id=new_id(24),
+        root=root,
+        params=params,
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        expires_at=idp.clock.now() + idp.realm.access_code_lifespan_login,
+    )
     prompt = params.get("prompt", "").split()
     session = cookies.identity_session(request, idp)
     if session is not None and "login" not in prompt:
@@ -309,7 +375,12 @@ async def consent(request: Request) -> Response:
     form = await read_form(request)
     if "accept" not in form:
         idp.store.logins.pop(login.id, None)
-        return _respond(idp, login.params, login.redirect_uri, {"error": "access_denied", "error_description": "User denied consent"})
+        return _respond(
+            idp,
+            login.params,
+            login.redirect_uri,
+            {"error": "access_denied", "error_description": "User denied consent"},
+        )
     idp.store.grant_consent(session.username, login.client_id)
     idp.store.save()
     return _issue_code(idp, login, session, acr="1")
@@ -325,7 +396,9 @@ async def fault_redirect(request: Request, fault: Fault) -> Response | None:
         _, redirect_uri = _check_client(idp, params)
     except (OAuthError, _PageError):
         return None  # not redirectable: the JSON error it is
-    return _respond(idp, params, redirect_uri, {"error": fault.error or "server_error", "error_description": fault.description})
+    return _respond(
+        idp, params, redirect_uri, {"error": fault.error or "server_error", "error_description": fault.description}
+    )
 
 
 def routes(prefix: str) -> list[Route]:

@@ -19,7 +19,22 @@ GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_creden
 def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
     issuer, oidc = idp.issuer, f"{idp.issuer}/protocol/openid-connect"
     # Keycloak 26.7's list, word for word (it names neither email_verified nor sid).
-    claims = ["iss", "sub", "aud", "exp", "iat", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "acr", "azp", "nonce"]
+    claims = [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "name",
+        "given_name",
+        "family_name",
+        "preferred_username",
+        "email",
+        "acr",
+        "azp",
+        "nonce",
+    ]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{oidc}/auth",
@@ -71,7 +86,9 @@ async def certs(request: Request) -> JSONResponse:
 async def realm_info(request: Request) -> JSONResponse:
     """``GET /realms/{realm}``: what Keycloak answers there."""
     idp = idp_of(request)
-    der = idp.keys.key.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = idp.keys.key.public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return JSONResponse(
         {
             "realm": idp.realm.name,

@@ -46,8 +46,12 @@ def _answer(idp: IdentityProvider, claims: dict[str, Any]) -> dict[str, Any]:
     holder = idp.find_client(str(claims.get("azp")))
     user = idp.find_user(session.username) if session is not None else None
     if holder is not None and user is not None and session is not None:
-        subject = Subject(user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=session.auth_time)
-        mapped = mapper_claims(realm, holder, applied_scopes(realm, holder, str(claims.get("scope", ""))), subject, "introspection")
+        subject = Subject(
+            user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=session.auth_time
+        )
+        mapped = mapper_claims(
+            realm, holder, applied_scopes(realm, holder, str(claims.get("scope", ""))), subject, "introspection"
+        )
         audiences = _audiences(mapped) + [aud for aud in _audiences(claims) if aud not in _audiences(mapped)]
         body = {**mapped, **body}
         if audiences:

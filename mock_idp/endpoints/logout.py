@@ -71,16 +71,23 @@ async def logout(request: Request) -> Response:
     if target:
         client = idp.find_client(client_id or "")
         if client is None:
-            return message_page(display, "Either the parameter client_id or id_token_hint is required when post_logout_redirect_uri is used.")
+            return message_page(
+                display,
+                "Either the parameter client_id or id_token_hint is required when post_logout_redirect_uri is used.",
+            )
         if not matches(target, client.post_logout_redirect_uris):
             return message_page(display, "Invalid redirect uri")
     if not hint and "confirmLogout" not in form:
-        return render("logout.html", title="Logging out", realm_display=display, action=_self_url(idp, query), session_code="")
+        return render(
+            "logout.html", title="Logging out", realm_display=display, action=_self_url(idp, query), session_code=""
+        )
 
     if sid:
         idp.end_session(sid)
     if target:
-        response: Response = RedirectResponse(with_params(target, {"state": params.get("state")} if params.get("state") else {}), status_code=302)
+        response: Response = RedirectResponse(
+            with_params(target, {"state": params.get("state")} if params.get("state") else {}), status_code=302
+        )
     else:
         response = message_page(display, "You are logged out", status_code=200, heading="You are logged out")
     cookies.clear_identity(response, idp)

@@ -62,7 +62,10 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
         raise _metadata_error(f"Unsupported token_endpoint_auth_method: {method}")
     grant_types = _strings(data, "grant_types", ["authorization_code", "refresh_token"])
     response_types = _strings(data, "response_types", ["code"])
-    for name, values, allowed in (("grant_types", grant_types, GRANT_TYPES), ("response_types", response_types, RESPONSE_TYPES)):
+    for name, values, allowed in (
+        ("grant_types", grant_types, GRANT_TYPES),
+        ("response_types", response_types, RESPONSE_TYPES),
+    ):
         unsupported = [v for v in values if v not in allowed]
         if unsupported:
             raise _metadata_error(f"Unsupported {name}: {', '.join(unsupported)}")
@@ -82,7 +85,11 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rejected(policy: RegistrationPolicy, details: str) -> OAuthError:
-    return OAuthError("insufficient_scope", f"Policy '{policy.name}' rejected request to client-registration service. Details: {details}", 403)
+    return OAuthError(
+        "insufficient_scope",
+        f"Policy '{policy.name}' rejected request to client-registration service. Details: {details}",
+        403,
+    )
 
 
 def _host_trusted(host: str, trusted: list[str]) -> bool:
@@ -109,7 +116,9 @@ def _apply_policies(idp: IdentityProvider, request: Request, metadata: dict[str,
     for policy in idp.realm.registration_policies:
         if policy.provider_id == "trusted-hosts":
             trusted = policy.values("trusted-hosts")
-            if policy.flag("host-sending-registration-request-must-match", True) and not _sender_trusted(request, trusted):
+            if policy.flag("host-sending-registration-request-must-match", True) and not _sender_trusted(
+                request, trusted
+            ):
                 raise _rejected(policy, "Host not trusted.")
             if policy.flag("client-uris-must-match", True):
                 urls = list(metadata["redirect_uris"]) + [metadata[n] for n in _URI_FIELDS if n in metadata]
@@ -183,8 +192,14 @@ def _registered(request: Request) -> tuple[IdentityProvider, str]:
     entry = idp.store.registered_clients.get(client_id)
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    if entry is None or not token or not hmac.compare_digest(token.encode(), str(entry["registration_access_token"]).encode()):
-        raise OAuthError("invalid_token", "Not authorized to view client. Not valid token or client credentials provided.", 401)
+    if (
+        entry is None
+        or not token
+        or not hmac.compare_digest(token.encode(), str(entry["registration_access_token"]).encode())
+    ):
+        raise OAuthError(
+            "invalid_token", "Not authorized to view client. Not valid token or client credentials provided.", 401
+        )
     return idp, client_id
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,7 +56,9 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     user = idp.find_user(code.username)
     if session is None or user is None:
         raise invalid_grant("Session not active")
-    return idp.issue_tokens(client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code")
+    return idp.issue_tokens(
+        client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code"
+    )
 
 
 def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:

@@ -18,7 +18,12 @@ def _refused(realm_name: str, status: int = 401, error: str | None = None, descr
     challenge = f'Bearer realm="{realm_name}"'
     if error:
         challenge += f', error="{error}", error_description="{description}"'
-    return Response(b"", status_code=status, media_type="text/plain", headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
+    return Response(
+        b"",
+        status_code=status,
+        media_type="text/plain",
+        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
 
 
 async def userinfo(request: Request) -> Response:
@@ -31,7 +36,12 @@ async def userinfo(request: Request) -> Response:
     if not token:
         return _refused(realm.name)
     claims = idp.keys.verify(token)
-    if claims is not None and claims.get("typ") == "Bearer" and claims.get("sid") and idp.live_session(claims["sid"]) is None:
+    if (
+        claims is not None
+        and claims.get("typ") == "Bearer"
+        and claims.get("sid")
+        and idp.live_session(claims["sid"]) is None
+    ):
         return _refused(realm.name, error="invalid_token", description="user_session_not_found")
     claims = idp.user_token_claims(token, "Bearer")
     client = idp.find_client(str(claims.get("azp"))) if claims else None
@@ -46,7 +56,11 @@ async def userinfo(request: Request) -> Response:
         return _refused(realm.name, error="invalid_token", description="User not found")
     # No auth_time here: Keycloak's userinfo does not carry the session's AUTH_TIME note.
     subject = Subject(user=user, sub=realm.user_id(user), roles=realm.effective_roles(user), auth_time=None)
-    body = {"sub": subject.sub, **mapper_claims(realm, client, applied_scopes(realm, client, scope), subject, "userinfo"), **idp.user_claims(subject.sub)}
+    body = {
+        "sub": subject.sub,
+        **mapper_claims(realm, client, applied_scopes(realm, client, scope), subject, "userinfo"),
+        **idp.user_claims(subject.sub),
+    }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

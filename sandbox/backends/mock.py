@@ -21,9 +21,7 @@ class MockBackend:
 
     def __init__(self, realm: RealmFile, *, base_url: str, state_dir: Path) -> None:
         self.realm_url = f"{base_url}{MOUNT_PATH}/realms/{realm.model.name}"
-        self.app: ASGIApp = mock_idp.create_app(
-            realm.model, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir
-        )
+        self.app: ASGIApp = mock_idp.create_app(realm.model, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir)
         self.mount: tuple[str, ASGIApp] | None = (MOUNT_PATH, self.app)
         self._realm_path = f"/realms/{realm.model.name}"
 

@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and the ones httpx sets itself.
-HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "authorization"})
+HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "authorization"}
+)
 
 
 class BearerHop:
@@ -39,5 +41,7 @@ class BearerHop:
                 yield chunk
 
         response_headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-        response = StreamingResponse(body(), status_code=answer.status_code, headers=response_headers, background=BackgroundTask(answer.aclose))
+        response = StreamingResponse(
+            body(), status_code=answer.status_code, headers=response_headers, background=BackgroundTask(answer.aclose)
+        )
         await response(scope, receive, send)

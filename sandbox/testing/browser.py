@@ -134,7 +134,9 @@ class BrowserLogin:
         elif selector == LOGIN:
             if "login" in self.pages:
                 error = await self.page.locator("#input-error-username").all_inner_texts()
-                raise BrowserLoginFailed(f"login as {user!r} was refused: {' '.join(error).strip() or 'the login form came back'}")
+                raise BrowserLoginFailed(
+                    f"login as {user!r} was refused: {' '.join(error).strip() or 'the login form came back'}"
+                )
             self.pages.append("login")
             await (await self.login_page.wait()).login(user, password)
         else:

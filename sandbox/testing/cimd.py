@@ -53,7 +53,9 @@ def client_metadata(url: str, *, client_name: str, redirect_uris: list[str], **f
 
 
 @contextmanager
-def hosted_client_metadata(ca: LocalCA, document: dict[str, Any], *, host: str = "127.0.0.1") -> Iterator[HostedDocument]:
+def hosted_client_metadata(
+    ca: LocalCA, document: dict[str, Any], *, host: str = "127.0.0.1"
+) -> Iterator[HostedDocument]:
     """Serve ``document`` at ``https://<host>:<free port>/oauth/client-metadata.json``."""
     port = free_port()
     url = f"https://{host}:{port}{DOCUMENT_PATH}"

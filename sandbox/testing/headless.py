@@ -20,7 +20,6 @@ from mcp.shared.auth import AuthorizationCodeResult
 
 from sandbox.testing.forms import Form, parse_page
 
-
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -187,7 +186,9 @@ def _form_with_button(forms: list[Form], name: str) -> Form | None:
     return next((form for form in forms if name in form.buttons), None)
 
 
-async def _submit(http: httpx.AsyncClient, response: httpx.Response, form: Form, values: dict[str, str]) -> httpx.Response:
+async def _submit(
+    http: httpx.AsyncClient, response: httpx.Response, form: Form, values: dict[str, str]
+) -> httpx.Response:
     target = urljoin(str(response.url), form.action) if form.action else str(response.url)
     data = {**form.fields, **values}
     if form.method == "post":

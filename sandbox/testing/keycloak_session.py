@@ -47,7 +47,9 @@ class SessionKeycloak:
             raise self._failed
         if self.launcher is None or self.info is None:
             base_urls = [f"http://localhost:{port}" for port in self.ports]
-            launcher = shared_keycloak_launcher(base_urls, self.tmp_path_factory.mktemp("keycloak"), realm_file=DEFAULT_REALM_FILE)
+            launcher = shared_keycloak_launcher(
+                base_urls, self.tmp_path_factory.mktemp("keycloak"), realm_file=DEFAULT_REALM_FILE
+            )
             try:
                 self.info = launcher.start()
             except BaseException as exc:

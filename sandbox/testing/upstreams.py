@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import uvicorn
 import mcp_types
+import uvicorn
 from fastmcp import Context, FastMCP
 from fastmcp.server.dependencies import get_http_headers
 
@@ -73,7 +73,11 @@ class NodeUpstream:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(node22_bin() / "node"), str(require(EVERYTHING)), "streamableHttp"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         wait_for_port(self.port, self.process)
 
@@ -119,6 +123,7 @@ def serve_in_thread(server: FastMCP, port: int | None = None) -> Iterator[str]:
     with serve_asgi_in_thread(server.http_app(path="/mcp"), port) as url:
         yield url
 
+
 class Misbehaving:
     """ASGI wrapper around an MCP app that can be told to answer garbage or never answer."""
 
@@ -133,7 +138,13 @@ class Misbehaving:
         if self.mode == "hang":
             await asyncio.Event().wait()  # cancelled when the client gives up
         body = b"<html><body>502 Bad Gateway</body></html>"
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -23,7 +23,9 @@ Key = tuple[str, str]
 
 DISCOVERY_KINDS = frozenset({"unauthorized", "prm_discovery", "as_metadata", "registration"})
 AUTHORIZE_KINDS = frozenset({"authorize", "idp_authorize"})
-TOKEN_USE_KINDS = frozenset({"mcp_call", "refresh", "revocation", "upstream_refresh", "upstream_revocation", "userinfo"})
+TOKEN_USE_KINDS = frozenset(
+    {"mcp_call", "refresh", "revocation", "upstream_refresh", "upstream_revocation", "userinfo"}
+)
 BACKGROUND_KINDS = frozenset({"jwks", "upstream_discovery"})
 # A discovery hop on a new connection joins an open flow this recent, else opens its own.
 DISCOVERY_WINDOW = 120.0

@@ -72,7 +72,9 @@ class Kind:
 class Classifier:
     """Path -> step kind for the sandbox's own routes and the in-process IdP's."""
 
-    def __init__(self, *, mode: str, mcp_path: str = "/mcp", idp_prefix: str | None = None, upstream_client_id: str = "") -> None:
+    def __init__(
+        self, *, mode: str, mcp_path: str = "/mcp", idp_prefix: str | None = None, upstream_client_id: str = ""
+    ) -> None:
         self.mode = mode
         self.mcp_path = mcp_path.rstrip("/")
         self.idp_prefix = idp_prefix.rstrip("/") if idp_prefix else None
@@ -105,7 +107,9 @@ class Classifier:
             return self._idp(hop, path[len(self.idp_prefix or "") :])
         if path.startswith("/.well-known/oauth-protected-resource"):
             return Kind("prm_discovery", "client", "proxy")
-        if path.startswith("/.well-known/oauth-authorization-server") or path.startswith("/.well-known/openid-configuration"):
+        if path.startswith("/.well-known/oauth-authorization-server") or path.startswith(
+            "/.well-known/openid-configuration"
+        ):
             return Kind("as_metadata", "client", "proxy")
         if path == "/consent":
             return Kind("consent_decided" if hop.method == "POST" else "consent_shown", "browser", "proxy")
@@ -118,7 +122,11 @@ class Classifier:
         from_proxy = bool(self.upstream_client_id) and hop.caller_client_id == self.upstream_client_id
         caller = "proxy" if from_proxy else "client"
         if tail.startswith("/.well-known/"):
-            return Kind("as_metadata", "client", "idp") if self.mode == "native-dcr" else Kind("upstream_discovery", "proxy", "idp")
+            return (
+                Kind("as_metadata", "client", "idp")
+                if self.mode == "native-dcr"
+                else Kind("upstream_discovery", "proxy", "idp")
+            )
         if tail == "/protocol/openid-connect/token":
             return token_kind(hop, caller, "idp")
         if tail == "/protocol/openid-connect/revoke":

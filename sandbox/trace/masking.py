@@ -17,10 +17,31 @@ from mock_idp.bodies import loads_bounded
 PREFIX = 8
 # Nothing of these is shown.
 SECRET_NAMES = frozenset(
-    {"client_secret", "password", "code_verifier", "registration_access_token", "client_assertion", "assertion", "secret", "credential"}
+    {
+        "client_secret",
+        "password",
+        "code_verifier",
+        "registration_access_token",
+        "client_assertion",
+        "assertion",
+        "secret",
+        "credential",
+    }
 )
 # Long random credentials: the first PREFIX characters are shown.
-TOKEN_NAMES = frozenset({"access_token", "refresh_token", "id_token", "token", "code", "subject_token", "actor_token", "device_code", "session_code"})
+TOKEN_NAMES = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "code",
+        "subject_token",
+        "actor_token",
+        "device_code",
+        "session_code",
+    }
+)
 # IdP session ids are credentials too: the SSO session they name is a login for whoever
 # replays them. They appear as ``session_state`` in callbacks, ``sid`` in tokens, and
 # (whole) in Keycloak's session cookies; like tokens, only their start is shown.

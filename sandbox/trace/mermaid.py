@@ -12,7 +12,13 @@ ALIASES = {"client": "C", "browser": "B", "proxy": "P", "idp": "I", "upstream": 
 
 def participant_labels(mode: str) -> dict[str, str]:
     server = "MCP server (no proxy)" if mode == "native-dcr" else "OAuth proxy + MCP server"
-    return {"client": "MCP client", "browser": "Browser", "proxy": server, "idp": "IdP", "upstream": "Upstream MCP server"}
+    return {
+        "client": "MCP client",
+        "browser": "Browser",
+        "proxy": server,
+        "idp": "IdP",
+        "upstream": "Upstream MCP server",
+    }
 
 
 def _text(value: str) -> str:
@@ -43,7 +49,9 @@ def to_mermaid(flow: Flow) -> str:
     labels = participant_labels(flow.mode)
     lines = ["sequenceDiagram", "    autonumber"]
     # The upstream appears only in upstream mode, when a step reaches it.
-    shown = ["client", "browser", "proxy", "idp"] + (["upstream"] if any(s.target == "upstream" for s in flow.steps) else [])
+    shown = ["client", "browser", "proxy", "idp"] + (
+        ["upstream"] if any(s.target == "upstream" for s in flow.steps) else []
+    )
     lines += [f"    participant {ALIASES[p]} as {_text(labels[p])}" for p in shown]
     for step in (s.to_dict(flow.mode) for s in flow.steps):
         source, target = ALIASES[step["source"]], ALIASES[step["target"]]
@@ -51,6 +59,8 @@ def to_mermaid(flow: Flow) -> str:
             lines.append(f"    {source}->>{target}: {_text(_request_label(step))}")
             lines.append(f"    {target}-->>{source}: {_text(_response_label(step))}")
         else:
-            lines.append(f"    {source}-){target}: {_text(step['title'] + (' · ' + step['note'] if step['note'] else ''))}")
+            lines.append(
+                f"    {source}-){target}: {_text(step['title'] + (' · ' + step['note'] if step['note'] else ''))}"
+            )
         lines.append(f"    Note over {source},{target}: {_text(step['title'] + ' · ' + step['rfc'])}")
     return "\n".join(lines) + "\n"

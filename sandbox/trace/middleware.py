@@ -12,15 +12,17 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from mock_idp.bodies import loads_bounded
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_idp.bodies import loads_bounded
 from sandbox.trace.hops import Hop
 from sandbox.trace.tracer import Tracer, current_flow
 
 MAX_BODY = 64 * 1024
 MAX_MCP_BODY = 4 * 1024
-CAPTURED_RESPONSE_HEADERS = frozenset({b"www-authenticate", b"location", b"content-type", b"mcp-session-id", b"set-cookie"})
+CAPTURED_RESPONSE_HEADERS = frozenset(
+    {b"www-authenticate", b"location", b"content-type", b"mcp-session-id", b"set-cookie"}
+)
 
 
 def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], Any]:
@@ -76,7 +78,8 @@ class TraceMiddleware:
         client = scope.get("client")
         hop = Hop(
             method=scope["method"],
-            url=f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}" + (f"?{query}" if query else ""),
+            url=f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}"
+            + (f"?{query}" if query else ""),
             path=path,
             query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
             headers=headers,
@@ -85,7 +88,9 @@ class TraceMiddleware:
             peer=f"{client[0]}:{client[1]}" if client else "",
         )
         content_type = headers.get("content-type", "")
-        capture_request = scope["method"] in ("POST", "PUT", "DELETE") and ("form" in content_type or "json" in content_type)
+        capture_request = scope["method"] in ("POST", "PUT", "DELETE") and (
+            "form" in content_type or "json" in content_type
+        )
         request_body = _CappedBody(MAX_MCP_BODY if is_mcp else MAX_BODY)
         response_body = _CappedBody(MAX_BODY)
         state = {"capture": False, "done": False}
@@ -125,7 +130,9 @@ class TraceMiddleware:
                     finish()  # never wait on a stream
                 else:
                     response_type = hop.response_headers.get("content-type", "")
-                    state["capture"] = "json" in response_type or ("html" in response_type and self.classifier.wants_html(path))
+                    state["capture"] = "json" in response_type or (
+                        "html" in response_type and self.classifier.wants_html(path)
+                    )
             elif message["type"] == "http.response.body" and not state["done"]:
                 if state["capture"]:
                     response_body.add(message.get("body", b""))

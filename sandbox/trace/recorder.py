@@ -21,7 +21,13 @@ from sandbox.trace.explain import explain
 
 # "upstream": the MCP server behind the proxy in upstream mode (--upstream, --upstream-command).
 PARTICIPANTS = ("client", "browser", "proxy", "idp", "upstream")
-LABELS = {"client": "MCP client", "browser": "Browser", "proxy": "Proxy", "idp": "IdP", "upstream": "Upstream MCP server"}
+LABELS = {
+    "client": "MCP client",
+    "browser": "Browser",
+    "proxy": "Proxy",
+    "idp": "IdP",
+    "upstream": "Upstream MCP server",
+}
 LEG_NAMES = {"client": "client", "browser": "browser", "proxy": "proxy", "idp": "IdP", "upstream": "upstream"}
 # Without a proxy the same participant is just the MCP server.
 NATIVE_LEG_NAMES = {**LEG_NAMES, "proxy": "MCP server"}
@@ -61,7 +67,8 @@ class Step:
             "rev": self.rev,
             "flow_id": self.flow_id,
             "time": self.started,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.started)) + f".{int(self.started % 1 * 1000):03d}Z",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.started))
+            + f".{int(self.started % 1 * 1000):03d}Z",
             "kind": self.kind,
             "title": about.title,
             "leg": leg_of(self.source, self.target, mode),
@@ -227,7 +234,13 @@ class FlowRecorder:
                 for flow in reversed(self._flows.values())
                 if since == 0 or any(step.rev > since for step in flow.steps)
             ]
-            return {"mode": self.mode, "enabled": self.enabled, "revision": self._rev, "max_flows": self.max_flows, "flows": flows}
+            return {
+                "mode": self.mode,
+                "enabled": self.enabled,
+                "revision": self._rev,
+                "max_flows": self.max_flows,
+                "flows": flows,
+            }
 
     # -- live ---------------------------------------------------------------------
 

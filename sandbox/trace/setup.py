@@ -18,8 +18,14 @@ from sandbox.trace.upstream_mcp import UpstreamMcpHooks
 from sandbox.trace.views import trace_router
 
 
-def install_trace(app: FastAPI, settings: SandboxSettings, upstream: Upstream, upstream_client_id: str, auth: Any,
-                  upstream_mcp_clients: Any = None) -> FlowRecorder:
+def install_trace(
+    app: FastAPI,
+    settings: SandboxSettings,
+    upstream: Upstream,
+    upstream_client_id: str,
+    auth: Any,
+    upstream_mcp_clients: Any = None,
+) -> FlowRecorder:
     """Add the trace to ``app``; call before the root mount (its routes would be shadowed)."""
     recorder = FlowRecorder(max_flows=settings.trace_history, mode=settings.mode, enabled=settings.trace)
     # The in-process IdP's URLs, as the sandbox app sees them (None when the IdP runs elsewhere).

@@ -112,7 +112,9 @@ def _note(hop: Hop, kind: str, params: dict[str, Any]) -> str:
 
 
 # Upstream mode: every header the proxy sends upstream is shown, but for these, which describe the hop.
-HOP_HEADERS = frozenset({"host", "content-length", "accept", "accept-encoding", "connection", "content-type", "user-agent"})
+HOP_HEADERS = frozenset(
+    {"host", "content-length", "accept", "accept-encoding", "connection", "content-type", "user-agent"}
+)
 
 
 def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRecorder) -> list[Step]:
@@ -154,7 +156,11 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
     )
     steps = [main]
     location = hop.location_params
-    if kind.kind in ("authorize", "consent_decided") and location.get("client_id") == upstream_client_id and "state" in location:
+    if (
+        kind.kind in ("authorize", "consent_decided")
+        and location.get("client_id") == upstream_client_id
+        and "state" in location
+    ):
         steps.append(
             Step(
                 kind="upstream_redirect",
@@ -181,7 +187,13 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
                 method="",
                 url="",
                 status=hop.status,
-                params={"token_type": body.get("token_type"), "expires_in": body.get("expires_in"), "scope": body.get("scope")} if body else {},
+                params={
+                    "token_type": body.get("token_type"),
+                    "expires_in": body.get("expires_in"),
+                    "scope": body.get("scope"),
+                }
+                if body
+                else {},
                 jwts=issued,
                 note=f"iss={claims.get('iss')} aud={claims.get('aud')}",
             )

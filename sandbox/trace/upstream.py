@@ -69,7 +69,9 @@ class UpstreamHooks:
             method=request.method,
             url=url,
             path=request.url.path,
-            query=dict(parse_qsl(request.url.query if isinstance(request.url.query, str) else request.url.query.decode())),
+            query=dict(
+                parse_qsl(request.url.query if isinstance(request.url.query, str) else request.url.query.decode())
+            ),
             headers=headers,
             seq=self.tracer.recorder.next_seq(),
             started=time.time(),

@@ -42,7 +42,9 @@ class UpstreamMcpHooks:
             return None
         if not authorization:
             return None
-        front = Hop(method="POST", url="", path="/mcp", query={}, headers={"authorization": authorization}, seq=0, started=0.0)
+        front = Hop(
+            method="POST", url="", path="/mcp", query={}, headers={"authorization": authorization}, seq=0, started=0.0
+        )
         return self.tracer.correlator.flow_for(front, "mcp_call")
 
     async def on_request(self, request: Any) -> None:

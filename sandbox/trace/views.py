@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -37,7 +36,10 @@ def _bad_since(exc: BadSince) -> JSONResponse:
 
 
 def _not_found(flow_id: str) -> JSONResponse:
-    return JSONResponse({"error": "not_found", "error_description": f"no flow {flow_id!r} (unknown, or dropped from the history)"}, status_code=404)
+    return JSONResponse(
+        {"error": "not_found", "error_description": f"no flow {flow_id!r} (unknown, or dropped from the history)"},
+        status_code=404,
+    )
 
 
 def trace_router(recorder: FlowRecorder) -> APIRouter:
@@ -84,7 +86,9 @@ def trace_router(recorder: FlowRecorder) -> APIRouter:
         flow = recorder.get(flow_id)
         if flow is None:
             return _not_found(flow_id)
-        return PlainTextResponse(to_mermaid(flow), headers={"Content-Disposition": f'inline; filename="flow-{flow_id}.mmd"'})
+        return PlainTextResponse(
+            to_mermaid(flow), headers={"Content-Disposition": f'inline; filename="flow-{flow_id}.mmd"'}
+        )
 
     return router
 
@@ -108,7 +112,7 @@ async def _event_stream(recorder: FlowRecorder, request: Request, since: int) ->
         while time.monotonic() < deadline:
             try:
                 event = await subscription.get(KEEP_ALIVE)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 if await request.is_disconnected():
                     return
                 yield ": keep-alive\n\n"

@@ -34,8 +34,19 @@ DEFAULT_HEADERS: dict[str, str] = {
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Headers whose meaning belongs to the hop or to MCP itself; an identity rule must not forge them.
 RESERVED_HEADERS = frozenset(
-    {"authorization", "cookie", "host", "content-length", "content-type", "accept", "connection",
-     "transfer-encoding", "mcp-session-id", "mcp-protocol-version", "last-event-id"}
+    {
+        "authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "last-event-id",
+    }
 )
 
 
@@ -47,7 +58,9 @@ def _check_name(name: str, rule: str) -> str:
     if not _HEADER_NAME.match(name):
         raise HeaderRuleError(f"header rule {rule!r}: {name!r} is not a valid header name")
     if name.lower() in RESERVED_HEADERS:
-        raise HeaderRuleError(f"header rule {rule!r}: {name} is reserved (the proxy sets it, or it would pass a credential)")
+        raise HeaderRuleError(
+            f"header rule {rule!r}: {name} is reserved (the proxy sets it, or it would pass a credential)"
+        )
     return name
 
 
@@ -58,7 +71,7 @@ class IdentityHeaders:
         self.mapping: dict[str, str] = dict(DEFAULT_HEADERS if mapping is None else mapping)
 
     @classmethod
-    def from_rules(cls, rules: Iterable[str] = (), file: Path | None = None) -> "IdentityHeaders":
+    def from_rules(cls, rules: Iterable[str] = (), file: Path | None = None) -> IdentityHeaders:
         headers = cls()
         if file is not None:
             headers.apply_file(file)
@@ -103,10 +116,14 @@ class IdentityHeaders:
         except OSError as exc:
             raise HeaderRuleError(f"upstream headers file {path}: {exc.strerror or exc}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise HeaderRuleError(f"upstream headers file {path}: not valid TOML: {' '.join(str(exc).split())}") from None
+            raise HeaderRuleError(
+                f"upstream headers file {path}: not valid TOML: {' '.join(str(exc).split())}"
+            ) from None
         unknown = set(document) - {"headers", "rename"}
         if unknown:
-            raise HeaderRuleError(f"upstream headers file {path}: unknown table(s) {', '.join(sorted(unknown))} (use [headers] and [rename])")
+            raise HeaderRuleError(
+                f"upstream headers file {path}: unknown table(s) {', '.join(sorted(unknown))} (use [headers] and [rename])"
+            )
         for table in ("headers", "rename"):
             entries = document.get(table, {})
             if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):

@@ -35,11 +35,16 @@ from typing import Any
 
 import httpx2
 import mcp_types
-from fastmcp.exceptions import ToolError
 from fastmcp.client.transports import ClientTransport, StdioTransport, StreamableHttpTransport
+from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token, get_context
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
-from fastmcp.server.providers.proxy import FastMCPProxy, ProxyClient, _make_restoring_handler, default_proxy_message_handler
+from fastmcp.server.providers.proxy import (
+    FastMCPProxy,
+    ProxyClient,
+    _make_restoring_handler,
+    default_proxy_message_handler,
+)
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -103,8 +108,13 @@ class IdentityHttpClients:
             headers["Authorization"] = f"Bearer {self.minter.mint(token.claims, token.scopes)}"
         return headers
 
-    def __call__(self, headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None,
-                 auth: httpx2.Auth | None = None, **_: Any) -> httpx2.AsyncClient:
+    def __call__(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+        **_: Any,
+    ) -> httpx2.AsyncClient:
         # Long reads are legitimate (a streamed tool call); a dead host should fail fast.
         timeout = httpx2.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         client = httpx2.AsyncClient(headers=self.headers(), timeout=timeout, follow_redirects=False)
@@ -129,7 +139,9 @@ def build_transport(target: UpstreamTarget, http_clients: IdentityHttpClients | 
     return StdioTransport(command, args, keep_alive=True, log_file=target.stderr_log)
 
 
-def client_factory(target: UpstreamTarget, transport: ClientTransport, relay: SubscriptionRelay | None = None) -> Callable[[], ProxyClient]:
+def client_factory(
+    target: UpstreamTarget, transport: ClientTransport, relay: SubscriptionRelay | None = None
+) -> Callable[[], ProxyClient]:
     handlers: dict[str, Any] = {}
     if relay is not None and target.command:
         rc_ref: list[Any] = [None]
@@ -142,7 +154,9 @@ def client_factory(target: UpstreamTarget, transport: ClientTransport, relay: Su
 
         forward_default = _make_restoring_handler(default_proxy_message_handler, rc_ref)
         handlers["message_handler"] = on_message
-    base = ProxyClient(transport, forward_incoming_headers=False, timeout=target.timeout, init_timeout=target.timeout, **handlers)
+    base = ProxyClient(
+        transport, forward_incoming_headers=False, timeout=target.timeout, init_timeout=target.timeout, **handlers
+    )
     if handlers:
         base._proxy_rc_ref = rc_ref
 
@@ -190,7 +204,7 @@ def hop_failure(message: str) -> str | None:
         return "timed out"
     for prefix, cause in HOP_FAILURES.items():
         if message.startswith(prefix):
-            return cause.format(rest=message[len(prefix):])
+            return cause.format(rest=message[len(prefix) :])
     return None
 
 

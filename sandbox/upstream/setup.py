@@ -11,7 +11,13 @@ from starlette.routing import BaseRoute
 from sandbox.settings import SandboxSettings
 from sandbox.upstream.check import check_upstream
 from sandbox.upstream.identity import HeaderRuleError, IdentityHeaders
-from sandbox.upstream.server import IdentityHttpClients, UpstreamError, UpstreamTarget, build_transport, build_upstream_server
+from sandbox.upstream.server import (
+    IdentityHttpClients,
+    UpstreamError,
+    UpstreamTarget,
+    build_transport,
+    build_upstream_server,
+)
 from sandbox.upstream.token import UpstreamTokenMinter, load_or_create_key
 
 STDERR_LOG = "upstream-stderr.log"

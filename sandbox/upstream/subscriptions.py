@@ -30,8 +30,12 @@ STATE_KEY = "sandbox.upstream.subscription"
 
 
 class SubscriptionRelay:
-    def __init__(self, http_transport: Callable[[], ClientTransport] | None, shared_client: Callable[[], Client] | None,
-                 on_failure: Callable[[Exception], Exception]) -> None:
+    def __init__(
+        self,
+        http_transport: Callable[[], ClientTransport] | None,
+        shared_client: Callable[[], Client] | None,
+        on_failure: Callable[[Exception], Exception],
+    ) -> None:
         # Exactly one is set: a transport per connection (HTTP), or clients of the shared session (stdio).
         self.http_transport = http_transport
         self.shared_client = shared_client
@@ -54,7 +58,11 @@ class SubscriptionRelay:
         if client is not None:
             return client
         assert self.http_transport is not None
-        client = Client(self.http_transport(), mode="legacy", message_handler=lambda message: self.forward_update(message, {connection}))
+        client = Client(
+            self.http_transport(),
+            mode="legacy",
+            message_handler=lambda message: self.forward_update(message, {connection}),
+        )
         await client.__aenter__()
         connection.state[STATE_KEY] = client
 
@@ -112,4 +120,6 @@ class SubscriptionRelay:
 
     def install(self, low_level_server: Any) -> None:
         low_level_server.add_request_handler("resources/subscribe", mcp_types.SubscribeRequestParams, self.subscribe)
-        low_level_server.add_request_handler("resources/unsubscribe", mcp_types.UnsubscribeRequestParams, self.unsubscribe)
+        low_level_server.add_request_handler(
+            "resources/unsubscribe", mcp_types.UnsubscribeRequestParams, self.unsubscribe
+        )

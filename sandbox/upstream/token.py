@@ -37,7 +37,9 @@ def load_or_create_key(state_dir: Path) -> RSAKey:
         return RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
     except (FileNotFoundError, ValueError):
         pass
-    key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_urlsafe(8), "use": "sig", "alg": "RS256"}, private=True)
+    key = RSAKey.generate_key(
+        2048, parameters={"kid": secrets.token_urlsafe(8), "use": "sig", "alg": "RS256"}, private=True
+    )
     state_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

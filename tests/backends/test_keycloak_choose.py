@@ -100,5 +100,8 @@ def test_distribution_only_options_pick_the_distribution_even_with_docker(
     with pytest.raises(KeycloakStartError, match=r"--keycloak-keep-state applies only to the distribution launcher"):
         choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path, keep_state=True)
     machine.jdk = False
-    with pytest.raises(KeycloakStartError, match=r"^cannot run Keycloak: --keycloak-keep-state needs the distribution launcher, but no JDK 17\+"):
+    with pytest.raises(
+        KeycloakStartError,
+        match=r"^cannot run Keycloak: --keycloak-keep-state needs the distribution launcher, but no JDK 17\+",
+    ):
         choose_launcher(minimal_realm, cache_dir=tmp_path, keep_state=True)

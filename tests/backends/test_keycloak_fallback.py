@@ -26,7 +26,9 @@ class FakeLauncher:
 
 
 def fallback(container: FakeLauncher, distribution: FakeLauncher, unavailable: str | None = None, said=None):
-    return ContainerThenDistribution(container, lambda: distribution, lambda: unavailable, (said if said is not None else []).append)  # type: ignore[arg-type]
+    return ContainerThenDistribution(
+        container, lambda: distribution, lambda: unavailable, (said if said is not None else []).append
+    )  # type: ignore[arg-type]
 
 
 def test_a_container_that_starts_is_used() -> None:
@@ -37,7 +39,9 @@ def test_a_container_that_starts_is_used() -> None:
 
 
 def test_a_container_the_engine_cannot_run_falls_back_to_the_distribution() -> None:
-    container = FakeLauncher(ContainerStartError("container quay.io/keycloak/keycloak:26.7.3 failed to start: ImageNotFound"))
+    container = FakeLauncher(
+        ContainerStartError("container quay.io/keycloak/keycloak:26.7.3 failed to start: ImageNotFound")
+    )
     distribution, said = FakeLauncher(), []
     launcher = fallback(container, distribution, said=said)
     assert launcher.start() is INFO

@@ -54,7 +54,11 @@ def keycloak_jvms(http_port: int) -> list[int]:
             state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
         except (OSError, IndexError):
             continue
-        if state != "Z" and any(arg.endswith(b"java") for arg in argv[:1]) and f"--http-port={http_port}".encode() in argv:
+        if (
+            state != "Z"
+            and any(arg.endswith(b"java") for arg in argv[:1])
+            and f"--http-port={http_port}".encode() in argv
+        ):
             found.append(int(entry.name))
     return found
 
@@ -66,9 +70,21 @@ class SandboxRun:
         self.keycloak_port = free_port()
         self.base_url = f"http://localhost:{free_port()}"
         command = [
-            sys.executable, "-m", "sandbox", "--backend", "keycloak", "--keycloak-launcher", "distribution",
-            "--port", self.base_url.rpartition(":")[2], "--keycloak-port", str(self.keycloak_port),
-            "--keycloak-management-port", str(free_port()), "--state-dir", str(tmp_path / "state"),
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--backend",
+            "keycloak",
+            "--keycloak-launcher",
+            "distribution",
+            "--port",
+            self.base_url.rpartition(":")[2],
+            "--keycloak-port",
+            str(self.keycloak_port),
+            "--keycloak-management-port",
+            str(free_port()),
+            "--state-dir",
+            str(tmp_path / "state"),
         ]
         self.process = subprocess.Popen(
             command, env=clean_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
@@ -86,7 +102,9 @@ class SandboxRun:
 
     def wait_for(self, marker: str, timeout: float = 240.0) -> None:
         with self._seen:
-            if not self._seen.wait_for(lambda: any(marker in line for line in self.lines) or self.process.poll() is not None, timeout):
+            if not self._seen.wait_for(
+                lambda: any(marker in line for line in self.lines) or self.process.poll() is not None, timeout
+            ):
                 raise AssertionError(f"no {marker!r} within {timeout} s: {self.lines[-5:]}")
         if self.process.poll() is not None:
             raise AssertionError(f"sandbox exited ({self.process.returncode}) before {marker!r}: {self.lines[-5:]}")
@@ -163,7 +181,9 @@ time.sleep(300)
 
 
 def test_a_group_whose_owner_is_killed_is_stopped_by_its_watchdog(tmp_path: Path) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(tmp_path / "out.log"), str(tmp_path)], stdout=subprocess.PIPE)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(tmp_path / "out.log"), str(tmp_path)], stdout=subprocess.PIPE
+    )
     assert owner.stdout is not None
     pgid = int(owner.stdout.readline())
     try:

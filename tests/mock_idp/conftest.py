@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -38,4 +39,3 @@ def idp(app):
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     async with browser(app, client=("127.0.0.1", 50000)) as http:
         yield http
-

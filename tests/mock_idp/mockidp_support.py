@@ -26,11 +26,15 @@ VERIFIER = "v" * 43 + "-verifier-for-tests"
 def browser(app: Any, base_url: str = BASE, **transport: Any) -> httpx.AsyncClient:
     """A client for an in-process IdP app with a browser's cookie jar: the IdP's cookies are
     Secure (as Keycloak's are), which a browser still sends on localhost and the stdlib jar does not."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, **transport), base_url=base_url, cookies=BrowserCookieJar())
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, **transport), base_url=base_url, cookies=BrowserCookieJar()
+    )
 
 
 def form_action(html: str) -> str:
-    match = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', html) or re.search(r'<form[^>]*action="([^"]+)"', html)
+    match = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', html) or re.search(
+        r'<form[^>]*action="([^"]+)"', html
+    )
     assert match, "no form in page"
     return unescape(match.group(1))
 
@@ -56,7 +60,9 @@ def redirect_params(response: httpx.Response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-async def login(http: httpx.AsyncClient, username: str = "alice", password: str | None = None, **overrides: str) -> dict[str, str]:
+async def login(
+    http: httpx.AsyncClient, username: str = "alice", password: str | None = None, **overrides: str
+) -> dict[str, str]:
     """Drive /auth and the login form (skipped by a live SSO cookie); return the redirect's parameters."""
     page = await http.get(f"{OIDC}/auth", params=auth_params(**overrides))
     if page.status_code == 302:
@@ -68,13 +74,25 @@ async def login(http: httpx.AsyncClient, username: str = "alice", password: str 
 
 async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, Any]:
     code = (await login(http, **overrides))["code"]
-    response = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "authorization_code", "code": code, "redirect_uri": PROXY_REDIRECT, "code_verifier": VERIFIER})
+    response = await http.post(
+        f"{OIDC}/token",
+        auth=PROXY,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": PROXY_REDIRECT,
+            "code_verifier": VERIFIER,
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def admin_token(http: httpx.AsyncClient, username: str = "admin", password: str = "admin") -> dict[str, str]:
     """Authorization header for the admin API: a master-realm admin-cli password grant."""
-    response = await http.post("/realms/master/protocol/openid-connect/token", data={"grant_type": "password", "client_id": "admin-cli", "username": username, "password": password})
+    response = await http.post(
+        "/realms/master/protocol/openid-connect/token",
+        data={"grant_type": "password", "client_id": "admin-cli", "username": username, "password": password},
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}

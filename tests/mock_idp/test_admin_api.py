@@ -37,7 +37,11 @@ async def test_master_realm_is_served_like_any_realm(client, app):
     assert meta["issuer"] == f"{BASE}/realms/master"
     token = (await admin_token(client))["Authorization"].split()[1]
     claims = jwt.decode(token, app.state.realms["master"].keys.key).claims
-    assert claims["iss"] == f"{BASE}/realms/master" and claims["azp"] == "admin-cli" and "admin" in claims["realm_access"]["roles"]
+    assert (
+        claims["iss"] == f"{BASE}/realms/master"
+        and claims["azp"] == "admin-cli"
+        and "admin" in claims["realm_access"]["roles"]
+    )
 
 
 async def test_bootstrap_admin_is_configurable(realm_dict, state_dir):
@@ -45,7 +49,10 @@ async def test_bootstrap_admin_is_configurable(realm_dict, state_dir):
     async with browser(app, BASE) as http:
         headers = await admin_token(http, "root", "s3cret")
         assert (await http.get(USERS, headers=headers)).status_code == 200
-        refused = await http.post("/realms/master/protocol/openid-connect/token", data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"})
+        refused = await http.post(
+            "/realms/master/protocol/openid-connect/token",
+            data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"},
+        )
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
 
@@ -72,7 +79,11 @@ async def test_a_sandbox_realm_token_is_403(client):
 
 
 async def test_a_master_user_without_the_admin_role_is_403(client, admin):
-    await client.post("/admin/realms/master/users", json={"username": "viewer", "credentials": [{"type": "password", "value": "v"}]}, headers=admin)
+    await client.post(
+        "/admin/realms/master/users",
+        json={"username": "viewer", "credentials": [{"type": "password", "value": "v"}]},
+        headers=admin,
+    )
     viewer = await admin_token(client, "viewer", "v")
     assert (await client.get(USERS, headers=viewer)).status_code == 403
 
@@ -106,7 +117,11 @@ async def test_search_paging_and_count(client, admin):
     names = lambda response: [u["username"] for u in response.json()]  # noqa: E731
     assert names(await client.get(USERS, params={"username": "carol"}, headers=admin)) == ["carol", "caroline"]
     assert names(await client.get(USERS, params={"username": "carol", "exact": "true"}, headers=admin)) == ["carol"]
-    assert names(await client.get(USERS, params={"search": "example.org"}, headers=admin)) == ["carol", "caroline", "dave"]
+    assert names(await client.get(USERS, params={"search": "example.org"}, headers=admin)) == [
+        "carol",
+        "caroline",
+        "dave",
+    ]
     assert names(await client.get(USERS, params={"first": "1", "max": "2"}, headers=admin)) == ["bob", "carol"]
     assert (await client.get(f"{USERS}/count", headers=admin)).json() == 5
     assert (await client.get(f"{USERS}/count", params={"search": "carol"}, headers=admin)).json() == 2
@@ -147,9 +162,17 @@ async def test_bad_bodies_are_400(client, admin):
     assert empty.status_code == 400 and empty.json()["field"] == "value"
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", ""), ("PUT", ""), ("DELETE", ""), ("PUT", "/reset-password"), ("GET", "/role-mappings/realm")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", ""), ("PUT", ""), ("DELETE", ""), ("PUT", "/reset-password"), ("GET", "/role-mappings/realm")],
+)
 async def test_unknown_user_is_404(client, admin, method, path):
-    response = await client.request(method, f"{USERS}/no-such-id{path}", json={"type": "password", "value": "x"} if method == "PUT" else None, headers=admin)
+    response = await client.request(
+        method,
+        f"{USERS}/no-such-id{path}",
+        json={"type": "password", "value": "x"} if method == "PUT" else None,
+        headers=admin,
+    )
     assert response.status_code == 404 and response.json() == {"error": "User not found"}
 
 
@@ -157,7 +180,10 @@ async def test_disabling_a_user_stops_login(client, admin):
     bob = await _user_id(client, admin, "bob")
     assert (await client.put(f"{USERS}/{bob}", json={"enabled": False}, headers=admin)).status_code == 204
     assert (await client.get(f"{USERS}/{bob}", headers=admin)).json()["enabled"] is False
-    password = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "bob"})
+    password = await client.post(
+        f"{OIDC}/token",
+        data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "bob"},
+    )
     assert password.status_code == 400  # Keycloak 26.7: invalid_grant is 400
 
 
@@ -165,7 +191,9 @@ async def test_deleting_a_user_ends_their_sessions(client, admin):
     tokens = await code_tokens(client)
     alice = await _user_id(client, admin, "alice")
     assert (await client.delete(f"{USERS}/{alice}", headers=admin)).status_code == 204
-    refresh = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refresh = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refresh.status_code == 400
     intro = await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})
     assert intro.json() == {"active": False}
@@ -182,7 +210,9 @@ async def test_realm_roles_include_keycloaks_builtins(client, admin):
 
 
 async def test_create_role_and_conflict(client, admin):
-    created = await client.post("/admin/realms/sandbox/roles", json={"name": "auditor", "description": "d"}, headers=admin)
+    created = await client.post(
+        "/admin/realms/sandbox/roles", json={"name": "auditor", "description": "d"}, headers=admin
+    )
     assert created.status_code == 201 and created.headers["location"].endswith("/roles/auditor")
     role = (await client.get("/admin/realms/sandbox/roles/auditor", headers=admin)).json()
     assert role["description"] == "d" and role["clientRole"] is False and role["composite"] is False
@@ -199,14 +229,22 @@ async def test_role_mappings_shape_and_effect_on_tokens(client, admin):
     # Imported users hold exactly the file's roles (as a real Keycloak 26 imports them).
     assert {r["name"] for r in mappings["realmMappings"]} == {"default-roles-sandbox", "mcp-user", "mcp-admin"}
     effective = (await client.get(f"{USERS}/{bob}/role-mappings/realm/composite", headers=admin)).json()
-    assert {r["name"] for r in effective} == {"default-roles-sandbox", "mcp-user", "mcp-admin", "offline_access", "uma_authorization"}
+    assert {r["name"] for r in effective} == {
+        "default-roles-sandbox",
+        "mcp-user",
+        "mcp-admin",
+        "offline_access",
+        "uma_authorization",
+    }
     tokens = await code_tokens(client, username="bob")
     # The ID token: the proxy is its audience (not the access token's, so Keycloak would say inactive).
     intro = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()
     assert "mcp-admin" in intro["realm_access"]["roles"]
     removed = await client.request("DELETE", f"{USERS}/{bob}/role-mappings/realm", json=[mcp_admin], headers=admin)
     assert removed.status_code == 204
-    assert "mcp-admin" not in {r["name"] for r in (await client.get(f"{USERS}/{bob}/role-mappings/realm", headers=admin)).json()}
+    assert "mcp-admin" not in {
+        r["name"] for r in (await client.get(f"{USERS}/{bob}/role-mappings/realm", headers=admin)).json()
+    }
 
 
 async def test_role_mapping_needs_name_and_matching_id_like_keycloak(client, admin):
@@ -219,7 +257,9 @@ async def test_role_mapping_needs_name_and_matching_id_like_keycloak(client, adm
 
 
 async def test_clients_by_client_id(client, admin):
-    found = (await client.get("/admin/realms/sandbox/clients", params={"clientId": "sandbox-proxy"}, headers=admin)).json()
+    found = (
+        await client.get("/admin/realms/sandbox/clients", params={"clientId": "sandbox-proxy"}, headers=admin)
+    ).json()
     assert len(found) == 1 and found[0]["clientId"] == "sandbox-proxy" and found[0]["secret"] == "sandbox-proxy-secret"
     assert (await client.get("/admin/realms/sandbox/clients", params={"clientId": "nope"}, headers=admin)).json() == []
     everything = (await client.get("/admin/realms/master/clients", headers=admin)).json()
@@ -238,7 +278,9 @@ async def test_admin_edits_survive_a_restart(realm_dict, state_dir):
         bob = await _user_id(http, headers, "bob")
         await http.delete(f"{USERS}/{bob}", headers=headers)
         alice = await _user_id(http, headers, "alice")
-        await http.put(f"{USERS}/{alice}/reset-password", json={"value": "changed", "temporary": False}, headers=headers)
+        await http.put(
+            f"{USERS}/{alice}/reset-password", json={"value": "changed", "temporary": False}, headers=headers
+        )
     restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     async with browser(restarted, BASE) as http:
         headers = await admin_token(http)

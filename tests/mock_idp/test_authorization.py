@@ -29,7 +29,9 @@ async def test_wrong_password_rerenders_with_error_and_issues_nothing(client, id
     action = form_action(page.text)
     wrong = await client.post(action, data={"username": "alice", "password": "bob"})
     assert wrong.status_code == 200
-    assert re.search(r'id="input-error-username"[^>]*><span class="kc-feedback-text">Invalid username or password\.<', wrong.text)
+    assert re.search(
+        r'id="input-error-username"[^>]*><span class="kc-feedback-text">Invalid username or password\.<', wrong.text
+    )
     assert 'id="kc-form-login"' in wrong.text and 'value="alice"' in wrong.text
     assert not idp.store.codes and not idp.store.sessions and "set-cookie" not in wrong.headers
     unknown = await client.post(form_action(wrong.text), data={"username": "mallory", "password": "x"})
@@ -71,9 +73,17 @@ async def test_response_types_keycloak_does_not_offer(client, idp):
 @pytest.mark.parametrize(
     "overrides, error, description",
     [
-        ({"code_challenge": None, "code_challenge_method": None}, "invalid_request", "Missing parameter: code_challenge_method"),
+        (
+            {"code_challenge": None, "code_challenge_method": None},
+            "invalid_request",
+            "Missing parameter: code_challenge_method",
+        ),
         ({"code_challenge_method": None}, "invalid_request", "Missing parameter: code_challenge_method"),
-        ({"code_challenge_method": "plain"}, "invalid_request", "Invalid parameter: code challenge method is not matching the configured one"),
+        (
+            {"code_challenge_method": "plain"},
+            "invalid_request",
+            "Invalid parameter: code challenge method is not matching the configured one",
+        ),
         ({"code_challenge": None}, "invalid_request", "Missing parameter: code_challenge"),
         ({"code_challenge": "short"}, "invalid_request", "Invalid parameter: code_challenge"),
         ({"response_type": None}, "invalid_request", "Missing parameter: response_type"),
@@ -95,7 +105,9 @@ async def test_public_cli_client_wildcard_redirects_match_any_loopback_port(clie
         client.cookies.clear()
         params = await login(client, client_id="sandbox-cli", redirect_uri=uri)
         assert params["code"]
-    response = await client.get(f"{OIDC}/auth", params=auth_params(client_id="sandbox-cli", redirect_uri="http://example.com:80/cb"))
+    response = await client.get(
+        f"{OIDC}/auth", params=auth_params(client_id="sandbox-cli", redirect_uri="http://example.com:80/cb")
+    )
     assert response.status_code == 400
 
 
@@ -113,13 +125,17 @@ async def test_prompt_none_without_session_is_login_required(client):
 
 
 async def test_login_action_without_the_browser_cookies_is_keycloaks_cookie_page(client):
-    response = await client.post(f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"})
+    response = await client.post(
+        f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"}
+    )
     assert response.status_code == 400 and "Restart login cookie not found." in response.text
 
 
 async def test_stale_login_action_restarts_the_login_from_the_restart_cookie(client):
     await client.get(f"{OIDC}/auth", params=auth_params(state="restarted"))
-    response = await client.post(f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"})
+    response = await client.post(
+        f"{ISSUER}/login-actions/authenticate?session_code=forged", data={"username": "alice", "password": "alice"}
+    )
     assert response.status_code == 200 and "timed out" in response.text and 'id="kc-form-login"' in response.text
     again = await client.post(form_action(response.text), data={"username": "alice", "password": "alice"})
     assert redirect_params(again)["state"] == "restarted"
@@ -134,7 +150,6 @@ async def test_fragment_and_form_post_response_modes(client):
 
 
 async def test_consent_required_client_shows_keycloak_consent_page(realm_dict, tmp_path):
-    import httpx
 
     from mock_idp import create_app
 

@@ -42,7 +42,11 @@ async def _userinfo(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 async def test_extra_claims_reach_access_and_id_tokens_userinfo_and_introspection(client, admin, idp):
     alice = await _alice_id(idp)
-    put = await client.put(f"{X}/users/{alice}/claims", json={"claims": {"tenant": "acme", "groups": ["a", "b"], "email": "other@example.com"}}, headers=admin)
+    put = await client.put(
+        f"{X}/users/{alice}/claims",
+        json={"claims": {"tenant": "acme", "groups": ["a", "b"], "email": "other@example.com"}},
+        headers=admin,
+    )
     assert put.status_code == 200 and put.json()["claims"]["tenant"] == "acme"
     tokens = await code_tokens(client)
     access, id_token = _claims(tokens["access_token"], idp), _claims(tokens["id_token"], idp)
@@ -60,7 +64,12 @@ async def test_extra_claims_reach_access_and_id_tokens_userinfo_and_introspectio
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"claims": {"iss": "x"}}, "claims.iss"), ({"claims": ["a"]}, "claims"), ({}, "claims"), ({"claims": {}, "extra": 1}, "extra")],
+    [
+        ({"claims": {"iss": "x"}}, "claims.iss"),
+        ({"claims": ["a"]}, "claims"),
+        ({}, "claims"),
+        ({"claims": {}, "extra": 1}, "extra"),
+    ],
 )
 async def test_bad_claims_name_the_field(client, admin, idp, body, field):
     response = await client.put(f"{X}/users/{await _alice_id(idp)}/claims", json=body, headers=admin)
@@ -76,9 +85,19 @@ async def test_claims_for_unknown_user_is_404(client, admin):
 
 
 async def test_lifetimes_change_expires_in_and_reset(client, admin, idp):
-    assert (await client.get(f"{X}/lifetimes", headers=admin)).json() == {"access_token": 300, "refresh_token": 1800, "code": 60, "overridden": []}
+    assert (await client.get(f"{X}/lifetimes", headers=admin)).json() == {
+        "access_token": 300,
+        "refresh_token": 1800,
+        "code": 60,
+        "overridden": [],
+    }
     put = await client.put(f"{X}/lifetimes", json={"access_token": 30, "refresh_token": 90}, headers=admin)
-    assert put.json() == {"access_token": 30, "refresh_token": 90, "code": 60, "overridden": ["access_token", "refresh_token"]}
+    assert put.json() == {
+        "access_token": 30,
+        "refresh_token": 90,
+        "code": 60,
+        "overridden": ["access_token", "refresh_token"],
+    }
     tokens = await code_tokens(client)
     assert tokens["expires_in"] == 30 and tokens["refresh_expires_in"] == 90
     access = _claims(tokens["access_token"], idp)
@@ -94,11 +113,28 @@ async def test_code_lifetime_expires_codes(client, idp):
     idp.set_lifetimes(code=5)
     code = (await login(client))["code"]
     idp.advance_clock(6)
-    response = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "authorization_code", "code": code, "redirect_uri": PROXY_REDIRECT, "code_verifier": VERIFIER})
+    response = await client.post(
+        f"{OIDC}/token",
+        auth=PROXY,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": PROXY_REDIRECT,
+            "code_verifier": VERIFIER,
+        },
+    )
     assert response.json()["error_description"] == "Code is expired"
 
 
-@pytest.mark.parametrize(("body", "field"), [({"access_token": 0}, "access_token"), ({"code": "60"}, "code"), ({"refresh_token": 1.5}, "refresh_token"), ({"id_token": 60}, "id_token")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"access_token": 0}, "access_token"),
+        ({"code": "60"}, "code"),
+        ({"refresh_token": 1.5}, "refresh_token"),
+        ({"id_token": 60}, "id_token"),
+    ],
+)
 async def test_bad_lifetimes_name_the_field(client, admin, body, field):
     response = await client.put(f"{X}/lifetimes", json=body, headers=admin)
     assert response.status_code == 400 and response.json()["field"] == field
@@ -117,7 +153,11 @@ async def test_advancing_the_clock_expires_access_tokens_and_reset_brings_them_b
     clock = (await client.get(f"{X}/clock", headers=admin)).json()
     assert clock["offset"] == 0
     advanced = await client.post(f"{X}/clock/advance", json={"seconds": 301}, headers=admin)
-    assert advanced.status_code == 200 and advanced.json()["offset"] == 301 and advanced.json()["now"] >= clock["now"] + 301
+    assert (
+        advanced.status_code == 200
+        and advanced.json()["offset"] == 301
+        and advanced.json()["now"] >= clock["now"] + 301
+    )
     admin = await admin_token(client)  # the admin token expired too: one clock for every realm
     assert (await _introspect(client, tokens["id_token"])) == {"active": False}
     info = await _userinfo(client, tokens["access_token"])
@@ -184,7 +224,10 @@ async def test_rotated_keys_persist_with_their_grace(realm_dict, state_dir):
     assert again.keys.kid == new_kid and set(again.keys.verification_keys()) == {new_kid, old_kid}
 
 
-@pytest.mark.parametrize(("body", "field"), [({"keep_old": "yes"}, "keep_old"), ({"grace_seconds": -1}, "grace_seconds"), ({"grace": 5}, "grace")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"keep_old": "yes"}, "keep_old"), ({"grace_seconds": -1}, "grace_seconds"), ({"grace": 5}, "grace")],
+)
 async def test_bad_rotation_specs_name_the_field(client, admin, body, field):
     response = await client.post(f"{X}/keys/rotate", json=body, headers=admin)
     assert response.status_code == 400 and response.json()["field"] == field
@@ -200,5 +243,9 @@ def test_python_methods_validate_like_the_api(idp):
 
 async def test_unknown_x_mock_path_is_a_clear_json_404(client, admin):
     response = await client.get(f"{X}/time-travel", headers=admin)
-    assert response.status_code == 404 and response.json()["error"] == "not_found" and "x-mock/time-travel" in response.json()["error_description"]
+    assert (
+        response.status_code == 404
+        and response.json()["error"] == "not_found"
+        and "x-mock/time-travel" in response.json()["error_description"]
+    )
     assert (await client.get(f"{X}/time-travel")).status_code == 401

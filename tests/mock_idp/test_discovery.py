@@ -26,7 +26,9 @@ async def test_discovery_document_matches_keycloak_layout(client):
     assert doc["revocation_endpoint"] == f"{OIDC}/revoke"
     assert doc["registration_endpoint"] == f"{ISSUER}/clients-registrations/openid-connect"
     assert doc["code_challenge_methods_supported"] == ["plain", "S256"]
-    assert {"authorization_code", "refresh_token", "client_credentials", "password"} <= set(doc["grant_types_supported"])
+    assert {"authorization_code", "refresh_token", "client_credentials", "password"} <= set(
+        doc["grant_types_supported"]
+    )
     assert {"client_secret_basic", "client_secret_post"} <= set(doc["token_endpoint_auth_methods_supported"])
     assert {"openid", "profile", "email", "roles"} <= set(doc["scopes_supported"])
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
@@ -51,14 +53,20 @@ async def test_jwks_publishes_the_signing_key_with_kid(client):
 
 async def test_realm_info_like_keycloak(client):
     info = (await client.get(ISSUER)).json()
-    assert info["realm"] == "sandbox" and info["token-service"] == f"{ISSUER}/protocol/openid-connect" and info["public_key"]
+    assert (
+        info["realm"] == "sandbox"
+        and info["token-service"] == f"{ISSUER}/protocol/openid-connect"
+        and info["public_key"]
+    )
 
 
 async def test_unknown_path_and_realm_are_json_404(client):
     for path in ("/realms/other/.well-known/openid-configuration", "/nope"):
         response = await client.get(path)
         assert response.status_code == 404 and response.json()["error"] in ("Realm does not exist", "not_found")
-    assert (await client.get("/realms/other/.well-known/openid-configuration")).json() == {"error": "Realm does not exist"}
+    assert (await client.get("/realms/other/.well-known/openid-configuration")).json() == {
+        "error": "Realm does not exist"
+    }
 
 
 async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_dict, tmp_path):
@@ -71,7 +79,9 @@ async def test_urls_derive_from_issuer_base_not_host_header_when_mounted(realm_d
         page = await http.get("/idp/realms/sandbox/protocol/openid-connect/auth", params=auth_params())
         action = form_action(page.text)
         assert action.startswith("http://localhost:8000/idp/realms/sandbox/login-actions/authenticate?")
-        done = await http.post(action.replace("http://localhost:8000", ""), data={"username": "alice", "password": "alice"})
+        done = await http.post(
+            action.replace("http://localhost:8000", ""), data={"username": "alice", "password": "alice"}
+        )
         assert done.status_code == 302
         set_cookies = done.headers.get_list("set-cookie")
         assert set_cookies and all(c.count("Path=/idp/realms/sandbox/") == 1 for c in set_cookies)

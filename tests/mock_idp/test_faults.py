@@ -8,7 +8,18 @@ import time
 import httpx
 import pytest
 from joserfc import jwt
-from mockidp_support import BASE, ISSUER, OIDC, PROXY, admin_token, auth_params, browser, code_tokens, form_action, redirect_params
+from mockidp_support import (
+    BASE,
+    ISSUER,
+    OIDC,
+    PROXY,
+    admin_token,
+    auth_params,
+    browser,
+    code_tokens,
+    form_action,
+    redirect_params,
+)
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -42,13 +53,25 @@ async def test_status_fault_is_one_shot_by_default(client, admin):
     fault = await _arm(client, admin, endpoint="token", kind="status", status=503)
     assert fault["times"] == 1 and fault["id"]
     failed = await _password(client)
-    assert failed.status_code == 503 and failed.json() == {"error": "temporarily_unavailable", "error_description": f"Injected by sandbox fault {fault['id']}"}
+    assert failed.status_code == 503 and failed.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": f"Injected by sandbox fault {fault['id']}",
+    }
     assert (await _password(client)).status_code == 200
     assert await _armed(client, admin) == []
 
 
 async def test_persistent_fault_fires_until_removed(client, admin):
-    fault = await _arm(client, admin, endpoint="certs", kind="status", status=500, error="server_error", error_description="boom", times=None)
+    fault = await _arm(
+        client,
+        admin,
+        endpoint="certs",
+        kind="status",
+        status=500,
+        error="server_error",
+        error_description="boom",
+        times=None,
+    )
     for _ in range(3):
         response = await client.get(f"{OIDC}/certs")
         assert response.status_code == 500 and response.json() == {"error": "server_error", "error_description": "boom"}
@@ -68,7 +91,9 @@ async def test_counted_fault_fires_that_many_times_and_clear_all(client, admin):
     assert (await client.get(f"{ISSUER}/.well-known/openid-configuration")).status_code == 200
 
 
-@pytest.mark.parametrize(("error", "status"), [("invalid_grant", 400), ("invalid_client", 401), ("temporarily_unavailable", 503)])
+@pytest.mark.parametrize(
+    ("error", "status"), [("invalid_grant", 400), ("invalid_client", 401), ("temporarily_unavailable", 503)]
+)
 async def test_oauth_error_fault_uses_keycloaks_status(client, admin, error, status):
     await _arm(client, admin, endpoint="token", kind="oauth_error", error=error, error_description="injected")
     response = await _password(client)
@@ -80,7 +105,12 @@ async def test_oauth_error_fault_uses_keycloaks_status(client, admin, error, sta
 async def test_oauth_error_at_authorize_redirects_to_the_client(client, admin):
     await _arm(client, admin, endpoint="authorize", kind="oauth_error", error="access_denied", error_description="nope")
     response = await client.get(f"{OIDC}/auth", params=auth_params())
-    assert redirect_params(response) == {"error": "access_denied", "error_description": "nope", "state": "st-1", "iss": ISSUER}
+    assert redirect_params(response) == {
+        "error": "access_denied",
+        "error_description": "nope",
+        "state": "st-1",
+        "iss": ISSUER,
+    }
     assert (await client.get(f"{OIDC}/auth", params=auth_params())).status_code == 200  # the login form again
 
 
@@ -123,7 +153,9 @@ async def test_wrong_issuer_fault_affects_the_next_token_only(client, admin, idp
     for name in ("access_token", "id_token", "refresh_token"):
         assert jwt.decode(bad[name], idp.keys.key).claims["iss"] == WRONG_ISSUER
     # The mock itself does not accept what it "mis-issued".
-    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": bad["access_token"]})).json() == {"active": False}
+    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": bad["access_token"]})).json() == {
+        "active": False
+    }
     good = await code_tokens(client)
     assert jwt.decode(good["access_token"], idp.keys.key).claims["iss"] == ISSUER
 
@@ -158,9 +190,14 @@ async def test_login_denied_at_the_token_endpoint_refuses_the_password_grant(cli
 async def test_faults_are_per_realm(client, admin):
     await _arm(client, admin, endpoint="token", kind="status", status=503, times=None)
     assert (await admin_token(client))["Authorization"]  # the master realm's token endpoint is unaffected
-    master = await client.post("/admin/realms/master/x-mock/faults", json={"endpoint": "token", "kind": "status", "status": 500}, headers=admin)
+    master = await client.post(
+        "/admin/realms/master/x-mock/faults", json={"endpoint": "token", "kind": "status", "status": 500}, headers=admin
+    )
     assert master.status_code == 201
-    refused = await client.post("/realms/master/protocol/openid-connect/token", data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"})
+    refused = await client.post(
+        "/realms/master/protocol/openid-connect/token",
+        data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"},
+    )
     assert refused.status_code == 500
 
 
@@ -178,7 +215,9 @@ async def test_faults_fire_when_the_mock_is_mounted_under_a_prefix(realm_dict, s
     inner.state.idp.add_fault("discovery", "status", status=503)
     async with browser(outer, BASE) as http:
         assert (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).status_code == 503
-        assert (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).json()["issuer"] == f"{BASE}/idp/realms/sandbox"
+        assert (await http.get("/idp/realms/sandbox/.well-known/openid-configuration")).json()[
+            "issuer"
+        ] == f"{BASE}/idp/realms/sandbox"
 
 
 @pytest.mark.parametrize(

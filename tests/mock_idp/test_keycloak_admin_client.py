@@ -7,8 +7,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -29,7 +29,9 @@ def server(tmp_path: Path) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     base = f"http://localhost:{port}/idp"
-    outer = Starlette(routes=[Mount("/idp", app=create_app(REALM_PATH, issuer_base=base, state_dir=tmp_path / "state"))])
+    outer = Starlette(
+        routes=[Mount("/idp", app=create_app(REALM_PATH, issuer_base=base, state_dir=tmp_path / "state"))]
+    )
     uvi = uvicorn.Server(uvicorn.Config(outer, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uvi.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -45,15 +47,31 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def _admin(server_url: str) -> KeycloakAdmin:
-    return KeycloakAdmin(server_url=server_url, username="admin", password="admin", realm_name="sandbox", user_realm_name="master", client_id="admin-cli")
+    return KeycloakAdmin(
+        server_url=server_url,
+        username="admin",
+        password="admin",
+        realm_name="sandbox",
+        user_realm_name="master",
+        client_id="admin-cli",
+    )
 
 
 def _password_login(server_url: str, username: str, password: str) -> dict:
-    return KeycloakOpenID(server_url=server_url, realm_name="sandbox", client_id="sandbox-cli").token(username, password)
+    return KeycloakOpenID(server_url=server_url, realm_name="sandbox", client_id="sandbox-cli").token(
+        username, password
+    )
 
 
 def _form_login(server_url: str, username: str, password: str) -> httpx.Response:
-    params = {"client_id": "sandbox-cli", "redirect_uri": "http://localhost:5000/cb", "response_type": "code", "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
+    params = {
+        "client_id": "sandbox-cli",
+        "redirect_uri": "http://localhost:5000/cb",
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+    }
     with httpx.Client(cookies=BrowserCookieJar()) as browser:
         page = browser.get(f"{server_url}realms/sandbox/protocol/openid-connect/auth", params=params)
         return browser.post(form_action(page.text), data={"username": username, "password": password})
@@ -61,7 +79,15 @@ def _form_login(server_url: str, username: str, password: str) -> httpx.Response
 
 def test_user_lifecycle_through_keycloak_admin(server: str):
     admin = _admin(server)
-    created = admin.create_user({"username": "Carol", "email": "carol@example.com", "firstName": "Carol", "enabled": True, "credentials": [{"type": "password", "value": "carol-pw", "temporary": False}]})
+    created = admin.create_user(
+        {
+            "username": "Carol",
+            "email": "carol@example.com",
+            "firstName": "Carol",
+            "enabled": True,
+            "credentials": [{"type": "password", "value": "carol-pw", "temporary": False}],
+        }
+    )
     assert admin.get_user_id("carol") == created
     assert {u["username"] for u in admin.get_users()} == {"alice", "bob", "carol"}
     assert admin.get_users({"email": "carol@"})[0]["id"] == created
@@ -78,10 +104,16 @@ def test_user_lifecycle_through_keycloak_admin(server: str):
     assert role_name == "mcp-auditor"
     auditor = admin.get_realm_role("mcp-auditor")
     admin.assign_realm_roles(created, [auditor, admin.get_realm_role("mcp-user")])
-    assert {r["name"] for r in admin.get_realm_roles_of_user(created)} == {"default-roles-sandbox", "mcp-auditor", "mcp-user"}
+    assert {r["name"] for r in admin.get_realm_roles_of_user(created)} == {
+        "default-roles-sandbox",
+        "mcp-auditor",
+        "mcp-user",
+    }
 
     tokens = _password_login(server, "carol", "carol-pw")
-    claims = KeycloakOpenID(server_url=server, realm_name="sandbox", client_id="sandbox-cli").decode_token(tokens["access_token"])
+    claims = KeycloakOpenID(server_url=server, realm_name="sandbox", client_id="sandbox-cli").decode_token(
+        tokens["access_token"]
+    )
     assert {"mcp-auditor", "mcp-user"} <= set(claims["realm_access"]["roles"])
     assert claims["iss"] == f"{server}realms/sandbox"
 
@@ -123,7 +155,14 @@ def test_duplicate_user_is_a_409_with_keycloaks_message(server: str):
 
 def test_wrong_admin_password_is_refused(server: str):
     with pytest.raises(Exception) as refused:
-        KeycloakAdmin(server_url=server, username="admin", password="nope", realm_name="sandbox", user_realm_name="master", client_id="admin-cli").get_users()
+        KeycloakAdmin(
+            server_url=server,
+            username="admin",
+            password="nope",
+            realm_name="sandbox",
+            user_realm_name="master",
+            client_id="admin-cli",
+        ).get_users()
     assert getattr(refused.value, "response_code", None) == 400
 
 
@@ -131,7 +170,13 @@ def test_temporary_password_asks_for_a_new_one_at_the_login_form(server: str):
     admin = _admin(server)
     bob = admin.get_user_id("bob")
     admin.set_user_password(bob, "temp-pw")  # temporary, python-keycloak's default
-    params = {"client_id": "sandbox-cli", "redirect_uri": "http://localhost:5000/cb", "response_type": "code", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
+    params = {
+        "client_id": "sandbox-cli",
+        "redirect_uri": "http://localhost:5000/cb",
+        "response_type": "code",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+    }
     with httpx.Client(cookies=BrowserCookieJar()) as browser:
         page = browser.get(f"{server}realms/sandbox/protocol/openid-connect/auth", params=params)
         update = browser.post(form_action(page.text), data={"username": "bob", "password": "temp-pw"})

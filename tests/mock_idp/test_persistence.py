@@ -28,12 +28,16 @@ async def test_restart_keeps_tokens_valid_and_refresh_working(realm_dict, state_
         assert intro.json()["active"] is True
         info = await http.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert info.status_code == 200
-        refreshed = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        refreshed = await http.post(
+            f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        )
         assert refreshed.status_code == 200, refreshed.text
     # The rotation bookkeeping was persisted too: the old refresh token stays spent.
     again = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     async with _client(again) as http:
-        reuse = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        reuse = await http.post(
+            f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        )
         assert reuse.json()["error_description"] == "Maximum allowed refresh token reuse exceeded"
 
 
@@ -73,13 +77,20 @@ async def test_cookie_keys_are_private_and_a_corrupt_file_is_kept_and_replaced(r
     async with _client(app) as http:  # the new keys work: a login sets a cookie that signs in
         assert (await code_tokens(http))["access_token"]
         assert "&code=" in (await http.get(f"{OIDC}/auth", params=auth_params(prompt="none"))).headers["location"]
-    assert [p.read_text() for p in state_dir.glob(f"{COOKIE_KEY_FILE}.corrupt-*")] == ['{"hs512": "c2hvcnQ=", "aes256": "c2hvcnQ="}']
+    assert [p.read_text() for p in state_dir.glob(f"{COOKIE_KEY_FILE}.corrupt-*")] == [
+        '{"hs512": "c2hvcnQ=", "aes256": "c2hvcnQ="}'
+    ]
 
 
 async def test_dcr_clients_survive_restart(realm_dict, state_dir):
     app = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     async with _client(app) as http:
-        registered = (await http.post("/realms/sandbox/clients-registrations/openid-connect", json={"redirect_uris": ["http://localhost:5000/cb"]})).json()
+        registered = (
+            await http.post(
+                "/realms/sandbox/clients-registrations/openid-connect",
+                json={"redirect_uris": ["http://localhost:5000/cb"]},
+            )
+        ).json()
     restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     client = restarted.state.idp.find_client(registered["client_id"])
     assert client is not None and client.secret == registered["client_secret"]

@@ -47,7 +47,9 @@ def test_served_users_roles_clients_and_mappers_come_from_the_file():
 
 async def test_tokens_follow_edits_to_the_realm_not_code(realm_dict, tmp_path: Path):
     """Rename a user, change her roles, the audience and the lifetime: the tokens follow."""
-    realm_dict["users"][0].update({"username": "carol", "email": "carol@example.org", "firstName": "Carol", "lastName": "Jones"})
+    realm_dict["users"][0].update(
+        {"username": "carol", "email": "carol@example.org", "firstName": "Carol", "lastName": "Jones"}
+    )
     realm_dict["users"][0]["credentials"][0]["value"] = "carol-pw"
     realm_dict["roles"]["realm"].append({"name": "auditor"})
     realm_dict["users"][0]["realmRoles"] = ["auditor"]
@@ -57,7 +59,11 @@ async def test_tokens_follow_edits_to_the_realm_not_code(realm_dict, tmp_path: P
     async with browser(app, "http://localhost:8080") as http:
         tokens = await code_tokens(http, username="carol", password="carol-pw")
     claims = jwt.decode(tokens["access_token"], app.state.idp.keys.key).claims
-    assert claims["preferred_username"] == "carol" and claims["email"] == "carol@example.org" and claims["name"] == "Carol Jones"
+    assert (
+        claims["preferred_username"] == "carol"
+        and claims["email"] == "carol@example.org"
+        and claims["name"] == "Carol Jones"
+    )
     assert "auditor" in claims["realm_access"]["roles"] and "mcp-admin" not in claims["realm_access"]["roles"]
     assert claims["aud"] == "https://api.example.org/mcp"
     assert claims["exp"] - claims["iat"] == 123 == tokens["expires_in"]
@@ -68,7 +74,9 @@ def test_unknown_fields_are_listed_with_json_paths(realm_dict):
     realm_dict["clients"][0]["bearerOnly"] = False
     realm_dict["clients"][0]["attributes"]["frontchannel.logout"] = "true"
     realm_dict["users"][1]["requiredActions"] = []
-    realm_dict["clients"][0]["protocolMappers"].append({"name": "x", "protocolMapper": "oidc-script-mapper", "config": {}})
+    realm_dict["clients"][0]["protocolMappers"].append(
+        {"name": "x", "protocolMapper": "oidc-script-mapper", "config": {}}
+    )
     unknown = load_realm(realm_dict).unknown_fields
     assert "$.bruteForceProtected" in unknown
     assert "$.clients[0].bearerOnly" in unknown
@@ -90,13 +98,28 @@ def test_unknown_fields_produce_one_startup_warning(realm_dict, tmp_path, caplog
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda r: r["users"][1]["credentials"][0].__setitem__("value", 42), "$.users[1].credentials[0].value: Input should be a valid string"),
-        (lambda r: r["clients"][0].__setitem__("redirectUris", "http://x"), "$.clients[0].redirectUris: Input should be a valid list"),
+        (
+            lambda r: r["users"][1]["credentials"][0].__setitem__("value", 42),
+            "$.users[1].credentials[0].value: Input should be a valid string",
+        ),
+        (
+            lambda r: r["clients"][0].__setitem__("redirectUris", "http://x"),
+            "$.clients[0].redirectUris: Input should be a valid list",
+        ),
         (lambda r: r.pop("realm"), "$.realm: Field required"),
-        (lambda r: r["users"][0]["realmRoles"].append("ghost"), "$.users[0].realmRoles[3]: role 'ghost' is not declared"),
-        (lambda r: r["clients"].append(dict(r["clients"][0])), "$.clients[3].clientId: duplicate clientId 'sandbox-proxy'"),
+        (
+            lambda r: r["users"][0]["realmRoles"].append("ghost"),
+            "$.users[0].realmRoles[3]: role 'ghost' is not declared",
+        ),
+        (
+            lambda r: r["clients"].append(dict(r["clients"][0])),
+            "$.clients[3].clientId: duplicate clientId 'sandbox-proxy'",
+        ),
         (lambda r: r["clients"][0].pop("secret"), "$.clients[0].secret: a confidential client needs a secret"),
-        (lambda r: r["clients"][0]["attributes"].__setitem__("pkce.code.challenge.method", "S512"), 'pkce.code.challenge.method"]: unsupported PKCE method'),
+        (
+            lambda r: r["clients"][0]["attributes"].__setitem__("pkce.code.challenge.method", "S512"),
+            'pkce.code.challenge.method"]: unsupported PKCE method',
+        ),
     ],
 )
 def test_malformed_realm_names_json_path_and_problem(realm_dict, tmp_path, mutate, expected):

@@ -13,34 +13,63 @@ REDIRECT = "http://127.0.0.1:33418/callback"
 
 
 async def test_register_public_client_then_run_the_code_flow(client):
-    response = await client.post(DCR, json={"client_name": "My MCP client", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
+    response = await client.post(
+        DCR, json={"client_name": "My MCP client", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["redirect_uris"] == [REDIRECT] and body["token_endpoint_auth_method"] == "none" and "client_secret" not in body
+    assert (
+        body["redirect_uris"] == [REDIRECT]
+        and body["token_endpoint_auth_method"] == "none"
+        and "client_secret" not in body
+    )
     assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["response_types"] == ["code"]
     assert body["registration_client_uri"] == f"{DCR}/{body['client_id']}" and body["registration_access_token"]
     verifier = "x" * 50
-    page = await client.get(f"{OIDC}/auth", params=auth_params(client_id=body["client_id"], redirect_uri=REDIRECT, code_challenge=s256(verifier)))
+    page = await client.get(
+        f"{OIDC}/auth",
+        params=auth_params(client_id=body["client_id"], redirect_uri=REDIRECT, code_challenge=s256(verifier)),
+    )
     done = await client.post(form_action(page.text), data={"username": "bob", "password": "bob"})
     code = redirect_params(done)["code"]
-    tokens = await client.post(f"{OIDC}/token", data={"grant_type": "authorization_code", "client_id": body["client_id"], "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier})
+    tokens = await client.post(
+        f"{OIDC}/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": body["client_id"],
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+    )
     assert tokens.status_code == 200, tokens.text
 
 
 async def test_register_confidential_client_read_and_delete(client):
-    response = await client.post(DCR, json={"redirect_uris": ["http://localhost:9000/cb"], "token_endpoint_auth_method": "client_secret_post"})
+    response = await client.post(
+        DCR, json={"redirect_uris": ["http://localhost:9000/cb"], "token_endpoint_auth_method": "client_secret_post"}
+    )
     body = response.json()
-    assert response.status_code == 201 and body["client_secret"] and body["client_secret_expires_at"] == 0 and body["client_id_issued_at"]
+    assert (
+        response.status_code == 201
+        and body["client_secret"]
+        and body["client_secret_expires_at"] == 0
+        and body["client_id_issued_at"]
+    )
     auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
     read = await client.get(body["registration_client_uri"], headers=auth)
     assert read.status_code == 200 and read.json()["client_id"] == body["client_id"]
-    assert (await client.get(body["registration_client_uri"], headers={"Authorization": "Bearer nope"})).status_code == 401
+    assert (
+        await client.get(body["registration_client_uri"], headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
     assert (await client.delete(body["registration_client_uri"], headers=auth)).status_code == 204
     assert (await client.get(body["registration_client_uri"], headers=auth)).status_code == 401
 
 
 async def test_untrusted_redirect_host_is_rejected_like_keycloak(client, idp):
-    response = await client.post(DCR, json={"redirect_uris": ["https://evil.example.com/cb"], "token_endpoint_auth_method": "none"})
+    response = await client.post(
+        DCR, json={"redirect_uris": ["https://evil.example.com/cb"], "token_endpoint_auth_method": "none"}
+    )
     assert response.status_code == 403
     assert response.json() == {
         "error": "insufficient_scope",
@@ -57,7 +86,10 @@ async def test_untrusted_redirect_host_is_rejected_like_keycloak(client, idp):
         ({"redirect_uris": ["not-a-uri"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["http://localhost/cb#frag"]}, "invalid_redirect_uri"),
         ({}, "invalid_redirect_uri"),
-        ({"redirect_uris": ["http://localhost/cb"], "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
+        (
+            {"redirect_uris": ["http://localhost/cb"], "token_endpoint_auth_method": "private_key_jwt"},
+            "invalid_client_metadata",
+        ),
         ({"redirect_uris": ["http://localhost/cb"], "grant_types": ["implicit"]}, "invalid_client_metadata"),
         ({"redirect_uris": ["http://localhost/cb"], "client_name": {"x": 1}}, "invalid_client_metadata"),
     ],
@@ -67,7 +99,15 @@ async def test_invalid_metadata_is_400(client, body, error):
     assert response.status_code == 400 and response.json()["error"] == error
 
 
-@pytest.mark.parametrize("content, content_type", [(b"{not json", "application/json"), (b"[1,2]", "application/json"), (b"\xff\xfe", "application/json"), (b"a=b", "application/x-www-form-urlencoded")])
+@pytest.mark.parametrize(
+    "content, content_type",
+    [
+        (b"{not json", "application/json"),
+        (b"[1,2]", "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (b"a=b", "application/x-www-form-urlencoded"),
+    ],
+)
 async def test_malformed_json_is_400(client, content, content_type):
     response = await client.post(DCR, content=content, headers={"Content-Type": content_type})
     assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata"
@@ -84,7 +124,12 @@ def _app_with_policies(realm_dict, tmp_path, policies):
 
 
 async def test_sending_host_must_match_when_configured(realm_dict, tmp_path):
-    trusted = {"name": "Trusted Hosts", "providerId": "trusted-hosts", "subType": "anonymous", "config": {"trusted-hosts": ["localhost"], "host-sending-registration-request-must-match": ["true"]}}
+    trusted = {
+        "name": "Trusted Hosts",
+        "providerId": "trusted-hosts",
+        "subType": "anonymous",
+        "config": {"trusted-hosts": ["localhost"], "host-sending-registration-request-must-match": ["true"]},
+    }
     app = _app_with_policies(realm_dict, tmp_path, [trusted])
     for sender, status in ((("127.0.0.1", 1), 201), (("10.1.2.3", 1), 403)):
         async with browser(app, "http://localhost:8080", client=sender) as http:
@@ -95,7 +140,12 @@ async def test_sending_host_must_match_when_configured(realm_dict, tmp_path):
 
 async def test_max_clients_and_consent_required_policies(realm_dict, tmp_path):
     policies = [
-        {"name": "Max Clients Limit", "providerId": "max-clients", "subType": "anonymous", "config": {"max-clients": ["4"]}},
+        {
+            "name": "Max Clients Limit",
+            "providerId": "max-clients",
+            "subType": "anonymous",
+            "config": {"max-clients": ["4"]},
+        },
         {"name": "Consent Required", "providerId": "consent-required", "subType": "anonymous", "config": {}},
     ]
     app = _app_with_policies(realm_dict, tmp_path, policies)
@@ -121,7 +171,9 @@ async def _dcr_token_claims(client, registration: dict) -> dict:
     import base64
     import json
 
-    body = (await client.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", **registration})).json()
+    body = (
+        await client.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", **registration})
+    ).json()
     verifier = "v" * 50
     scope = registration.get("scope", "openid profile email offline_access")
     params = auth_params(client_id=body["client_id"], redirect_uri=REDIRECT, code_challenge=s256(verifier), scope=scope)
@@ -130,7 +182,16 @@ async def _dcr_token_claims(client, registration: dict) -> dict:
         page = await client.post(form_action(page.text), data={"username": "alice", "password": "alice"})
     assert page.status_code == 302, page.text
     assert "code" in redirect_params(page), redirect_params(page)
-    tokens = await client.post(f"{OIDC}/token", data={"grant_type": "authorization_code", "client_id": body["client_id"], "code": redirect_params(page)["code"], "redirect_uri": REDIRECT, "code_verifier": verifier})
+    tokens = await client.post(
+        f"{OIDC}/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": body["client_id"],
+            "code": redirect_params(page)["code"],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+    )
     payload = tokens.json()["access_token"].split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 

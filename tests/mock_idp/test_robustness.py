@@ -54,29 +54,52 @@ async def test_junk_bodies_are_4xx_json(client, url, content, headers):
     ["Basic !!!notbase64", "Basic " + "AAAA", "Basic /w==", "Bearer x", "Basic"],
 )
 async def test_broken_client_auth_headers_are_401(client, auth_header):
-    response = await client.post(f"{OIDC}/token", content=b"grant_type=client_credentials", headers={**FORM, "Authorization": auth_header})
+    response = await client.post(
+        f"{OIDC}/token", content=b"grant_type=client_credentials", headers={**FORM, "Authorization": auth_header}
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize(
     "query",
-    ["client_id=%ff", "client_id=a&client_id=b", "response_type=code", "client_id=sandbox-proxy&redirect_uri=%00", "client_id=" + "x" * 5000],
+    [
+        "client_id=%ff",
+        "client_id=a&client_id=b",
+        "response_type=code",
+        "client_id=sandbox-proxy&redirect_uri=%00",
+        "client_id=" + "x" * 5000,
+    ],
 )
 async def test_junk_authorization_requests_are_400_pages(client, query):
     response = await client.get(f"{OIDC}/auth?{query}")
     assert response.status_code == 400 and "kc-error-message" in response.text
 
 
-@pytest.mark.parametrize("method, url", [("PUT", f"{OIDC}/token"), ("DELETE", f"{OIDC}/certs"), ("GET", f"{OIDC}/token")])
+@pytest.mark.parametrize(
+    "method, url", [("PUT", f"{OIDC}/token"), ("DELETE", f"{OIDC}/certs"), ("GET", f"{OIDC}/token")]
+)
 async def test_wrong_methods_are_405_json(client, method, url):
     response = await client.request(method, url)
     assert response.status_code == 405 and response.json() == {"error": "HTTP 405 Method Not Allowed"}
 
 
 async def test_junk_login_form_posts(client):
-    page = await client.get(f"{OIDC}/auth", params={"client_id": "sandbox-cli", "redirect_uri": "http://localhost:1/cb", "response_type": "code", "code_challenge": "c" * 43, "code_challenge_method": "S256"})
+    page = await client.get(
+        f"{OIDC}/auth",
+        params={
+            "client_id": "sandbox-cli",
+            "redirect_uri": "http://localhost:1/cb",
+            "response_type": "code",
+            "code_challenge": "c" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
     action = page.text.split('action="')[1].split('"')[0].replace("&amp;", "&")
-    for content, headers in ((b"\xff", FORM), (b"username=a&username=b", FORM), (b"{}", {"Content-Type": "application/json"})):
+    for content, headers in (
+        (b"\xff", FORM),
+        (b"username=a&username=b", FORM),
+        (b"{}", {"Content-Type": "application/json"}),
+    ):
         response = await client.post(action, content=content, headers=headers)
         # A page for the person at the browser, as Keycloak shows, never a redirect or JSON.
         assert response.status_code == 400 and "kc-error-message" in response.text

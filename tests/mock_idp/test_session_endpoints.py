@@ -15,7 +15,11 @@ async def test_userinfo_returns_profile_claims(client, idp):
     assert info.status_code == 200
     body = info.json()
     assert body["sub"] == idp.realm.user_id(idp.realm.users["alice"])
-    assert body["preferred_username"] == "alice" and body["email"] == "alice@example.com" and body["name"] == "Alice Liddell"
+    assert (
+        body["preferred_username"] == "alice"
+        and body["email"] == "alice@example.com"
+        and body["name"] == "Alice Liddell"
+    )
     assert "realm_access" not in body  # the roles mapper is not in userinfo, as in Keycloak
     posted = await client.post(f"{OIDC}/userinfo", data={"access_token": tokens["access_token"]})
     assert posted.json() == body
@@ -24,7 +28,11 @@ async def test_userinfo_returns_profile_claims(client, idp):
 async def test_userinfo_rejects_missing_bad_and_expired_tokens(client, idp):
     # Keycloak's answers: an empty body, the reason in the challenge alone.
     missing = await client.get(f"{OIDC}/userinfo")
-    assert missing.status_code == 401 and missing.content == b"" and missing.headers["www-authenticate"] == 'Bearer realm="sandbox"'
+    assert (
+        missing.status_code == 401
+        and missing.content == b""
+        and missing.headers["www-authenticate"] == 'Bearer realm="sandbox"'
+    )
 
     garbage = await client.get(f"{OIDC}/userinfo", headers=bearer("x.y.z"))
     assert garbage.status_code == 401
@@ -44,21 +52,44 @@ async def test_introspection_of_access_and_refresh_tokens(client):
     assert access == {"active": False}
     identity = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()
     assert identity["active"] is True and identity["client_id"] == "sandbox-proxy" and identity["username"] == "alice"
-    assert "http://localhost:8000/mcp" in identity["aud"] and "sandbox-proxy" in identity["aud"] and identity["token_type"] == "ID"
-    refresh = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"})).json()
+    assert (
+        "http://localhost:8000/mcp" in identity["aud"]
+        and "sandbox-proxy" in identity["aud"]
+        and identity["token_type"] == "ID"
+    )
+    refresh = (
+        await client.post(
+            f"{OIDC}/token/introspect",
+            auth=PROXY,
+            data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+        )
+    ).json()
     assert refresh["active"] is True and refresh["typ"] == "Refresh" and "mcp-admin" in refresh["realm_access"]["roles"]
     # A hint is binding, and an unknown one is refused.
-    mismatched = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "access_token"})).json()
+    mismatched = (
+        await client.post(
+            f"{OIDC}/token/introspect",
+            auth=PROXY,
+            data={"token": tokens["refresh_token"], "token_type_hint": "access_token"},
+        )
+    ).json()
     assert mismatched == {"active": False}
-    unknown = await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"], "token_type_hint": "magic"})
-    assert unknown.status_code == 400 and unknown.json() == {"error": "invalid_request", "error_description": "Unsupported token type."}
+    unknown = await client.post(
+        f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"], "token_type_hint": "magic"}
+    )
+    assert unknown.status_code == 400 and unknown.json() == {
+        "error": "invalid_request",
+        "error_description": "Unsupported token type.",
+    }
     junk = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": "junk"})).json()
     assert junk == {"active": False}
 
 
 async def test_introspection_requires_a_confidential_client(client):
     tokens = await code_tokens(client)
-    public = await client.post(f"{OIDC}/token/introspect", data={"client_id": "sandbox-cli", "token": tokens["access_token"]})
+    public = await client.post(
+        f"{OIDC}/token/introspect", data={"client_id": "sandbox-cli", "token": tokens["access_token"]}
+    )
     assert public.status_code == 403 and public.json()["error"] == "invalid_request"
     unknown = await client.post(f"{OIDC}/token/introspect", auth=("x", "y"), data={"token": tokens["access_token"]})
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
@@ -68,9 +99,13 @@ async def test_introspection_requires_a_confidential_client(client):
 
 async def test_revoking_refresh_token_ends_the_client_session(client):
     tokens = await code_tokens(client)
-    revoked = await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"})
+    revoked = await client.post(
+        f"{OIDC}/revoke", auth=PROXY, data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}
+    )
     assert revoked.status_code == 200
-    refresh = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refresh = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refresh.json()["error"] == "invalid_grant"
     access = (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()
     assert access["active"] is False
@@ -79,15 +114,22 @@ async def test_revoking_refresh_token_ends_the_client_session(client):
 async def test_revoking_access_token_only_kills_that_token(client):
     tokens = await code_tokens(client)
     assert (await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": tokens["access_token"]})).status_code == 200
-    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()["active"] is False
-    refresh = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["access_token"]})).json()[
+        "active"
+    ] is False
+    refresh = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refresh.status_code == 200
 
 
 async def test_revocation_errors(client):
     tokens = await code_tokens(client)
     unknown = await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": "unknown"})
-    assert unknown.status_code == 200 and unknown.json() == {"error": "invalid_token", "error_description": "Invalid token"}
+    assert unknown.status_code == 200 and unknown.json() == {
+        "error": "invalid_token",
+        "error_description": "Invalid token",
+    }
     assert (await client.post(f"{OIDC}/revoke", auth=PROXY, data={})).json()["error"] == "invalid_request"
     identity = await client.post(f"{OIDC}/revoke", auth=PROXY, data={"token": tokens["id_token"]})
     assert identity.status_code == 400 and identity.json()["error"] == "unsupported_token_type"
@@ -99,10 +141,15 @@ async def test_revocation_errors(client):
 
 async def test_logout_with_id_token_hint_redirects_and_ends_session(client, idp):
     tokens = await code_tokens(client)
-    response = await client.get(f"{OIDC}/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": PROXY_REDIRECT, "state": "bye"})
+    response = await client.get(
+        f"{OIDC}/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": PROXY_REDIRECT, "state": "bye"},
+    )
     assert response.status_code == 302 and response.headers["location"] == f"{PROXY_REDIRECT}?state=bye"
     assert not idp.store.sessions
-    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()["active"] is False
+    assert (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": tokens["id_token"]})).json()[
+        "active"
+    ] is False
     # The SSO cookie is gone: the next /auth shows the form again.
     page = await client.get(f"{OIDC}/auth", params=auth_params())
     assert 'id="kc-form-login"' in page.text
@@ -118,7 +165,10 @@ async def test_logout_without_hint_asks_for_confirmation(client, idp):
 
 async def test_logout_rejects_unregistered_redirect_and_bad_hint(client):
     tokens = await code_tokens(client)
-    evil = await client.get(f"{OIDC}/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "http://evil.example/"})
+    evil = await client.get(
+        f"{OIDC}/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "http://evil.example/"},
+    )
     assert evil.status_code == 400 and "Invalid redirect uri" in evil.text
     bad = await client.get(f"{OIDC}/logout", params={"id_token_hint": "nope"})
     assert bad.status_code == 400
@@ -128,11 +178,21 @@ async def test_logout_rejects_unregistered_redirect_and_bad_hint(client):
 
 async def test_refresh_token_logout_like_python_keycloak(client, idp):
     tokens = await code_tokens(client)
-    response = await client.post(f"{OIDC}/logout", data={"client_id": "sandbox-proxy", "client_secret": "sandbox-proxy-secret", "refresh_token": tokens["refresh_token"]})
+    response = await client.post(
+        f"{OIDC}/logout",
+        data={
+            "client_id": "sandbox-proxy",
+            "client_secret": "sandbox-proxy-secret",
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
     assert response.status_code == 204 and not idp.store.sessions
     again = await client.get(f"{OIDC}/auth", params=auth_params())
     assert again.status_code == 200  # form, not an SSO redirect
-    wrong = await client.post(f"{OIDC}/logout", data={"client_id": "sandbox-proxy", "client_secret": "x", "refresh_token": tokens["refresh_token"]})
+    wrong = await client.post(
+        f"{OIDC}/logout",
+        data={"client_id": "sandbox-proxy", "client_secret": "x", "refresh_token": tokens["refresh_token"]},
+    )
     assert wrong.status_code == 401
 
 

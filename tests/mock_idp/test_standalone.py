@@ -8,8 +8,8 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -24,7 +24,9 @@ from sandbox.testing.headless import BrowserCookieJar
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "mock_idp", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mock_idp", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.fixture
@@ -71,7 +73,9 @@ def test_authlib_relying_party_completes_the_whole_flow(standalone: str):
         back = browser.post(form_action(page.text), data={"username": "alice", "password": "alice"})
     assert back.status_code == 302 and back.headers["location"].startswith(PROXY_REDIRECT)
 
-    token = rp.fetch_token(meta["token_endpoint"], authorization_response=back.headers["location"], code_verifier=verifier, state=state)
+    token = rp.fetch_token(
+        meta["token_endpoint"], authorization_response=back.headers["location"], code_verifier=verifier, state=state
+    )
     # OIDC Core §3.1.3.7 ID token validation: signature via the JWKS, iss, aud, exp, nonce, at_hash.
     id_token = jwt.decode(token["id_token"], jwks, algorithms=["RS256"])
     registry = jwt.JWTClaimsRegistry(
@@ -94,17 +98,26 @@ def test_authlib_relying_party_completes_the_whole_flow(standalone: str):
 
     # As in Keycloak: the proxy is not the access token's audience, so it learns nothing about
     # it; its own refresh token it may introspect.
-    assert rp.introspect_token(meta["introspection_endpoint"], token=refreshed["access_token"]).json() == {"active": False}
+    assert rp.introspect_token(meta["introspection_endpoint"], token=refreshed["access_token"]).json() == {
+        "active": False
+    }
     introspection = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["refresh_token"]).json()
     assert introspection["active"] is True and "http://localhost:8000/mcp" in introspection["aud"]
 
-    assert rp.revoke_token(meta["revocation_endpoint"], token=refreshed["refresh_token"], token_type_hint="refresh_token").status_code == 200
+    assert (
+        rp.revoke_token(
+            meta["revocation_endpoint"], token=refreshed["refresh_token"], token_type_hint="refresh_token"
+        ).status_code
+        == 200
+    )
     after = rp.introspect_token(meta["introspection_endpoint"], token=refreshed["refresh_token"]).json()
     assert after == {"active": False}
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mock_idp", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "mock_idp", *args], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -138,12 +151,19 @@ def test_cli_port_in_use(tmp_path: Path):
 
 
 def test_cli_without_realm_serves_the_packaged_realm_from_any_directory(tmp_path: Path):
-    process = subprocess.Popen([sys.executable, "-m", "mock_idp", "--port", "0", "--state-dir", str(tmp_path / "state")],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_idp", "--port", "0", "--state-dir", str(tmp_path / "state")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
-        assert "realm 'sandbox' at http://localhost:" in banner, banner + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        assert "realm 'sandbox' at http://localhost:" in banner, banner + (
+            process.stderr.read() if process.poll() is not None and process.stderr else ""
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)

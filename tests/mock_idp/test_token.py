@@ -28,20 +28,43 @@ async def introspect(client, token: str) -> dict:
 
 async def test_token_response_and_claims_are_keycloak_shaped(client, idp):
     tokens = await code_tokens(client)
-    assert set(tokens) == {"access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type", "id_token", "not-before-policy", "session_state", "scope"}
+    assert set(tokens) == {
+        "access_token",
+        "expires_in",
+        "refresh_expires_in",
+        "refresh_token",
+        "token_type",
+        "id_token",
+        "not-before-policy",
+        "session_state",
+        "scope",
+    }
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 300 and tokens["refresh_expires_in"] == 1800
     assert tokens["not-before-policy"] == 0 and tokens["scope"] == "openid profile email"
     access = decode(idp, tokens["access_token"])
     assert access.header == {"alg": "RS256", "typ": "JWT", "kid": idp.keys.kid}
     claims = access.claims
     assert claims["iss"] == ISSUER and claims["typ"] == "Bearer" and claims["azp"] == "sandbox-proxy"
-    assert claims["aud"] == ["account", "http://localhost:8000/mcp"]  # the account console's roles come with the default role
+    assert claims["aud"] == [
+        "account",
+        "http://localhost:8000/mcp",
+    ]  # the account console's roles come with the default role
     assert claims["sub"] == idp.realm.user_id(idp.realm.users["alice"])
     assert claims["sid"] == tokens["session_state"] and claims["scope"] == "openid profile email"
     assert claims["exp"] - claims["iat"] == 300 and claims["jti"].startswith("onrtac:")
-    assert claims["preferred_username"] == "alice" and claims["email"] == "alice@example.com" and claims["email_verified"] is True
+    assert (
+        claims["preferred_username"] == "alice"
+        and claims["email"] == "alice@example.com"
+        and claims["email_verified"] is True
+    )
     assert claims["name"] == "Alice Liddell" and claims["given_name"] == "Alice" and claims["family_name"] == "Liddell"
-    assert sorted(claims["realm_access"]["roles"]) == ["default-roles-sandbox", "mcp-admin", "mcp-user", "offline_access", "uma_authorization"]
+    assert sorted(claims["realm_access"]["roles"]) == [
+        "default-roles-sandbox",
+        "mcp-admin",
+        "mcp-user",
+        "offline_access",
+        "uma_authorization",
+    ]
     id_claims = decode(idp, tokens["id_token"]).claims
     assert id_claims["typ"] == "ID" and id_claims["aud"] == "sandbox-proxy" and id_claims["nonce"] == "n-1"
     digest = hashlib.sha256(tokens["access_token"].encode()).digest()[:16]
@@ -94,9 +117,14 @@ async def test_reused_code_is_rejected_and_revokes_first_use_tokens(client):
     # The ID token stands for the session: the proxy is its audience, not the access token's.
     assert (await introspect(client, tokens["id_token"]))["active"] is True
     second = await exchange(client, code)
-    assert second.status_code == 400 and second.json() == {"error": "invalid_grant", "error_description": "Code not valid"}
+    assert second.status_code == 400 and second.json() == {
+        "error": "invalid_grant",
+        "error_description": "Code not valid",
+    }
     assert (await introspect(client, tokens["id_token"]))["active"] is False
-    refreshed = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refreshed = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
     info = await client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 401
@@ -115,7 +143,10 @@ async def test_expired_code_is_rejected(client, idp):
     code = (await login(client))["code"]
     idp.clock.advance(61)
     response = await exchange(client, code)
-    assert response.status_code == 400 and response.json() == {"error": "invalid_grant", "error_description": "Code is expired"}
+    assert response.status_code == 400 and response.json() == {
+        "error": "invalid_grant",
+        "error_description": "Code is expired",
+    }
 
 
 @pytest.mark.parametrize(
@@ -143,7 +174,9 @@ async def test_missing_code_is_invalid_request(client):
 
 async def test_refresh_rotates_and_reuse_kills_the_session(client, idp):
     tokens = await code_tokens(client)
-    refresh = lambda token: client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": token})  # noqa: E731
+    refresh = lambda token: client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": token}
+    )  # noqa: E731
     first = await refresh(tokens["refresh_token"])
     assert first.status_code == 200, first.text
     rotated = first.json()
@@ -151,7 +184,10 @@ async def test_refresh_rotates_and_reuse_kills_the_session(client, idp):
     assert decode(idp, rotated["access_token"]).claims["aud"] == ["account", "http://localhost:8000/mcp"]
     reuse = await refresh(tokens["refresh_token"])
     assert reuse.status_code == 400
-    assert reuse.json() == {"error": "invalid_grant", "error_description": "Maximum allowed refresh token reuse exceeded"}
+    assert reuse.json() == {
+        "error": "invalid_grant",
+        "error_description": "Maximum allowed refresh token reuse exceeded",
+    }
     # Keycloak ends the session: the rotated tokens die too.
     assert (await refresh(rotated["refresh_token"])).json()["error"] == "invalid_grant"
     assert (await introspect(client, rotated["access_token"]))["active"] is False
@@ -159,28 +195,54 @@ async def test_refresh_rotates_and_reuse_kills_the_session(client, idp):
 
 async def test_refresh_by_another_client_or_garbage_is_rejected(client):
     tokens = await code_tokens(client)
-    other = await client.post(f"{OIDC}/token", data={"grant_type": "refresh_token", "client_id": "sandbox-cli", "refresh_token": tokens["refresh_token"]})
+    other = await client.post(
+        f"{OIDC}/token",
+        data={"grant_type": "refresh_token", "client_id": "sandbox-cli", "refresh_token": tokens["refresh_token"]},
+    )
     assert other.status_code == 400 and "don't match" in other.json()["error_description"]
-    garbage = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": "a.b.c"})
+    garbage = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": "a.b.c"}
+    )
     assert garbage.json() == {"error": "invalid_grant", "error_description": "Invalid refresh token"}
-    access = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["access_token"]})
+    access = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["access_token"]}
+    )
     assert access.json()["error"] == "invalid_grant"
 
 
 async def test_refresh_after_idle_timeout_fails(client, idp):
     tokens = await code_tokens(client)
     idp.clock.advance(1801)
-    response = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    response = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
 async def test_password_grant_only_for_direct_access_clients(client, idp):
-    ok = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "bob", "scope": "openid"})
+    ok = await client.post(
+        f"{OIDC}/token",
+        data={
+            "grant_type": "password",
+            "client_id": "sandbox-cli",
+            "username": "bob",
+            "password": "bob",
+            "scope": "openid",
+        },
+    )
     assert ok.status_code == 200 and "id_token" in ok.json()
     assert decode(idp, ok.json()["access_token"]).claims["preferred_username"] == "bob"
-    wrong = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "alice"})
-    assert wrong.status_code == 400 and wrong.json() == {"error": "invalid_grant", "error_description": "Invalid user credentials"}
-    proxy = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "password", "username": "bob", "password": "bob"})
+    wrong = await client.post(
+        f"{OIDC}/token",
+        data={"grant_type": "password", "client_id": "sandbox-cli", "username": "bob", "password": "alice"},
+    )
+    assert wrong.status_code == 400 and wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "Invalid user credentials",
+    }
+    proxy = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "password", "username": "bob", "password": "bob"}
+    )
     assert proxy.status_code == 400 and proxy.json()["error"] == "unauthorized_client"
 
 
@@ -191,12 +253,23 @@ async def test_client_credentials_only_for_service_account_clients(client, idp):
     ok = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "client_credentials"})
     assert ok.status_code == 200 and "refresh_token" not in ok.json()
     claims = decode(idp, ok.json()["access_token"]).claims
-    assert claims["preferred_username"] == "service-account-sandbox-proxy" and claims["azp"] == "sandbox-proxy" and "sid" not in claims
+    assert (
+        claims["preferred_username"] == "service-account-sandbox-proxy"
+        and claims["azp"] == "sandbox-proxy"
+        and "sid" not in claims
+    )
     # The proxy is not in the token's audience, so Keycloak tells it nothing.
     assert await introspect(client, ok.json()["access_token"]) == {"active": False}
 
 
-@pytest.mark.parametrize("data, status, error", [({}, 400, "invalid_request"), ({"grant_type": "urn:foo"}, 400, "unsupported_grant_type"), ({"grant_type": "implicit"}, 400, "unsupported_grant_type")])
+@pytest.mark.parametrize(
+    "data, status, error",
+    [
+        ({}, 400, "invalid_request"),
+        ({"grant_type": "urn:foo"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "implicit"}, 400, "unsupported_grant_type"),
+    ],
+)
 async def test_grant_type_errors(client, data, status, error):
     response = await client.post(f"{OIDC}/token", auth=PROXY, data=data)
     assert (response.status_code, response.json()["error"]) == (status, error)
@@ -207,7 +280,18 @@ async def test_tokens_stay_valid_when_a_second_ticks_over_while_they_are_issued(
     # tick over between the reads one token grant makes.
     readings = itertools.count(idp.clock.now(), 0.4)
     monkeypatch.setattr(type(idp.clock), "now", lambda self: next(readings))
-    tokens = await client.post(f"{OIDC}/token", data={"grant_type": "password", "client_id": "sandbox-cli", "username": "alice", "password": "alice", "scope": "openid"})
+    tokens = await client.post(
+        f"{OIDC}/token",
+        data={
+            "grant_type": "password",
+            "client_id": "sandbox-cli",
+            "username": "alice",
+            "password": "alice",
+            "scope": "openid",
+        },
+    )
     assert tokens.status_code == 200, tokens.text
-    userinfo = await client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    userinfo = await client.get(
+        f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    )
     assert userinfo.status_code == 200, userinfo.text

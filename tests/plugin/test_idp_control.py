@@ -115,10 +115,24 @@ async def test_created_user_signs_in_with_roles_and_claims(idp, mcp_client, sand
     assert await greet(mcp_client, "erin") == greeting_for("erin", "mcp-user")
     # The claims reach the upstream token the proxy keeps: read them back through the IdP.
     async with httpx.AsyncClient() as http:
-        token = (await http.post(f"{sandbox.realm_url}/protocol/openid-connect/token", data={
-            "grant_type": "password", "client_id": "sandbox-cli", "username": "erin", "password": "erin-pw", "scope": "openid"})).json()
-        info = (await http.get(f"{sandbox.realm_url}/protocol/openid-connect/userinfo",
-                               headers={"Authorization": f"Bearer {token['access_token']}"})).json()
+        token = (
+            await http.post(
+                f"{sandbox.realm_url}/protocol/openid-connect/token",
+                data={
+                    "grant_type": "password",
+                    "client_id": "sandbox-cli",
+                    "username": "erin",
+                    "password": "erin-pw",
+                    "scope": "openid",
+                },
+            )
+        ).json()
+        info = (
+            await http.get(
+                f"{sandbox.realm_url}/protocol/openid-connect/userinfo",
+                headers={"Authorization": f"Bearer {token['access_token']}"},
+            )
+        ).json()
     assert info["tenant"] == "acme" and info["email"] == "erin@example.com"
 
 
@@ -146,4 +160,3 @@ async def test_role_removed_at_run_time_applies_to_the_next_sign_in(idp, mcp_cli
 async def test_roles_are_back_after_the_previous_test(mcp_client):
     # The idp fixture of the test before reset alice's roles.
     assert await greet(mcp_client, "alice") == greeting_for("alice", "mcp-admin, mcp-user")
-

@@ -31,10 +31,12 @@ def test_a_sign_in_inside_the_window_fails_in_one_line_naming_it(pytester: pytes
     pytester.makepyfile(test_rotation=ROTATE_THEN_SIGN_IN)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=300)
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "E *JWKSRefreshWindowError: sign-in as 'bob' failed * s after idp.rotate_keys(): FastMCP's proxy fetches"
-        " the IdP's JWKS again at most once per 30 s (jwks_refresh_interval)*(the client saw MCPError: *)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "E *JWKSRefreshWindowError: sign-in as 'bob' failed * s after idp.rotate_keys(): FastMCP's proxy fetches"
+            " the IdP's JWKS again at most once per 30 s (jwks_refresh_interval)*(the client saw MCPError: *)",
+        ]
+    )
     # Not the client's retry chain: none of the MCP SDK's frames, no exception groups.
     result.stdout.no_fnmatch_line("*jsonrpc_dispatcher.py*")
     result.stdout.no_fnmatch_line("*ExceptionGroup*")

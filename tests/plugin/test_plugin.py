@@ -19,7 +19,7 @@ EXAMPLES = ROOT / "examples"
 TIMEOUT = 300  # seconds per subprocess run; a Keycloak boot is most of it
 
 # Not collected by the normal run: it fails on purpose, to show outcomes are really read.
-FAILING_ON_PURPOSE = '''
+FAILING_ON_PURPOSE = """
 import pytest
 
 pytestmark = pytest.mark.asyncio
@@ -39,9 +39,9 @@ async def test_alice_lists_the_servers_tools(mcp_client, sandbox):
     async with mcp_client() as client:
         assert {tool.name for tool in await client.list_tools()} == {"add_note", "delete_note"}
     assert sandbox.backend in ("mock", "keycloak") and sandbox.mcp_url == sandbox.base_url + "/mcp"
-'''
+"""
 
-LIST_TOOLS = '''
+LIST_TOOLS = """
 import pytest
 
 
@@ -49,11 +49,13 @@ import pytest
 async def test_the_servers_tools(mcp_client):
     async with mcp_client() as client:
         assert {tool.name for tool in await client.list_tools()} == {"add_note", "delete_note"}
-'''
+"""
 
 
 def copy_examples(pytester: pytest.Pytester, *, conftest: bool = True) -> None:
-    shutil.copytree(EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(EXAMPLES / "test_notes_server.py", pytester.path)
     if conftest:
         shutil.copy(EXAMPLES / "conftest.py", pytester.path)
@@ -67,7 +69,9 @@ def test_the_example_suite_passes_on_the_mock(pytester: pytest.Pytester):
     copy_examples(pytester)
     result = run(pytester, "-v")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["mcp-oauth-sandbox: backend mock", "*test_claims_set_at_run_time_reach_the_server PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["mcp-oauth-sandbox: backend mock", "*test_claims_set_at_run_time_reach_the_server PASSED*"]
+    )
 
 
 def test_failures_are_reported_as_failures(pytester: pytest.Pytester):
@@ -75,10 +79,12 @@ def test_failures_are_reported_as_failures(pytester: pytest.Pytester):
     pytester.makepyfile(test_on_purpose=FAILING_ON_PURPOSE)
     result = run(pytester, "--sandbox-server", "notes_server.server:mcp", "test_on_purpose.py")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*ToolError: bob may not delete notes: the mcp-admin role is required*",
-        "*UnknownSandboxUser: no user 'zed' in realm 'sandbox'*(known: alice, bob)*idp.create_user*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ToolError: bob may not delete notes: the mcp-admin role is required*",
+            "*UnknownSandboxUser: no user 'zed' in realm 'sandbox'*(known: alice, bob)*idp.create_user*",
+        ]
+    )
 
 
 def test_server_from_the_environment_and_ini(pytester: pytest.Pytester, monkeypatch):
@@ -92,7 +98,8 @@ def test_server_from_the_environment_and_ini(pytester: pytest.Pytester, monkeypa
 
 
 def test_without_a_server_the_sample_tools_are_served(pytester: pytest.Pytester):
-    pytester.makepyfile(test_sample='''
+    pytester.makepyfile(
+        test_sample="""
 import pytest
 
 @pytest.mark.asyncio
@@ -100,12 +107,14 @@ async def test_greet(mcp_client):
     async with mcp_client("bob") as client:
         result = await client.call_tool("greet", {"name": "plugin"})
     assert result.data == "Hello, plugin! You are signed in as bob (roles: mcp-user)."
-''')
+"""
+    )
     run(pytester).assert_outcomes(passed=1)
 
 
 def test_mcp_client_registers_by_metadata_document_or_by_dcr(pytester: pytest.Pytester):
-    pytester.makepyfile(test_registration='''
+    pytester.makepyfile(
+        test_registration="""
 import pytest
 
 @pytest.mark.asyncio
@@ -127,7 +136,8 @@ async def test_scopes_asked_up_front_and_by_step_up(mcp_client):
 def test_an_unknown_registration_is_a_clear_error(mcp_client):
     with pytest.raises(ValueError, match="registration must be 'dcr' or 'cimd'"):
         mcp_client("bob", registration="manual")
-''')
+"""
+    )
     run(pytester).assert_outcomes(passed=4)
 
 
@@ -135,7 +145,9 @@ def test_a_bad_server_spec_stops_the_run_in_one_line(pytester: pytest.Pytester):
     pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
     result = run(pytester, "--sandbox-server", "no_such_pkg.server:mcp")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --sandbox-server: server spec 'no_such_pkg.server:mcp': no module named 'no_such_pkg'"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --sandbox-server: server spec 'no_such_pkg.server:mcp': no module named 'no_such_pkg'"]
+    )
 
 
 def test_a_bad_backend_is_refused(pytester: pytest.Pytester):
@@ -184,18 +196,24 @@ def readme_plugin_snippet() -> str:
 
 
 def test_the_readme_snippet_runs_in_a_new_project_without_asyncio_configuration(pytester: pytest.Pytester):
-    shutil.copytree(EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        EXAMPLES / "notes_server", pytester.path / "notes_server", ignore=shutil.ignore_patterns("__pycache__")
+    )
     pytester.makepyfile(test_readme=readme_plugin_snippet())
-    assert not list(pytester.path.glob("*.ini")) + list(pytester.path.glob("*.toml")) + list(pytester.path.glob("*.cfg"))
-    result = run(pytester, "-W", "error::pytest.PytestUnraisableExceptionWarning", "--sandbox-server", "notes_server.server:mcp")
+    assert (
+        not list(pytester.path.glob("*.ini")) + list(pytester.path.glob("*.toml")) + list(pytester.path.glob("*.cfg"))
+    )
+    result = run(
+        pytester, "-W", "error::pytest.PytestUnraisableExceptionWarning", "--sandbox-server", "notes_server.server:mcp"
+    )
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*not natively supported*")
 
 
-SETTINGS_SEEN = '''
+SETTINGS_SEEN = """
 def test_settings(sandbox):
     print("SEEN", sandbox.base_url, sorted(sandbox.users))
-'''
+"""
 
 
 def test_realm_port_and_sandbox_variables_reach_the_stack(pytester: pytest.Pytester, monkeypatch):
@@ -212,7 +230,9 @@ def test_realm_port_and_sandbox_variables_reach_the_stack(pytester: pytest.Pytes
     monkeypatch.setenv("SANDBOX_PROT", "1")  # a misspelling: named, not silently dropped
     result = run(pytester, "-s", "--sandbox-realm", "my-realm.json", "--sandbox-port", str(port))
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"*SEEN http://127.0.0.1:{port} ?'alice', 'bob', 'dave'?", "*SANDBOX_PROT is not a setting*SANDBOX_PORT*"])
+    result.stdout.fnmatch_lines(
+        [f"*SEEN http://127.0.0.1:{port} ?'alice', 'bob', 'dave'?", "*SANDBOX_PROT is not a setting*SANDBOX_PORT*"]
+    )
 
 
 def test_a_bad_realm_or_setting_stops_the_run_in_one_line(pytester: pytest.Pytester, monkeypatch):

@@ -9,7 +9,7 @@ from sandbox.testing.upstreams import everything_command
 
 TIMEOUT = 300
 
-NODE_SERVER_TEST = '''
+NODE_SERVER_TEST = """
 import pytest
 
 @pytest.mark.asyncio
@@ -19,7 +19,7 @@ async def test_echo_as_bob(mcp_client):
         result = await client.call_tool("echo", {"message": "from a TypeScript server"})
     assert "get-tiny-image" in tools
     assert result.content[0].text == "Echo: from a TypeScript server"
-'''
+"""
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -35,11 +35,15 @@ def test_an_upstream_that_does_not_answer_fails_in_one_line(pytester: pytest.Pyt
     pytester.makepyfile(test_node=NODE_SERVER_TEST)
     result = run(pytester, "--sandbox-upstream", "http://localhost:9/mcp")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*sandbox upstream: upstream http://localhost:9/mcp did not answer initialize: unreachable*"])
+    result.stdout.fnmatch_lines(
+        ["*sandbox upstream: upstream http://localhost:9/mcp did not answer initialize: unreachable*"]
+    )
 
 
 def test_one_server_only(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing(): pass\n")
     result = run(pytester, "--sandbox-upstream", "http://localhost:9/mcp", "--sandbox-server", "x:y")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: mcp-oauth-sandbox: give only one server to test: --sandbox-server and --sandbox-upstream"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: mcp-oauth-sandbox: give only one server to test: --sandbox-server and --sandbox-upstream"]
+    )

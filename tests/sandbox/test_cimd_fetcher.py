@@ -21,9 +21,8 @@ def ca(tmp_path: Path) -> LocalCA:
 
 async def test_upstream_fastmcp_still_refuses_loopback_documents(ca):
     """When this fails, FastMCP fetches loopback documents itself: delete sandbox/cimd.py's override."""
-    with hosted_client_metadata(ca, DOCUMENT) as hosted:
-        with pytest.raises(CIMDValidationError, match="blocked IP"):
-            await CIMDFetcher().fetch(hosted.url)
+    with hosted_client_metadata(ca, DOCUMENT) as hosted, pytest.raises(CIMDValidationError, match="blocked IP"):
+        await CIMDFetcher().fetch(hosted.url)
     assert not hosted.fetches
 
 
@@ -77,7 +76,9 @@ def test_the_ca_is_made_once_and_reused(ca):
     assert ca.key_file.stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.parametrize("content, reason", [(None, "does not exist"), (b"not a certificate", "holds no PEM certificate")])
+@pytest.mark.parametrize(
+    "content, reason", [(None, "does not exist"), (b"not a certificate", "holds no PEM certificate")]
+)
 def test_an_unusable_extra_ca_names_the_file_and_the_cause(ca, tmp_path, content, reason):
     extra = tmp_path / "extra.pem"
     if content is not None:

@@ -21,7 +21,10 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     # default 8000 would fail whenever `make sandbox` runs on this machine.
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean_environment(), "SANDBOX_PORT": str(free_port()), **(env or {})},
     )
 
@@ -71,7 +74,9 @@ def test_unreachable_keycloak_is_one_line(tmp_path):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
-        result = run_cli("--backend", "keycloak", "--keycloak-url", f"http://localhost:{port}", "--state-dir", str(tmp_path))
+        result = run_cli(
+            "--backend", "keycloak", "--keycloak-url", f"http://localhost:{port}", "--state-dir", str(tmp_path)
+        )
     assert_one_line_error(result, f"Keycloak at http://localhost:{port} is not reachable")
 
 
@@ -118,13 +123,17 @@ def test_keycloak_flags_with_the_mock_backend_get_a_note(tmp_path):
 
 def test_help_names_the_program_it_was_started_as():
     script = Path(sys.executable).with_name("mcp-oauth-sandbox")
-    console = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, env=clean_environment())
+    console = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60, env=clean_environment()
+    )
     assert console.stdout.startswith("usage: mcp-oauth-sandbox "), console.stdout
     assert run_cli("--help").stdout.startswith("usage: python -m sandbox ")
 
 
 def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path):
-    result = run_cli("--state-dir", str(tmp_path), "--port", "0", env={"SANDBOX_PROT": "8123", "SANDBOX_CHROMIUM": "/x"})
+    result = run_cli(
+        "--state-dir", str(tmp_path), "--port", "0", env={"SANDBOX_PROT": "8123", "SANDBOX_CHROMIUM": "/x"}
+    )
     warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
     assert warnings == ["WARNING sandbox: SANDBOX_PROT is not a setting and is ignored (did you mean SANDBOX_PORT?)"]
 
@@ -145,7 +154,10 @@ def start_cli(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", str(port), "--state-dir", str(tmp_path), "--store", "memory"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
     )
     return process, port
@@ -190,7 +202,9 @@ def test_ctrl_c_during_start_up_ends_quietly(tmp_path):
     assert returncode == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
 
 
-@pytest.mark.parametrize("content, needle", [(None, "does not exist"), ("not a certificate", "holds no PEM certificate")])
+@pytest.mark.parametrize(
+    "content, needle", [(None, "does not exist"), ("not a certificate", "holds no PEM certificate")]
+)
 def test_an_unusable_cimd_ca_is_one_line(tmp_path, content, needle):
     extra = tmp_path / "extra-ca.pem"
     if content is not None:
@@ -207,8 +221,9 @@ def test_the_banner_names_the_local_ca_it_made():
 
     settings = IsolatedSettings(state_dir=Path("/state"))
     realm = read_realm(DEFAULT_REALM_FILE, settings.base_url).model
-    assert "  CIMD CA      : /state/tls/ca.pem (trusted for client metadata documents on loopback HTTPS)" in banner(
-        settings, realm, "http://idp", 1.0
-    ).splitlines()
+    assert (
+        "  CIMD CA      : /state/tls/ca.pem (trusted for client metadata documents on loopback HTTPS)"
+        in banner(settings, realm, "http://idp", 1.0).splitlines()
+    )
     native = IsolatedSettings(state_dir=Path("/state"), mode="native-dcr")
     assert "CIMD CA" not in banner(native, realm, "http://idp", 1.0)

@@ -20,9 +20,16 @@ async def echo(request: Request) -> JSONResponse:
 
 
 def client() -> httpx.AsyncClient:
-    routes = guard_routes([Route("/register", echo, methods=["POST"]), Route("/revoke", echo, methods=["POST"]),
-                           Route("/token", echo, methods=["POST"])])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=routes)), base_url="http://localhost:8111")
+    routes = guard_routes(
+        [
+            Route("/register", echo, methods=["POST"]),
+            Route("/revoke", echo, methods=["POST"]),
+            Route("/token", echo, methods=["POST"]),
+        ]
+    )
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=Starlette(routes=routes)), base_url="http://localhost:8111"
+    )
 
 
 async def test_revocation_without_a_secret_reaches_the_handler_with_an_empty_one():

@@ -19,27 +19,33 @@ def guarded() -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url=f"http://localhost:{PORT}")
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Host": f"127.0.0.1:{PORT}"},
-    {"Host": f"LOCALHOST:{PORT}", "Origin": f"http://localhost:{PORT}/"},
-    {"Origin": f"http://127.0.0.1:{PORT}"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Host": f"127.0.0.1:{PORT}"},
+        {"Host": f"LOCALHOST:{PORT}", "Origin": f"http://localhost:{PORT}/"},
+        {"Origin": f"http://127.0.0.1:{PORT}"},
+    ],
+)
 async def test_the_sandbox_own_names_are_served(headers):
     async with guarded() as http:
         response = await http.get("/", headers=headers)
     assert (response.status_code, response.text) == (200, "served")
 
 
-@pytest.mark.parametrize(("headers", "status"), [
-    ({"Host": "evil.example"}, 421),
-    ({"Host": f"evil.example:{PORT}"}, 421),
-    ({"Host": "localhost"}, 421),  # no port: not the sandbox's origin
-    ({"Host": f"[::1]:{PORT}"}, 421),
-    ({"Origin": "http://evil.example"}, 403),
-    ({"Origin": f"https://localhost:{PORT}"}, 403),
-    ({"Origin": "null"}, 403),
-])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "evil.example"}, 421),
+        ({"Host": f"evil.example:{PORT}"}, 421),
+        ({"Host": "localhost"}, 421),  # no port: not the sandbox's origin
+        ({"Host": f"[::1]:{PORT}"}, 421),
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": f"https://localhost:{PORT}"}, 403),
+        ({"Origin": "null"}, 403),
+    ],
+)
 async def test_foreign_names_are_refused_with_a_json_reason(headers, status):
     async with guarded() as http:
         response = await http.post("/", headers=headers)
@@ -49,5 +55,7 @@ async def test_foreign_names_are_refused_with_a_json_reason(headers, status):
 
 async def test_a_second_origin_header_cannot_smuggle_a_foreign_origin():
     async with guarded() as http:
-        response = await http.get("/", headers=[("Origin", f"http://localhost:{PORT}"), ("Origin", "http://evil.example")])
+        response = await http.get(
+            "/", headers=[("Origin", f"http://localhost:{PORT}"), ("Origin", "http://evil.example")]
+        )
     assert response.status_code == 403

@@ -60,7 +60,11 @@ def test_a_module_that_fails_to_import_is_named(tmp_path, monkeypatch):
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean_environment(), "PYTHONPATH": str(EXAMPLES), **(env or {})},
     )
 
@@ -84,9 +88,25 @@ def test_cli_refuses_a_bad_server_in_one_line(tmp_path, args, env, needle):
 async def test_cli_serves_your_server_behind_the_proxy(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--server", "notes_server.server:mcp", "--port", str(port),
-         "--state-dir", str(tmp_path), "--store", "memory", "--log-level", "warning"],
-        cwd=ROOT, env={**clean_environment(), "PYTHONPATH": str(EXAMPLES)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--server",
+            "notes_server.server:mcp",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(tmp_path),
+            "--store",
+            "memory",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**clean_environment(), "PYTHONPATH": str(EXAMPLES)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60

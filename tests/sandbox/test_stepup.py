@@ -62,8 +62,12 @@ class Downstream:
 def gate(downstream: Downstream) -> StepUpGate:
     mcp = server()
     return StepUpGate(
-        downstream, verifier=mcp.auth, server=mcp, scoped_tools={"admin_report": frozenset({"mcp:admin"})},
-        mcp_path="/mcp", resource_metadata_url=METADATA,
+        downstream,
+        verifier=mcp.auth,
+        server=mcp,
+        scoped_tools={"admin_report": frozenset({"mcp:admin"})},
+        mcp_path="/mcp",
+        resource_metadata_url=METADATA,
     )
 
 
@@ -126,7 +130,11 @@ async def test_upstream_fastmcp_still_answers_a_scope_shortfall_inside_a_200():
             answer = await http.post(
                 "/mcp",
                 content=call("write"),
-                headers={"authorization": "Bearer basic", "content-type": "application/json", "accept": "application/json, text/event-stream"},
+                headers={
+                    "authorization": "Bearer basic",
+                    "content-type": "application/json",
+                    "accept": "application/json, text/event-stream",
+                },
             )
     assert answer.status_code == 200
     # The tool is hidden from a token without the scope, so the call is an "Unknown tool" tool error.

@@ -55,7 +55,9 @@ def redirect_query(response: httpx.Response) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def signed_in(realm_url: str, user: str = "alice", password: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def signed_in(
+    realm_url: str, user: str = "alice", password: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A victim's browser: it has logged in once, so the IdP's SSO cookie is in its jar and
     the next /auth answers at once, without a form, to whatever redirect URI is accepted."""
     browser = HeadlessBrowser(user, password or user)
@@ -88,7 +90,9 @@ def cookie(http: httpx.AsyncClient, name: str) -> str:
 
 def jwt_parts(token: str) -> tuple[dict[str, object], dict[str, object]]:
     """A JWT's header and claims, unverified."""
-    header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in token.split(".")[:2])
+    header, claims = (
+        json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in token.split(".")[:2]
+    )
     return header, claims
 
 

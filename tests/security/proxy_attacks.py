@@ -72,8 +72,13 @@ class Client:
         return (await browser.authorize(self.authorize_url(challenge))).code
 
     async def redeem(self, code: str, verifier: str | None, **overrides: str) -> httpx.Response:
-        data = {"grant_type": "authorization_code", "client_id": self.client_id, "code": code,
-                "redirect_uri": self.redirect_uri, "resource": self.mcp_url}
+        data = {
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "resource": self.mcp_url,
+        }
         if verifier is not None:
             data["code_verifier"] = verifier
         async with httpx.AsyncClient(timeout=60) as http:
@@ -86,7 +91,9 @@ class Client:
 
     async def revoke(self, token: str, **overrides: str) -> httpx.Response:
         async with httpx.AsyncClient() as http:
-            return await http.post(f"{self.base_url}/revoke", data={"client_id": self.client_id, "token": token} | overrides)
+            return await http.post(
+                f"{self.base_url}/revoke", data={"client_id": self.client_id, "token": token} | overrides
+            )
 
     async def tokens(self, *, user: str = "alice") -> dict[str, Any]:
         """A full grant: code, then the token response."""
@@ -98,8 +105,13 @@ class Client:
 
 async def register(sandbox: Any, *redirect_uris: str, **metadata: Any) -> Client:
     uris = list(redirect_uris) or [REDIRECT_URI]
-    body = {"client_name": "attack-test", "redirect_uris": uris, "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]} | metadata
+    body = {
+        "client_name": "attack-test",
+        "redirect_uris": uris,
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    } | metadata
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{sandbox.base_url}/register", json=body)
     assert response.status_code == 201, response.text

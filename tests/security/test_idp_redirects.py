@@ -42,21 +42,42 @@ async def test_userinfo_in_the_redirect_uri_is_refused(sandbox, victim):
     await assert_refused_at_auth(victim, sandbox, "http://localhost:1@evil.example/cb")
 
 
-@pytest.mark.parametrize("path", ["/cb/../../evil", "/cb/..", "/%2e%2e/evil", "/cb/%2E%2E/evil", "/cb%2f..%2fevil", "/%252e%252e/evil", "/cb/..;evil"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cb/../../evil",
+        "/cb/..",
+        "/%2e%2e/evil",
+        "/cb/%2E%2E/evil",
+        "/cb%2f..%2fevil",
+        "/%252e%252e/evil",
+        "/cb/..;evil",
+    ],
+)
 async def test_path_traversal_in_the_redirect_uri_is_refused(sandbox, victim, path):
     """RFC 9700 §4.1.3 (path traversal out of a registered prefix): a parent segment, raw or
     encoded (``%2e``, ``%252e``, ``%2f`` separators), voids Keycloak's wildcard match."""
     await assert_refused_at_auth(victim, sandbox, f"http://localhost:53211{path}")
 
 
-@pytest.mark.parametrize("uri", ["http://evil.example/cb", "http://localhost.evil.example/cb", "http://localhost:53211.evil.example/cb", "http://LOCALHOST:53211/cb"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://evil.example/cb",
+        "http://localhost.evil.example/cb",
+        "http://localhost:53211.evil.example/cb",
+        "http://LOCALHOST:53211/cb",
+    ],
+)
 async def test_another_host_is_refused(sandbox, victim, uri):
     """RFC 6749 §3.1.2.2 / RFC 9700 §2.1: the host must be the registered one, byte for byte
     (no case folding; a port that is not a number is no port)."""
     await assert_refused_at_auth(victim, sandbox, uri)
 
 
-@pytest.mark.parametrize("uri", ["https://localhost:53211/cb", "javascript:alert(document.domain)", "data:text/html,x", "localhost:53211/cb"])
+@pytest.mark.parametrize(
+    "uri", ["https://localhost:53211/cb", "javascript:alert(document.domain)", "data:text/html,x", "localhost:53211/cb"]
+)
 async def test_another_scheme_is_refused(sandbox, victim, uri):
     """RFC 6749 §3.1.2.2, RFC 8252 §7.3: ``http://localhost:*`` registers plain http on
     loopback only; a script or data URI would run the response in the IdP's origin."""
@@ -89,7 +110,14 @@ async def test_response_parameters_in_the_redirect_uri_are_refused(sandbox, vict
 
 @pytest.mark.parametrize(
     "uri",
-    ["http://localhost:1@evil.example/cb", "http://localhost:53211/cb/../../evil", "http://localhost:53211/%2e%2e/evil", "http://evil.example/cb", "https://localhost:53211/cb", f"{CALLBACK}?state=attacker"],
+    [
+        "http://localhost:1@evil.example/cb",
+        "http://localhost:53211/cb/../../evil",
+        "http://localhost:53211/%2e%2e/evil",
+        "http://evil.example/cb",
+        "https://localhost:53211/cb",
+        f"{CALLBACK}?state=attacker",
+    ],
 )
 async def test_logout_refuses_the_same_redirect_tricks(sandbox, victim, uri):
     """OIDC RP-Initiated Logout 1.0 §3: ``post_logout_redirect_uri`` must match one the client

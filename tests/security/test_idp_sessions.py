@@ -19,7 +19,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from idp_attacks import CALLBACK, auth_url, b64url_json, browser, cookie, error_message, jwt_parts, login_form, redirect_query, set_cookies
+from idp_attacks import (
+    CALLBACK,
+    auth_url,
+    b64url_json,
+    browser,
+    cookie,
+    error_message,
+    jwt_parts,
+    login_form,
+    redirect_query,
+    set_cookies,
+)
 
 from mock_idp import create_app
 from sandbox.settings import DEFAULT_REALM_FILE
@@ -164,13 +175,20 @@ async def test_the_cookie_key_is_the_state_dirs_own_and_survives_a_restart(tmp_p
         shutil.copy(state / name, other / name)
     for directory, answer in ((state, "code"), (other, "error")):
         async with mock_browser(idp_app(directory)) as http:
-            query = redirect_query(await http.get(auth_url(MOCK_REALM, prompt="none"), headers={"Cookie": f"KEYCLOAK_IDENTITY={token}"}))
+            query = redirect_query(
+                await http.get(auth_url(MOCK_REALM, prompt="none"), headers={"Cookie": f"KEYCLOAK_IDENTITY={token}"})
+            )
         assert answer in query, (directory.name, query)
     assert query["error"] == "login_required"
 
 
 def mock_browser(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8080", cookies=BrowserCookieJar(), follow_redirects=False)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://localhost:8080",
+        cookies=BrowserCookieJar(),
+        follow_redirects=False,
+    )
 
 
 @pytest.mark.mock_only  # the trace records the embedded IdP's own side only

@@ -17,17 +17,22 @@ async def test_admin_api_without_a_valid_token_is_refused(sandbox, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient() as http:
         users = await http.get(f"{sandbox.admin_url}/users", headers=headers)
-        created = await http.post(f"{sandbox.admin_url}/users", json={"username": "mallory", "enabled": True}, headers=headers)
+        created = await http.post(
+            f"{sandbox.admin_url}/users", json={"username": "mallory", "enabled": True}, headers=headers
+        )
     assert (users.status_code, created.status_code) == (401, 401)
 
 
 @pytest.mark.mock_only
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("POST", "x-mock/clock/advance", {"seconds": 3600}),
-    ("POST", "x-mock/keys/rotate", {}),
-    ("POST", "x-mock/faults", {"endpoint": "token", "kind": "status", "status": 503}),
-    ("GET", "x-mock/faults", None),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "x-mock/clock/advance", {"seconds": 3600}),
+        ("POST", "x-mock/keys/rotate", {}),
+        ("POST", "x-mock/faults", {"endpoint": "token", "kind": "status", "status": 503}),
+        ("GET", "x-mock/faults", None),
+    ],
+)
 async def test_x_mock_controls_without_a_token_are_refused(sandbox, method, path, body):
     """The mock-only controls answer 401 without an admin token, like the Admin API."""
     async with httpx.AsyncClient() as http:

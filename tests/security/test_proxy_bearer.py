@@ -66,11 +66,21 @@ async def test_hs256_signed_with_the_idp_public_key_is_refused(sandbox, token):
         jwks = (await http.get(f"{realm}/protocol/openid-connect/certs")).json()
     public = RSAKey.import_key(next(k for k in jwks["keys"] if k.get("use", "sig") == "sig" and k["kty"] == "RSA"))
     pem = public.as_pem(private=False)
-    upstream_claims = {"iss": realm, "aud": sandbox.mcp_url, "sub": "alice", "exp": int(time.time()) + 300, "iat": int(time.time())}
+    upstream_claims = {
+        "iss": realm,
+        "aud": sandbox.mcp_url,
+        "sub": "alice",
+        "exp": int(time.time()) + 300,
+        "iat": int(time.time()),
+    }
     for body in (claims(token), upstream_claims):
         # Signed by hand: joserfc itself refuses a public key as an HMAC secret.
         signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(body)}"
-        signature = base64.urlsafe_b64encode(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+        signature = (
+            base64.urlsafe_b64encode(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())
+            .rstrip(b"=")
+            .decode()
+        )
         assert await refused(sandbox, f"{signing_input}.{signature}")
 
 
@@ -81,11 +91,14 @@ async def test_token_signed_by_a_foreign_key_is_refused(sandbox, token):
     assert await refused(sandbox, jwt.encode({"alg": "HS256"}, claims(token), OctKey.generate_key(256)))
 
 
-@pytest.mark.parametrize(("claim", "value"), [
-    ("exp", int(time.time()) - 60),
-    ("aud", "http://localhost:9/other-mcp"),
-    ("iss", "http://evil.example/"),
-])
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", int(time.time()) - 60),
+        ("aud", "http://localhost:9/other-mcp"),
+        ("iss", "http://evil.example/"),
+    ],
+)
 async def test_expired_wrong_audience_and_wrong_issuer_are_refused(sandbox, token, claim, value):
     """RFC 7519 §4.1.4 (exp), RFC 8707 §2 / MCP authorization (aud is this server), RFC 9068 §4 (iss)."""
     assert await refused(sandbox, resigned(sandbox, token, **{claim: value}))
@@ -94,8 +107,15 @@ async def test_expired_wrong_audience_and_wrong_issuer_are_refused(sandbox, toke
 async def test_upstream_idp_token_is_not_accepted_at_mcp(sandbox):
     """MCP authorization, token passthrough is forbidden: the IdP's own token is not the proxy's."""
     async with httpx.AsyncClient() as http:
-        grant = await http.post(f"{sandbox.realm_url}/protocol/openid-connect/token", data={
-            "grant_type": "password", "client_id": "sandbox-cli", "username": "alice", "password": "alice",
-            "scope": "openid"})
+        grant = await http.post(
+            f"{sandbox.realm_url}/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": "sandbox-cli",
+                "username": "alice",
+                "password": "alice",
+                "scope": "openid",
+            },
+        )
     assert grant.status_code == 200, grant.text
     assert await refused(sandbox, grant.json()["access_token"])

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from proxy_attacks import is_refused_grant, call_mcp, pkce_pair, register
+from proxy_attacks import call_mcp, is_refused_grant, pkce_pair, register
 
 from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
@@ -21,8 +21,9 @@ def file_store_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim
     """A mock sandbox on the file store, as `make sandbox` runs: its reads really await, which
     is what lets concurrent redemptions interleave (the plugin's sandbox uses the memory store)."""
     port = free_port()
-    settings = IsolatedSettings(backend="mock", port=port, state_dir=tmp_path_factory.mktemp("file-store"),
-                                store="file", log_level="warning")
+    settings = IsolatedSettings(
+        backend="mock", port=port, state_dir=tmp_path_factory.mktemp("file-store"), store="file", log_level="warning"
+    )
     with running_sandbox(settings) as running:
         yield SimpleNamespace(base_url=running.base_url, mcp_url=running.mcp_url, running=running)
 

@@ -7,7 +7,7 @@ authorization spec requires S256.
 
 from __future__ import annotations
 
-from proxy_attacks import is_refused_grant, get, oauth_error, pkce_pair, register
+from proxy_attacks import get, is_refused_grant, oauth_error, pkce_pair, register
 
 
 async def test_authorize_without_a_code_challenge_is_refused(sandbox):

@@ -27,7 +27,9 @@ async def test_valid_token_with_the_sandbox_host_is_served(sandbox, token):
     """The control: the same request with the sandbox's own Host and Origin gets 200."""
     port = sandbox.running.settings.port
     assert (await call_mcp(sandbox, token)).status_code == 200
-    assert (await call_mcp(sandbox, token, Host=f"127.0.0.1:{port}", Origin=f"http://127.0.0.1:{port}")).status_code == 200
+    assert (
+        await call_mcp(sandbox, token, Host=f"127.0.0.1:{port}", Origin=f"http://127.0.0.1:{port}")
+    ).status_code == 200
     assert (await call_mcp(sandbox, token, Origin=sandbox.base_url)).status_code == 200
 
 
@@ -63,11 +65,14 @@ async def test_foreign_host_reaches_no_route_of_the_sandbox(sandbox, path):
 
 
 @pytest.mark.mock_only
-@pytest.mark.parametrize(("path", "unguarded"), [
-    ("/admin/realms/sandbox/users", 401),
-    ("/admin/realms/sandbox/x-mock/faults", 401),
-    ("/realms/sandbox/.well-known/openid-configuration", 200),
-])
+@pytest.mark.parametrize(
+    ("path", "unguarded"),
+    [
+        ("/admin/realms/sandbox/users", 401),
+        ("/admin/realms/sandbox/x-mock/faults", 401),
+        ("/realms/sandbox/.well-known/openid-configuration", 200),
+    ],
+)
 async def test_foreign_host_reaches_no_route_of_the_embedded_idp(sandbox, path, unguarded):
     """The embedded IdP's admin API and x-mock controls sit behind the same guard."""
     url = f"{sandbox.idp_server_url.rstrip('/')}{path}"

@@ -50,8 +50,13 @@ class FakeUpstream:
     async def refresh_token(self, **_: Any) -> dict[str, Any]:
         self.calls += 1
         await asyncio.sleep(0.2)  # long enough for every concurrent refresh to be under way
-        return {"access_token": secrets.token_urlsafe(16), "refresh_token": secrets.token_urlsafe(16),
-                "expires_in": 300, "token_type": "Bearer", "scope": "openid"}
+        return {
+            "access_token": secrets.token_urlsafe(16),
+            "refresh_token": secrets.token_urlsafe(16),
+            "expires_in": 300,
+            "token_type": "Bearer",
+            "scope": "openid",
+        }
 
 
 class UpstreamStub:
@@ -104,8 +109,9 @@ def fixed(proxy: Any) -> bool:
 
 
 async def registered(proxy: Any) -> OAuthClientInformationFull:
-    info = OAuthClientInformationFull(client_id=secrets.token_hex(8), redirect_uris=[AnyUrl(REDIRECT)],
-                                      token_endpoint_auth_method="none")
+    info = OAuthClientInformationFull(
+        client_id=secrets.token_hex(8), redirect_uris=[AnyUrl(REDIRECT)], token_endpoint_auth_method="none"
+    )
     await proxy.register_client(info)
     return await proxy.get_client(info.client_id)
 
@@ -114,9 +120,21 @@ async def issued_code(proxy: Any, client: OAuthClientInformationFull) -> str:
     """A code as FastMCP's callback stores it after the upstream exchange."""
     code = secrets.token_urlsafe(32)
     upstream = {"access_token": "upstream-at", "refresh_token": "upstream-rt", "expires_in": 300, "scope": "openid"}
-    await proxy._code_store.put(key=code, value=ClientCode(
-        code=code, client_id=client.client_id, redirect_uri=REDIRECT, code_challenge="c", code_challenge_method="S256",
-        scopes=["openid"], idp_tokens=upstream, expires_at=time.time() + 300, created_at=time.time()), ttl=300)
+    await proxy._code_store.put(
+        key=code,
+        value=ClientCode(
+            code=code,
+            client_id=client.client_id,
+            redirect_uri=REDIRECT,
+            code_challenge="c",
+            code_challenge_method="S256",
+            scopes=["openid"],
+            idp_tokens=upstream,
+            expires_at=time.time() + 300,
+            created_at=time.time(),
+        ),
+        ttl=300,
+    )
     return code
 
 
@@ -139,7 +157,9 @@ async def test_concurrent_redemptions_of_one_code(proxy):
     if fixed(proxy):
         assert len(token_sets) == 1
     else:
-        assert len(token_sets) > 1, "FastMCP now redeems a code once under concurrency: delete exchange_authorization_code"
+        assert len(token_sets) > 1, (
+            "FastMCP now redeems a code once under concurrency: delete exchange_authorization_code"
+        )
 
 
 async def test_concurrent_refreshes_with_one_refresh_token(proxy):
@@ -200,7 +220,8 @@ async def test_unregistered_loopback_redirect_uri(proxy):
             client.validate_redirect_uri(unregistered)
     else:
         assert client.validate_redirect_uri(unregistered) == unregistered, (
-            "FastMCP now holds clients to their registered redirect URIs: delete get_client")
+            "FastMCP now holds clients to their registered redirect URIs: delete get_client"
+        )
 
 
 def test_consent_cookie_key(proxy):
@@ -209,7 +230,8 @@ def test_consent_cookie_key(proxy):
         assert PUBLISHED_SECRET.encode() != proxy._cookie_signing_key()
     else:
         assert proxy._cookie_signing_key() == PUBLISHED_SECRET.encode(), (
-            "FastMCP no longer keys consent cookies with the client secret: delete _cookie_signing_key")
+            "FastMCP no longer keys consent cookies with the client secret: delete _cookie_signing_key"
+        )
 
 
 def test_fastmcp_revocation_requires_a_client_secret():

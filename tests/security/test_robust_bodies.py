@@ -87,7 +87,9 @@ def test_deep_json_at_the_idps_registration_is_400(sandbox, body: bytes) -> None
 @pytest.mark.parametrize("path", ["users", pytest.param("x-mock/faults", marks=pytest.mark.mock_only)])
 def test_deep_json_at_the_admin_api_is_400(sandbox, path: str) -> None:
     token = admin_token(sandbox)
-    response = httpx.post(f"{sandbox.admin_url}/{path}", content=DEEP, headers={"Content-Type": JSON, "Authorization": f"Bearer {token}"})
+    response = httpx.post(
+        f"{sandbox.admin_url}/{path}", content=DEEP, headers={"Content-Type": JSON, "Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 400 and "error" in response.json()
 
 
@@ -120,7 +122,9 @@ def test_json_within_the_depth_bound_still_registers(http: httpx.Client) -> None
         ("/register", JSON, 400, "invalid_client_metadata"),  # RFC 7591 §3.2.2: every error is a 400
     ],
 )
-def test_oversized_bodies_are_refused(http: httpx.Client, path: str, content_type: str, status: int, error: str) -> None:
+def test_oversized_bodies_are_refused(
+    http: httpx.Client, path: str, content_type: str, status: int, error: str
+) -> None:
     response = http.post(path, content=b"a=" + b"x" * MAX_BODY_BYTES, headers={"Content-Type": content_type})
     assert response.status_code == status, response.text
     assert response.json()["error"] == error
@@ -130,7 +134,9 @@ def test_oversized_bodies_are_refused(http: httpx.Client, path: str, content_typ
 @pytest.mark.mock_only
 @pytest.mark.parametrize("path, content_type", [("protocol/openid-connect/token", FORM), (DCR, JSON)])
 def test_oversized_bodies_at_the_mock_idp_are_413(sandbox, path: str, content_type: str) -> None:
-    response = httpx.post(f"{sandbox.realm_url}/{path}", content=b"a=" + b"x" * MAX_BODY_BYTES, headers={"Content-Type": content_type})
+    response = httpx.post(
+        f"{sandbox.realm_url}/{path}", content=b"a=" + b"x" * MAX_BODY_BYTES, headers={"Content-Type": content_type}
+    )
     assert response.status_code == 413 and response.json()["error"] == "invalid_request"
 
 

@@ -43,7 +43,11 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "crash-test", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "crash-test", "version": "1"},
+    },
 }
 
 
@@ -66,7 +70,9 @@ class Burst:
 @contextmanager
 def sandbox_process(port: int, state_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "sandbox", "--port", str(port), "--state-dir", str(state_dir), "--backend", "mock"]
-    process = subprocess.Popen(command, env=clean_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        command, env=clean_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         _wait_healthy(process, f"http://localhost:{port}")
         yield process
@@ -82,7 +88,9 @@ def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited during start-up: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(
+                f"sandbox exited during start-up: {process.stderr.read().decode() if process.stderr else ''}"
+            )
         try:
             if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
                 return
@@ -95,7 +103,11 @@ def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
 async def register(http: httpx.AsyncClient) -> str:
     response = await http.post(
         "/register",
-        json={"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]},
+        json={
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+        },
     )
     assert response.status_code == 201, response.text
     return response.json()["client_id"]
@@ -118,15 +130,24 @@ async def grant(http: httpx.AsyncClient, client_id: str) -> dict[str, str]:
     result = await HeadlessBrowser("alice", "alice").authorize(f"{base_url}/authorize?{urlencode(query)}")
     response = await http.post(
         "/token",
-        data={"grant_type": "authorization_code", "code": result.code, "redirect_uri": REDIRECT_URI,
-              "client_id": client_id, "code_verifier": verifier, "resource": mcp_url},
+        data={
+            "grant_type": "authorization_code",
+            "code": result.code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "code_verifier": verifier,
+            "resource": mcp_url,
+        },
     )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def refresh(http: httpx.AsyncClient, chain: Chain) -> dict[str, str]:
-    response = await http.post("/token", data={"grant_type": "refresh_token", "refresh_token": chain.refresh_token, "client_id": chain.client_id})
+    response = await http.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": chain.refresh_token, "client_id": chain.client_id},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -176,12 +197,16 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path: Path) 
     (state_dir / "mock-idp" / f".state.json.{killed_pid}.tmp").write_text("{")
 
     idle = [chain for chain in burst.chains if not chain.busy]
-    assert len(idle) >= 2 and len(burst.chains) > len(idle), "the kill should land between acknowledged and in-flight work"
+    assert len(idle) >= 2 and len(burst.chains) > len(idle), (
+        "the kill should land between acknowledged and in-flight work"
+    )
     with sandbox_process(port, state_dir):
         assert temp_files(state_dir) == []
         async with httpx.AsyncClient(base_url=f"http://localhost:{port}", timeout=60) as http:
             for chain in idle:
-                mcp = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "Authorization": f"Bearer {chain.access_token}"})
+                mcp = await http.post(
+                    "/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "Authorization": f"Bearer {chain.access_token}"}
+                )
                 assert mcp.status_code == 200, f"access token of {chain.client_id}: {mcp.status_code} {mcp.text}"
                 await refresh(http, chain)
             # Every acknowledged registration, the in-flight chains' too, still signs a user in.

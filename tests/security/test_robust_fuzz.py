@@ -44,12 +44,42 @@ VERIFIER = "v" * 50
 
 # Values that have broken parsers before, or that a redirect matcher must refuse.
 HOSTILE = [
-    "", " ", "\x00", "%00", "%ff%fe", "\ud7ff", "\u202e", "😀", "null", "[]", "{}", "a" * 3000,
-    "http://localhost:1@evil.example/cb", "http://localhost:1/../cb", "http://localhost:1/%2e%2e/cb",
-    "http://localhost:*", "javascript:alert(1)", "//evil.example", "http://[::1", "http://localhost:99999/cb",
-    "S256", "plain", "none", "openid", "openid profile email offline_access", "authorization_code",
-    "refresh_token", "client_credentials", "password", "-1", "1e309", "true", "a=b&c=d", "../../etc/passwd",
-    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", base64.urlsafe_b64encode(b"[" * 500).decode() + ".e30.x",
+    "",
+    " ",
+    "\x00",
+    "%00",
+    "%ff%fe",
+    "\ud7ff",
+    "\u202e",
+    "😀",
+    "null",
+    "[]",
+    "{}",
+    "a" * 3000,
+    "http://localhost:1@evil.example/cb",
+    "http://localhost:1/../cb",
+    "http://localhost:1/%2e%2e/cb",
+    "http://localhost:*",
+    "javascript:alert(1)",
+    "//evil.example",
+    "http://[::1",
+    "http://localhost:99999/cb",
+    "S256",
+    "plain",
+    "none",
+    "openid",
+    "openid profile email offline_access",
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "-1",
+    "1e309",
+    "true",
+    "a=b&c=d",
+    "../../etc/passwd",
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+    base64.urlsafe_b64encode(b"[" * 500).decode() + ".e30.x",
 ]
 TEXT = st.one_of(st.text(max_size=40), st.sampled_from(HOSTILE))
 JSON = st.recursive(
@@ -57,11 +87,22 @@ JSON = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
     max_leaves=12,
 )
-CONTENT_TYPES = st.sampled_from([FORM, "application/json", "text/plain", "multipart/form-data; boundary=x", "", "application/x-www-form-urlencoded; charset=latin-1"])
+CONTENT_TYPES = st.sampled_from(
+    [
+        FORM,
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "",
+        "application/x-www-form-urlencoded; charset=latin-1",
+    ]
+)
 RAW = st.tuples(st.binary(max_size=300), CONTENT_TYPES)
 
 
-def mutated(base: dict[str, Any], names: list[str], values: st.SearchStrategy[Any] = TEXT) -> st.SearchStrategy[dict[str, Any]]:
+def mutated(
+    base: dict[str, Any], names: list[str], values: st.SearchStrategy[Any] = TEXT
+) -> st.SearchStrategy[dict[str, Any]]:
     """``base`` (a request that gets past the first checks) with up to three fields replaced
     by hostile values or dropped, and maybe an unknown one added: deep coverage, since a
     request with every field random stops at the first check."""
@@ -76,11 +117,15 @@ def mutated(base: dict[str, Any], names: list[str], values: st.SearchStrategy[An
                 result[name] = value
         return result
 
-    return st.builds(apply, st.lists(change, max_size=3), st.dictionaries(st.text(min_size=1, max_size=12), values, max_size=1))
+    return st.builds(
+        apply, st.lists(change, max_size=3), st.dictionaries(st.text(min_size=1, max_size=12), values, max_size=1)
+    )
 
 
 def assert_handled(response: httpx.Response) -> None:
-    assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,16 +150,35 @@ def client_id(http: httpx.Client) -> str:
 
 def authorize_query(running: RunningSandbox, client_id: str) -> dict[str, str]:
     return {
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "fuzz",
-        "code_challenge": s256(VERIFIER), "code_challenge_method": "S256", "scope": "openid", "resource": running.mcp_url,
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "state": "fuzz",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+        "scope": "openid",
+        "resource": running.mcp_url,
     }
 
 
 DCR_VALID = {
-    "redirect_uris": [REDIRECT_URI], "client_name": "fuzz", "grant_types": ["authorization_code", "refresh_token"],
-    "response_types": ["code"], "token_endpoint_auth_method": "none", "scope": "openid",
+    "redirect_uris": [REDIRECT_URI],
+    "client_name": "fuzz",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "token_endpoint_auth_method": "none",
+    "scope": "openid",
 }
-DCR_FIELDS = [*DCR_VALID, "client_uri", "logo_uri", "jwks", "jwks_uri", "software_statement", "contacts", "application_type"]
+DCR_FIELDS = [
+    *DCR_VALID,
+    "client_uri",
+    "logo_uri",
+    "jwks",
+    "jwks_uri",
+    "software_statement",
+    "contacts",
+    "application_type",
+]
 DCR_BODY = mutated(DCR_VALID, DCR_FIELDS, JSON | st.lists(st.sampled_from([REDIRECT_URI, *HOSTILE]), max_size=3))
 
 
@@ -133,7 +197,19 @@ def test_raw_bodies(http: httpx.Client, path: str, raw: tuple[bytes, str]) -> No
     assert_handled(http.post(path, content=body, headers={"Content-Type": content_type} if content_type else {}))
 
 
-TOKEN_FIELDS = ["grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier", "refresh_token", "scope", "resource", "username", "password"]
+TOKEN_FIELDS = [
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "client_id",
+    "client_secret",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+    "resource",
+    "username",
+    "password",
+]
 # Header values must be visible ASCII, or httpx refuses to send them.
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60)
 AUTHORIZATION = (
@@ -147,18 +223,49 @@ AUTHORIZATION = (
 @FUZZ
 @given(form=st.data(), authorization=AUTHORIZATION)
 def test_proxy_token(http: httpx.Client, client_id: str, form: st.DataObject, authorization: str | None) -> None:
-    valid = {"grant_type": "authorization_code", "code": "x" * 43, "client_id": client_id, "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER}
+    valid = {
+        "grant_type": "authorization_code",
+        "code": "x" * 43,
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": VERIFIER,
+    }
     fields = form.draw(mutated(valid, TOKEN_FIELDS))
     assert_handled(http.post("/token", data=fields, headers={"Authorization": authorization} if authorization else {}))
 
 
 @FUZZ
-@given(form=mutated({"grant_type": "password", "client_id": "sandbox-cli", "username": "alice", "password": "alice", "scope": "openid"}, TOKEN_FIELDS), authorization=AUTHORIZATION)
+@given(
+    form=mutated(
+        {
+            "grant_type": "password",
+            "client_id": "sandbox-cli",
+            "username": "alice",
+            "password": "alice",
+            "scope": "openid",
+        },
+        TOKEN_FIELDS,
+    ),
+    authorization=AUTHORIZATION,
+)
 def test_idp_token(http: httpx.Client, form: dict[str, str], authorization: str | None) -> None:
-    assert_handled(http.post(f"{OIDC}/token", data=form, headers={"Authorization": authorization} if authorization else {}))
+    assert_handled(
+        http.post(f"{OIDC}/token", data=form, headers={"Authorization": authorization} if authorization else {})
+    )
 
 
-AUTHORIZE_FIELDS = ["response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope", "resource", "nonce", "prompt"]
+AUTHORIZE_FIELDS = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "scope",
+    "resource",
+    "nonce",
+    "prompt",
+]
 
 
 @FUZZ
@@ -191,10 +298,18 @@ def test_proxy_consent(http: httpx.Client, consent: dict[str, str], data: st.Dat
 @pytest.fixture(scope="module")
 def login_action(http: httpx.Client, running: RunningSandbox) -> str:
     """A live login form's action URL at the mock IdP (its session cookies kept in ``http``)."""
-    page = http.get(f"{OIDC}/auth", params={
-        "client_id": "sandbox-proxy", "redirect_uri": f"{running.base_url}/auth/callback", "response_type": "code",
-        "scope": "openid", "state": "fuzz", "code_challenge": s256(VERIFIER), "code_challenge_method": "S256",
-    })
+    page = http.get(
+        f"{OIDC}/auth",
+        params={
+            "client_id": "sandbox-proxy",
+            "redirect_uri": f"{running.base_url}/auth/callback",
+            "response_type": "code",
+            "scope": "openid",
+            "state": "fuzz",
+            "code_challenge": s256(VERIFIER),
+            "code_challenge_method": "S256",
+        },
+    )
     assert page.status_code == 200, page.text
     form = parse_page(page.text).form("kc-form-login")
     assert form is not None and form.action
@@ -204,7 +319,9 @@ def login_action(http: httpx.Client, running: RunningSandbox) -> str:
 @FUZZ
 @given(data=st.data())
 def test_idp_login(http: httpx.Client, login_action: str, data: st.DataObject) -> None:
-    form = data.draw(mutated({"username": "alice", "password": "wrong"}, ["username", "password", "credentialId", "rememberMe"]))
+    form = data.draw(
+        mutated({"username": "alice", "password": "wrong"}, ["username", "password", "credentialId", "rememberMe"])
+    )
     action = login_action
     if data.draw(st.booleans()):  # the action's own query too: session_code, execution, tab_id
         base, _, query = login_action.partition("?")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from trace_support import IDP
 
 from sandbox.trace.correlate import Correlator
 from sandbox.trace.hops import Classifier
 from sandbox.trace.recorder import FlowRecorder
 from sandbox.trace.tracer import Tracer
-from trace_support import IDP
 
 
 @pytest.fixture
@@ -20,5 +20,3 @@ def make_tracer():
         return Tracer(recorder, classifier, Correlator(recorder, upstream_client_id=upstream))
 
     return make
-
-

@@ -6,15 +6,35 @@ from sandbox.trace.explain import EXPLANATIONS, explain
 
 SPECS = {"RFC 9728", "RFC 8414", "RFC 7591", "RFC 7636", "RFC 6749", "RFC 8707", "RFC 9207", "RFC 6750", "RFC 7009"}
 KINDS = {
-    "unauthorized", "prm_discovery", "as_metadata", "registration", "authorize", "consent_shown", "consent_decided",
-    "upstream_redirect", "idp_authorize", "idp_login", "idp_consent", "callback", "upstream_token_exchange",
-    "token_exchange", "token_issued", "mcp_call", "refresh", "upstream_refresh", "revocation", "upstream_revocation",
-    "upstream_discovery", "jwks", "userinfo", "step_up",
+    "unauthorized",
+    "prm_discovery",
+    "as_metadata",
+    "registration",
+    "authorize",
+    "consent_shown",
+    "consent_decided",
+    "upstream_redirect",
+    "idp_authorize",
+    "idp_login",
+    "idp_consent",
+    "callback",
+    "upstream_token_exchange",
+    "token_exchange",
+    "token_issued",
+    "mcp_call",
+    "refresh",
+    "upstream_refresh",
+    "revocation",
+    "upstream_revocation",
+    "upstream_discovery",
+    "jwks",
+    "userinfo",
+    "step_up",
 }
 
 
 def test_every_kind_is_explained_with_a_section_of_a_known_rfc():
-    assert KINDS <= set(EXPLANATIONS)
+    assert set(EXPLANATIONS) >= KINDS
     for kind in KINDS:
         about = explain(kind)
         sections = re.findall(r"(RFC \d+) §[\d.]+", about.rfc)
@@ -32,7 +52,15 @@ def test_the_metadata_document_fetch_names_its_draft_and_the_mcp_section():
 
 def test_the_issue_s_rfcs_are_all_cited():
     cited = " ".join(explain(kind).rfc for kind in KINDS)
-    for rfc in ("RFC 9728 §5.1", "RFC 8414 §3", "RFC 7591 §3.1", "RFC 7636", "RFC 6749 §4.1.3", "RFC 8707", "RFC 9207 §2"):
+    for rfc in (
+        "RFC 9728 §5.1",
+        "RFC 8414 §3",
+        "RFC 7591 §3.1",
+        "RFC 7636",
+        "RFC 6749 §4.1.3",
+        "RFC 8707",
+        "RFC 9207 §2",
+    ):
         assert rfc in cited
 
 

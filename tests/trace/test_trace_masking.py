@@ -10,7 +10,9 @@ LONG_TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def test_secrets_show_only_their_length():
-    masked = mask_params({"client_secret": "s3cr3t-value", "password": "alice", "code_verifier": LONG_TOKEN, "username": "alice"})
+    masked = mask_params(
+        {"client_secret": "s3cr3t-value", "password": "alice", "code_verifier": LONG_TOKEN, "username": "alice"}
+    )
     assert masked["client_secret"] == "•••• (12 chars, masked)"
     assert masked["password"] == "•••• (5 chars, masked)"
     assert LONG_TOKEN[:8] not in masked["code_verifier"]
@@ -18,7 +20,9 @@ def test_secrets_show_only_their_length():
 
 
 def test_tokens_and_codes_show_their_first_characters_only():
-    masked = mask_params({"code": LONG_TOKEN, "refresh_token": LONG_TOKEN, "access_token": LONG_TOKEN, "state": LONG_TOKEN})
+    masked = mask_params(
+        {"code": LONG_TOKEN, "refresh_token": LONG_TOKEN, "access_token": LONG_TOKEN, "state": LONG_TOKEN}
+    )
     assert masked["code"] == masked["refresh_token"] == masked["access_token"] == "abcdefgh…"
     assert masked["state"] == LONG_TOKEN  # state is not a credential
 
@@ -28,7 +32,12 @@ def test_short_credentials_are_hidden_entirely():
 
 
 def test_nested_json_is_masked_by_key():
-    body = {"client_id": "c1", "client_secret": "very-secret", "tokens": [{"id_token": LONG_TOKEN}], "registration_access_token": LONG_TOKEN}
+    body = {
+        "client_id": "c1",
+        "client_secret": "very-secret",
+        "tokens": [{"id_token": LONG_TOKEN}],
+        "registration_access_token": LONG_TOKEN,
+    }
     masked = mask_json(body)
     assert masked["client_id"] == "c1"
     assert "very-secret" not in str(masked) and LONG_TOKEN not in str(masked)
@@ -71,17 +80,28 @@ SESSION_ID = "3f2b9c4e-8d1a-4b7e-9c2f-5a6d7e8f9a0b"
 
 def test_idp_session_ids_show_only_their_start():
     # Whoever holds the whole session id holds the SSO session: it must never show whole.
-    url = f"http://localhost:8000/auth/callback?code={LONG_TOKEN}&state=xyz&session_state={SESSION_ID}&iss=http%3A%2F%2Fi"
+    url = (
+        f"http://localhost:8000/auth/callback?code={LONG_TOKEN}&state=xyz&session_state={SESSION_ID}&iss=http%3A%2F%2Fi"
+    )
     assert SESSION_ID not in mask_url(url) and "session_state=3f2b9c4e…" in mask_url(url)
     claims = mask_json({"sub": "u1", "sid": SESSION_ID, "session_state": SESSION_ID})
     assert claims == {"sub": "u1", "sid": "3f2b9c4e…", "session_state": "3f2b9c4e…"}
-    cookies = mask_params({"KEYCLOAK_IDENTITY": LONG_TOKEN, "KEYCLOAK_SESSION": SESSION_ID,
-                           "AUTH_SESSION_ID": SESSION_ID, "AUTH_SESSION_ID_LEGACY": SESSION_ID, "KC_RESTART": LONG_TOKEN})
+    cookies = mask_params(
+        {
+            "KEYCLOAK_IDENTITY": LONG_TOKEN,
+            "KEYCLOAK_SESSION": SESSION_ID,
+            "AUTH_SESSION_ID": SESSION_ID,
+            "AUTH_SESSION_ID_LEGACY": SESSION_ID,
+            "KC_RESTART": LONG_TOKEN,
+        }
+    )
     assert SESSION_ID not in str(cookies) and LONG_TOKEN not in str(cookies)
 
 
 def test_session_cookies_in_headers_show_their_names_only():
-    sent = mask_header("cookie", f"AUTH_SESSION_ID={SESSION_ID}; KEYCLOAK_IDENTITY={LONG_TOKEN}; KC_RESTART={LONG_TOKEN}")
+    sent = mask_header(
+        "cookie", f"AUTH_SESSION_ID={SESSION_ID}; KEYCLOAK_IDENTITY={LONG_TOKEN}; KC_RESTART={LONG_TOKEN}"
+    )
     assert sent == "AUTH_SESSION_ID, KEYCLOAK_IDENTITY, KC_RESTART = •••• (masked)"
     # Several Set-Cookie headers arrive joined by commas; no value of any may show.
     joined = f"KEYCLOAK_IDENTITY={LONG_TOKEN}; Path=/; HttpOnly, KEYCLOAK_SESSION={SESSION_ID}; Path=/"

@@ -7,7 +7,15 @@ from sandbox.trace.recorder import FlowRecorder, Step
 
 
 def step(recorder: FlowRecorder, kind: str = "mcp_call", seq: int | None = None) -> Step:
-    return Step(kind=kind, source="client", target="proxy", seq=seq if seq is not None else recorder.next_seq(), started=0.0, method="POST", url="/mcp")
+    return Step(
+        kind=kind,
+        source="client",
+        target="proxy",
+        seq=seq if seq is not None else recorder.next_seq(),
+        started=0.0,
+        method="POST",
+        url="/mcp",
+    )
 
 
 def test_history_keeps_the_newest_flows_and_drops_the_oldest():

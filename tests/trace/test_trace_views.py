@@ -35,7 +35,9 @@ async def test_a_bad_since_is_a_400_naming_it(traced, path, since):
     _, http = traced
     answer = await http.get(path, params={"since": since})
     assert answer.status_code == 400
-    assert answer.json()["error"] == "invalid_request" and "since must be a revision" in answer.json()["error_description"]
+    assert (
+        answer.json()["error"] == "invalid_request" and "since must be a revision" in answer.json()["error_description"]
+    )
 
 
 async def test_one_flow_as_json_and_as_mermaid(traced):
@@ -48,7 +50,9 @@ async def test_one_flow_as_json_and_as_mermaid(traced):
     assert mermaid.text.startswith("sequenceDiagram\n")
 
 
-@pytest.mark.parametrize("path", ["/sandbox/trace/nope.json", "/sandbox/trace/nope.mmd", "/sandbox/trace/%3Cscript%3E.json"])
+@pytest.mark.parametrize(
+    "path", ["/sandbox/trace/nope.json", "/sandbox/trace/nope.mmd", "/sandbox/trace/%3Cscript%3E.json"]
+)
 async def test_unknown_flows_are_a_json_404(traced, path):
     _, http = traced
     response = await http.get(path)

@@ -33,11 +33,17 @@ async def test_proxy_does_not_relay_completions() -> None:
     """Workaround: relay_completions."""
     backend = server_with_completion()
     async with Client(backend) as direct:
-        assert (await direct.complete(mcp_types.PromptReference(type="ref/prompt", name="pick"), {"name": "colour", "value": ""})).values
+        assert (
+            await direct.complete(
+                mcp_types.PromptReference(type="ref/prompt", name="pick"), {"name": "colour", "value": ""}
+            )
+        ).values
     proxy = FastMCPProxy(client_factory=ProxyClient(backend).new)
     async with Client(proxy) as client:
         with pytest.raises(MCPError, match="Method not found"):
-            await client.complete(mcp_types.PromptReference(type="ref/prompt", name="pick"), {"name": "colour", "value": ""})
+            await client.complete(
+                mcp_types.PromptReference(type="ref/prompt", name="pick"), {"name": "colour", "value": ""}
+            )
 
 
 def test_proxy_client_forwards_incoming_headers_by_default() -> None:

@@ -28,8 +28,15 @@ def test_defaults_carry_user_email_roles_and_scopes() -> None:
 
 
 def test_set_remove_and_rename_from_flags() -> None:
-    headers = IdentityHeaders.from_rules(["X-User-Id=sub", "x-forwarded-email=", "X-Forwarded-Roles:X-Roles", "X-Country=address.country"])
-    assert headers.values(ALICE, []) == {"X-Forwarded-User": "alice", "X-Roles": "mcp-user,mcp-admin", "X-User-Id": "f1", "X-Country": "PT"}
+    headers = IdentityHeaders.from_rules(
+        ["X-User-Id=sub", "x-forwarded-email=", "X-Forwarded-Roles:X-Roles", "X-Country=address.country"]
+    )
+    assert headers.values(ALICE, []) == {
+        "X-Forwarded-User": "alice",
+        "X-Roles": "mcp-user,mcp-admin",
+        "X-User-Id": "f1",
+        "X-Country": "PT",
+    }
 
 
 def test_a_claim_the_token_lacks_sends_no_header() -> None:
@@ -38,9 +45,16 @@ def test_a_claim_the_token_lacks_sends_no_header() -> None:
 
 def test_file_rules_come_before_flag_rules(tmp_path: Path) -> None:
     file = tmp_path / "headers.toml"
-    file.write_text('[headers]\n"X-User-Id" = "sub"\n"X-Forwarded-Scopes" = ""\n[rename]\n"X-Forwarded-User" = "X-User"\n')
+    file.write_text(
+        '[headers]\n"X-User-Id" = "sub"\n"X-Forwarded-Scopes" = ""\n[rename]\n"X-Forwarded-User" = "X-User"\n'
+    )
     headers = IdentityHeaders.from_rules(["X-User-Id=email"], file)
-    assert headers.mapping == {"X-Forwarded-Email": "email", "X-Forwarded-Roles": "roles", "X-User": "preferred_username", "X-User-Id": "email"}
+    assert headers.mapping == {
+        "X-Forwarded-Email": "email",
+        "X-Forwarded-Roles": "roles",
+        "X-User": "preferred_username",
+        "X-User-Id": "email",
+    }
 
 
 @pytest.mark.parametrize(
@@ -61,7 +75,11 @@ def test_bad_rules_name_the_rule(rule: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("[headers\n", "not valid TOML"), ("[other]\n", "unknown table"), ("[headers]\nX = 3\n", "must map header names to strings")],
+    [
+        ("[headers\n", "not valid TOML"),
+        ("[other]\n", "unknown table"),
+        ("[headers]\nX = 3\n", "must map header names to strings"),
+    ],
 )
 def test_bad_files_say_why(tmp_path: Path, content: str, message: str) -> None:
     file = tmp_path / "headers.toml"
@@ -76,7 +94,9 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_claim_values_cannot_forge_a_header() -> None:
-    value = IdentityHeaders({"X-User": "preferred_username"}).values({"preferred_username": "eve\r\nX-Forwarded-User: alice"}, [])["X-User"]
+    value = IdentityHeaders({"X-User": "preferred_username"}).values(
+        {"preferred_username": "eve\r\nX-Forwarded-User: alice"}, []
+    )["X-User"]
     assert "\r" not in value and "\n" not in value
     assert header_safe("José") == "Jos%C3%A9"
     assert header_safe("plain text, ok") == "plain text, ok"

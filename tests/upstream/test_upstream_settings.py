@@ -12,7 +12,18 @@ from sandbox.testing.server import clean_environment, free_port
 
 
 def run_cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "sandbox", "--port", str(free_port()), "--store", "memory", "--state-dir", str(state), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--port",
+        str(free_port()),
+        "--store",
+        "memory",
+        "--state-dir",
+        str(state),
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_environment())
 
 

@@ -99,8 +99,10 @@ def choose_launcher(
     if mode == "auto":
         reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
         if reason is not None:
-            why = f"{options} {'need' if plural else 'needs'} the distribution launcher, but" if wants_distribution else (
-                "no Docker engine answered, and"
+            why = (
+                f"{options} {'need' if plural else 'needs'} the distribution launcher, but"
+                if wants_distribution
+                else ("no Docker engine answered, and")
             )
             raise KeycloakStartError(f"cannot run Keycloak: {why} {reason}")
     return distribution()

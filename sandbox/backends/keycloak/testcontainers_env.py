@@ -54,7 +54,8 @@ def ryuk_image_obtainable(client: Any, image: str) -> bool:
 
 @contextmanager
 def launcher_settings(progress: Progress, ready_timeout: float) -> Iterator[None]:
-    from testcontainers.core.config import ConnectionMode, testcontainers_config as config
+    from testcontainers.core.config import ConnectionMode
+    from testcontainers.core.config import testcontainers_config as config
 
     saved_mode, saved_ryuk, saved_tries = config.connection_mode_override, config._ryuk_disabled, config.max_tries
     try:
