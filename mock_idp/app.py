@@ -29,6 +29,7 @@ from mock_idp.endpoints import (
     authorization,
     discovery,
     introspection,
+    login_actions,
     logout,
     registration,
     revocation,
@@ -44,7 +45,17 @@ from mock_idp.realm import Realm, RealmError, load_realm
 
 log = logging.getLogger("mock_idp")
 
-ENDPOINT_MODULES = (discovery, authorization, token, userinfo, introspection, revocation, logout, registration)
+ENDPOINT_MODULES = (
+    discovery,
+    authorization,
+    login_actions,
+    token,
+    userinfo,
+    introspection,
+    revocation,
+    logout,
+    registration,
+)
 
 
 async def _oauth_error(request: Request, exc: Exception) -> Response:

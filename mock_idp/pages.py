@@ -17,6 +17,11 @@ def _template(name: str) -> Template:
     return Template(resources.files("mock_idp").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
+def fragment(name: str, /, **values: str) -> str:
+    """``templates/<name>`` with ``values`` escaped: a piece of a page (a field, a list item)."""
+    return _template(name).substitute({k: escape(v) for k, v in values.items()})
+
+
 def render(
     name: str,
     *,
