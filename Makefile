@@ -12,7 +12,7 @@ CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers js-peers install clean
+.PHONY: sandbox lint test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers js-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
@@ -73,6 +73,14 @@ $(PEERS_STAMP): | $(NODE)
 	PATH="$(CURDIR)/$(NODE_DIR)/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --silent --prefix $(PEERS_DIR) \
 		@modelcontextprotocol/server-everything@$(EVERYTHING_VERSION) @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION)
 	touch $@
+
+# Lint and types (issue 12): ruff over the tree, mypy --strict on the two packages (pyproject.toml
+# [tool.mypy]), and the shape rule: no module in them over 300 lines, no function over 60.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python .ci/shape.py sandbox mock_idp
 
 test: $(STAMP) browser mcp-peers js-peers
 	$(PYTEST) -m "not keycloak"
