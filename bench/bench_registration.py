@@ -63,10 +63,12 @@ def main() -> None:
         settings = IsolatedSettings(
             port=free_port(), state_dir=Path(state), store="memory", log_level="warning", trace=False
         )
-        with running_sandbox(settings) as sandbox:
-            with hosted_client_metadata(LocalCA(settings.tls_dir), DOCUMENT) as hosted:
-                times = asyncio.run(measure(sandbox.mcp_url, hosted.url))
-                fetches = len(hosted.fetches)
+        with (
+            running_sandbox(settings) as sandbox,
+            hosted_client_metadata(LocalCA(settings.tls_dir), DOCUMENT) as hosted,
+        ):
+            times = asyncio.run(measure(sandbox.mcp_url, hosted.url))
+            fetches = len(hosted.fetches)
     for name in ("dcr", "cimd"):
         print(
             f"full headless flow, {name}: median {statistics.median(times[name]):.1f} ms, min {min(times[name]):.1f} ms ({FLOWS} flows)"

@@ -47,7 +47,7 @@ def main() -> None:
     proxied: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as state, everything_http(Path(state) / "everything.log") as upstream:
         port = free_port()
-        args = sandbox_args("mock", port, state, "memory") + ["--upstream", upstream.url]
+        args = [*sandbox_args("mock", port, state, "memory"), "--upstream", upstream.url]
         with spawned(args, f"http://localhost:{port}/healthz"):
             auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
             for _ in range(ROUNDS):

@@ -6,7 +6,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,10 +115,8 @@ class EventReader:
         await asyncio.sleep(0.2)  # let the last events arrive
         assert self._task is not None
         self._task.cancel()
-        try:
+        with suppress(asyncio.CancelledError, httpx.HTTPError):
             await self._task
-        except (asyncio.CancelledError, httpx.HTTPError):
-            pass
 
 
 def auth_kinds(steps: list[dict[str, Any]]) -> list[str]:

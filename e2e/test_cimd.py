@@ -82,9 +82,11 @@ async def test_mcp_sdk_completes_the_flow_with_a_url_client_id(sandbox, headless
             callback_handler=callback_handler,
             client_metadata_url=hosted.url,
         )
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-            async with SDKClient(streamable_http_client(sandbox.mcp_url, http_client=http)) as client:
-                result = await client.call_tool("greet", {"name": "CIMD"})
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=30) as http,
+            SDKClient(streamable_http_client(sandbox.mcp_url, http_client=http)) as client,
+        ):
+            result = await client.call_tool("greet", {"name": "CIMD"})
     assert "signed in as alice" in result.content[0].text
     assert storage.client_info is not None and storage.client_info.client_id == hosted.url
     assert hosted.fetches, "the proxy never fetched the document"
@@ -135,11 +137,11 @@ async def test_a_redirect_uri_the_document_does_not_list_is_refused(sandbox):
 
 
 async def test_the_trace_shows_the_document_fetch_as_its_own_hop(sandbox):
-    httpx.delete(f"{sandbox.base_url}/sandbox/trace")
-    with hosted_client_metadata(sandbox_ca(sandbox), document()) as hosted:
-        async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.delete(f"{sandbox.base_url}/sandbox/trace")
+        with hosted_client_metadata(sandbox_ca(sandbox), document()) as hosted:
             await http.get(authorize_url(sandbox, hosted.url))
-    flows = httpx.get(f"{sandbox.base_url}/sandbox/trace.json").json()["flows"]
+        flows = (await http.get(f"{sandbox.base_url}/sandbox/trace.json")).json()["flows"]
     steps = [step for flow in flows for step in flow["steps"] if step["kind"] == "cimd_fetch"]
     assert steps, [step["kind"] for flow in flows for step in flow["steps"]]
     fetch = steps[0]

@@ -103,7 +103,7 @@ async def test_an_assertion_for_another_authorization_server_is_refused(sandbox)
     assert refused.status_code in (400, 401) and refused.json()["error"] == "invalid_grant"
 
 
-async def test_an_expired_assertion_is_refused(sandbox, idp):
+async def test_an_expired_assertion_is_refused(sandbox, idp):  # noqa: F811 (the fixture imported above)
     subject = id_token(sandbox)
     idp.advance_clock(-400)  # the IdP signs as if 400 s ago: its 300 s assertion is long over
     assertion = id_jag(sandbox, subject).json()["access_token"]
@@ -129,22 +129,26 @@ async def test_the_realm_refuses_a_bad_exchange_with_an_oauth_error(sandbox, cha
         "resource": sandbox.mcp_url,
         **change,
     }
-    answer = httpx.post(f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token", data=data, auth=AGENT)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token", data=data, auth=AGENT
+        )
     assert answer.status_code == 400 and answer.json()["error"] == error
 
 
 async def test_a_client_without_token_exchange_enabled_is_refused(sandbox):
     subject = id_token(sandbox)
-    answer = httpx.post(
-        f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token",
-        data={
-            "grant_type": TOKEN_EXCHANGE,
-            "subject_token": subject,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-            "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-            "audience": sandbox.base_url,
-            "resource": sandbox.mcp_url,
-        },
-        auth=("sandbox-proxy", "sandbox-proxy-secret"),
-    )
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token",
+            data={
+                "grant_type": TOKEN_EXCHANGE,
+                "subject_token": subject,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "audience": sandbox.base_url,
+                "resource": sandbox.mcp_url,
+            },
+            auth=("sandbox-proxy", "sandbox-proxy-secret"),
+        )
     assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"

@@ -94,9 +94,11 @@ async def test_fastmcp_client_uses_tools_resource_and_prompt(sandbox, headless_b
 async def test_mcp_sdk_client_calls_greet_as_the_user(sandbox, headless_browser, user):
     storage = InMemoryTokenStorage()
     auth = sdk_auth(sandbox.mcp_url, headless_browser(user), storage)
-    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-        async with SDKClient(streamable_http_client(sandbox.mcp_url, http_client=http)) as client:
-            result = await client.call_tool("greet", {"name": "SDK"})
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        SDKClient(streamable_http_client(sandbox.mcp_url, http_client=http)) as client,
+    ):
+        result = await client.call_tool("greet", {"name": "SDK"})
     assert f"signed in as {user}" in result.content[0].text
     assert storage.tokens is not None and storage.client_info is not None
     # The client holds the proxy's token, never the IdP's: its issuer is the proxy.
@@ -125,14 +127,16 @@ async def test_refresh_after_access_token_expires(short_lived_sandbox, headless_
     browser = headless_browser("bob")
     storage = InMemoryTokenStorage()
     auth = sdk_auth(short_lived_sandbox.mcp_url, browser, storage)
-    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-        async with SDKClient(streamable_http_client(short_lived_sandbox.mcp_url, http_client=http)) as client:
-            await client.call_tool("greet", {"name": "before"})
-            first_token = storage.tokens.access_token
-            assert storage.tokens.expires_in <= 2
-            await asyncio.sleep(3)
-            browser.pages = []
-            result = await client.call_tool("greet", {"name": "after"})
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        SDKClient(streamable_http_client(short_lived_sandbox.mcp_url, http_client=http)) as client,
+    ):
+        await client.call_tool("greet", {"name": "before"})
+        first_token = storage.tokens.access_token
+        assert storage.tokens.expires_in <= 2
+        await asyncio.sleep(3)
+        browser.pages = []
+        result = await client.call_tool("greet", {"name": "after"})
     assert "signed in as bob" in result.content[0].text
     assert storage.tokens.access_token != first_token  # a refresh grant replaced it
     assert browser.pages == []  # without going back through the browser

@@ -50,9 +50,11 @@ async def test_full_flow_is_recorded_in_order_and_masked(traced):
     browser = HeadlessBrowser("alice", realm.passwords["alice"])
     async with EventReader(running.base_url) as events:
         auth = sdk_auth(running.mcp_url, browser, storage)
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http2:
-            async with SDKClient(streamable_http_client(running.mcp_url, http_client=http2)) as client:
-                result = await client.call_tool("greet", {"name": "trace"})
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=30) as http2,
+            SDKClient(streamable_http_client(running.mcp_url, http_client=http2)) as client,
+        ):
+            result = await client.call_tool("greet", {"name": "trace"})
         assert "signed in as alice" in result.content[0].text
         client_id, issued = storage.client_info.client_id, storage.tokens
         # Refresh and revoke at whichever server issued the tokens.
@@ -182,7 +184,7 @@ async def test_two_concurrent_users_make_two_flows(traced):
         trace = (await http.get("/sandbox/trace.json")).json()
     assert len(trace["flows"]) == 2
     expected = PROXY_AUTH_KINDS if running.settings.mode == "proxy" else NATIVE_AUTH_KINDS
-    for client_id, user in zip(client_ids, ("alice", "bob")):
+    for client_id, user in zip(client_ids, ("alice", "bob"), strict=False):
         flow = flow_of(trace, client_id)
         assert flow["user"] == user
         assert auth_kinds(flow["steps"]) == expected

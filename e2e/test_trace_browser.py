@@ -30,7 +30,7 @@ def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 async def test_trace_page_shows_steps_appear_live(traced, browser_page):
     running, realm = traced
-    page, trail = browser_page
+    page, _trail = browser_page
     await page.set_viewport_size({"width": 1400, "height": 1100})
     await page.goto(f"{running.base_url}/sandbox/trace")
     await page.wait_for_function("document.getElementById('status').textContent === 'live'")

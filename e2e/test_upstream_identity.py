@@ -106,7 +106,8 @@ async def test_upstream_token_is_minted_for_the_upstream(token_sandbox: RunningS
     seen = await upstream_headers(token_sandbox.mcp_url, "alice")
     scheme, _, credential = seen["authorization"].partition(" ")
     assert scheme == "Bearer"
-    jwks = httpx.get(token_sandbox.base_url + JWKS_PATH).json()
+    async with httpx.AsyncClient() as http:
+        jwks = (await http.get(token_sandbox.base_url + JWKS_PATH)).json()
     claims = jwt.decode(credential, KeySet.import_key_set(jwks)).claims
     assert claims["aud"] == echo_url  # not the MCP URL: the client's own token is not what goes upstream
     assert claims["iss"] == token_sandbox.base_url
@@ -136,5 +137,6 @@ async def test_the_trace_shows_the_upstream_hop_masked(
     shown = minted["params"]["header authorization"]
     assert shown.startswith("Bearer ") and shown.endswith("…") and len(shown) < 30  # a prefix, never the whole token
     assert minted["jwts"][0]["claims"]["preferred_username"] == "alice"
-    mermaid = httpx.get(f"{token_sandbox.base_url}/sandbox/trace/{minted['flow_id']}.mmd").text
+    async with httpx.AsyncClient() as http:
+        mermaid = (await http.get(f"{token_sandbox.base_url}/sandbox/trace/{minted['flow_id']}.mmd")).text
     assert "participant U as Upstream MCP server" in mermaid and "P->>U: POST /mcp" in mermaid

@@ -24,7 +24,7 @@ async def test_an_upstream_outage_ends_on_the_proxys_error_page(browser_login, i
     idp.fault("token", "status", status=503)
     with pytest.raises(
         Exception,
-        match="the proxy showed an error page at .*/auth/callback: Token exchange with identity provider failed",
+        match=r"the proxy showed an error page at .*/auth/callback: Token exchange with identity provider failed",
     ):
         async with browser_login.client("alice"):
             pass

@@ -1,5 +1,6 @@
 from contextlib import nullcontext
 from pathlib import Path
+from typing import ClassVar
 from unittest import mock
 
 import httpx
@@ -12,7 +13,7 @@ from sandbox.backends.keycloak.container import ContainerLauncher, ContainerStar
 class FakeKeycloakContainer:
     """Records what the launcher asks of testcontainers' KeycloakContainer."""
 
-    instances: list["FakeKeycloakContainer"] = []
+    instances: ClassVar[list["FakeKeycloakContainer"]] = []
     fail_start: Exception | None = None
 
     def __init__(self, image: str, **kwargs: object) -> None:

@@ -149,7 +149,7 @@ def test_sigterm_to_python_stops_the_jvm(tmp_path: Path, make_distribution, mini
 def test_port_in_use_is_refused_before_starting(
     tmp_path: Path, make_distribution, minimal_realm, two_free_ports
 ) -> None:
-    http, management = two_free_ports
+    _http, management = two_free_ports
     launcher = launcher_for(make_distribution(hangs(tmp_path / "kc.pid")), tmp_path, minimal_realm, two_free_ports)
     launcher.log_file.parent.mkdir(parents=True, exist_ok=True)
     launcher.log_file.write_text("the log of the Keycloak already on this port\n")

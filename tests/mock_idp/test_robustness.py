@@ -9,7 +9,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON_ENDPOINTS = [f"{OIDC}/token", f"{OIDC}/token/introspect", f"{OIDC}/revoke"]
 
 
-@pytest.mark.parametrize("url", JSON_ENDPOINTS + [f"{ISSUER}/clients-registrations/openid-connect"])
+@pytest.mark.parametrize("url", [*JSON_ENDPOINTS, f"{ISSUER}/clients-registrations/openid-connect"])
 async def test_oversized_bodies_are_413(client, url):
     content_type = "application/json" if "registrations" in url else FORM["Content-Type"]
     big = b"a=" + b"x" * (64 * 1024 + 1)

@@ -174,9 +174,10 @@ async def test_missing_code_is_invalid_request(client):
 
 async def test_refresh_rotates_and_reuse_kills_the_session(client, idp):
     tokens = await code_tokens(client)
-    refresh = lambda token: client.post(
-        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": token}
-    )  # noqa: E731
+
+    def refresh(token):
+        return client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": token})
+
     first = await refresh(tokens["refresh_token"])
     assert first.status_code == 200, first.text
     rotated = first.json()

@@ -35,9 +35,11 @@ async def test_a_loopback_document_with_a_certificate_from_the_ca_is_fetched(ca)
 
 async def test_a_certificate_from_another_ca_is_refused_before_any_request(ca, tmp_path):
     other = LocalCA(tmp_path / "other")
-    with hosted_client_metadata(other, DOCUMENT) as hosted:
-        with pytest.raises(CIMDFetchError, match="CERTIFICATE_VERIFY_FAILED"):
-            await LoopbackCIMDFetcher([ca.ensure()]).fetch(hosted.url)
+    with (
+        hosted_client_metadata(other, DOCUMENT) as hosted,
+        pytest.raises(CIMDFetchError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        await LoopbackCIMDFetcher([ca.ensure()]).fetch(hosted.url)
     assert not hosted.fetches
 
 
@@ -49,9 +51,11 @@ async def test_a_second_trusted_ca_is_honoured(ca, tmp_path):
 
 
 async def test_fastmcp_s_document_rules_still_apply_on_loopback(ca):
-    with hosted_client_metadata(ca, {**DOCUMENT, "token_endpoint_auth_method": "client_secret_post"}) as hosted:
-        with pytest.raises(CIMDValidationError, match="token_endpoint_auth_method"):
-            await LoopbackCIMDFetcher([ca.ensure()]).fetch(hosted.url)
+    with (
+        hosted_client_metadata(ca, {**DOCUMENT, "token_endpoint_auth_method": "client_secret_post"}) as hosted,
+        pytest.raises(CIMDValidationError, match="token_endpoint_auth_method"),
+    ):
+        await LoopbackCIMDFetcher([ca.ensure()]).fetch(hosted.url)
 
 
 async def test_every_other_ssrf_rule_stays_as_fastmcp_has_it(ca):

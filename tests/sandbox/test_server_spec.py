@@ -87,22 +87,20 @@ def test_cli_refuses_a_bad_server_in_one_line(tmp_path, args, env, needle):
 
 async def test_cli_serves_your_server_behind_the_proxy(tmp_path):
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--server",
-            "notes_server.server:mcp",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(tmp_path),
-            "--store",
-            "memory",
-            "--log-level",
-            "warning",
-        ],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--server",
+        "notes_server.server:mcp",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp_path),
+        "--store",
+        "memory",
+        "--log-level",
+        "warning",
         cwd=ROOT,
         env={**clean_environment(), "PYTHONPATH": str(EXAMPLES)},
         stdout=subprocess.DEVNULL,
@@ -112,7 +110,8 @@ async def test_cli_serves_your_server_behind_the_proxy(tmp_path):
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient() as http:
             while True:
-                assert process.poll() is None, process.stderr.read().decode()
+                if process.returncode is not None:
+                    pytest.fail((await process.stderr.read()).decode())
                 try:
                     if (await http.get(f"http://localhost:{port}/healthz")).status_code == 200:
                         break
@@ -127,4 +126,4 @@ async def test_cli_serves_your_server_behind_the_proxy(tmp_path):
         assert note["author"] == "bob"
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        await asyncio.wait_for(process.wait(), 30)

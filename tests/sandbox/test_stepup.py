@@ -124,18 +124,20 @@ async def test_upstream_fastmcp_still_answers_a_scope_shortfall_inside_a_200():
     """When this fails, FastMCP gives the 403 step-up challenge itself: StepUpGate can go."""
     mcp = server()
     app = mcp.http_app(path="/mcp", stateless_http=True, json_response=True)
-    async with app.router.lifespan_context(app):
-        # Streamable HTTP wants both media types; the transport's own 406 would hide the point.
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:9") as http:
-            answer = await http.post(
-                "/mcp",
-                content=call("write"),
-                headers={
-                    "authorization": "Bearer basic",
-                    "content-type": "application/json",
-                    "accept": "application/json, text/event-stream",
-                },
-            )
+    # Streamable HTTP wants both media types; the transport's own 406 would hide the point.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:9") as http,
+    ):
+        answer = await http.post(
+            "/mcp",
+            content=call("write"),
+            headers={
+                "authorization": "Bearer basic",
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+            },
+        )
     assert answer.status_code == 200
     # The tool is hidden from a token without the scope, so the call is an "Unknown tool" tool error.
     result = answer.json()["result"]

@@ -29,7 +29,7 @@ async def test_trace_json_lists_flows_with_their_steps(traced):
     assert (await http.get("/sandbox/trace.json", params={"since": recorder.revision})).json()["flows"] == []
 
 
-@pytest.mark.parametrize("since", ["junk", "-1", "1.5", "١"])
+@pytest.mark.parametrize("since", ["junk", "-1", "1.5", "١"])  # noqa: RUF001 (a non-ASCII digit on purpose)
 @pytest.mark.parametrize("path", ["/sandbox/trace.json", "/sandbox/trace/events"])
 async def test_a_bad_since_is_a_400_naming_it(traced, path, since):
     _, http = traced
@@ -61,7 +61,7 @@ async def test_unknown_flows_are_a_json_404(traced, path):
 
 
 async def test_delete_clears_the_history(traced):
-    recorder, http = traced
+    _recorder, http = traced
     assert (await http.delete("/sandbox/trace")).json() == {"cleared": True}
     assert (await http.get("/sandbox/trace.json")).json()["flows"] == []
 

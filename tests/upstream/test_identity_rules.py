@@ -89,7 +89,7 @@ def test_bad_files_say_why(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(HeaderRuleError, match="headers.toml: No such file"):
+    with pytest.raises(HeaderRuleError, match=r"headers\.toml: No such file"):
         IdentityHeaders.from_rules([], tmp_path / "headers.toml")
 
 
