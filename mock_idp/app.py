@@ -170,7 +170,7 @@ def create_app(
     )
     realms = {idp.realm.name: idp, MASTER: master}
     app = Starlette(
-        routes=[_RealmRoute(*_realm_app(each)) for each in realms.values()] + admin.routes(),
+        routes=[*(_RealmRoute(*_realm_app(each)) for each in realms.values()), *admin.routes()],
         exception_handlers=HANDLERS,
     )
     app.state.idp = idp

@@ -22,7 +22,7 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
     header = request.headers.get("authorization")
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
@@ -48,6 +48,7 @@ def authenticate_client(
 ) -> Client:
     """The client making this request, or an ``invalid_client`` error (401)."""
     basic = _basic_credentials(request)
+    secret: str | None
     if basic is not None:
         if "client_secret" in form:
             raise invalid_request("Multiple client authentication methods used")

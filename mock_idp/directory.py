@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mock_idp.clock import Clock
 from mock_idp.defaults import DEFAULT_ROLE_COMPOSITES
@@ -23,6 +23,7 @@ from mock_idp.realm import Credential, Realm, Role, RoleComposites, User, json_p
 from mock_idp.store import Store
 
 log = logging.getLogger("mock_idp")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Keycloak ignores these on POST/PUT /users (roles and groups have their own endpoints).
 _IGNORED_ON_WRITE = ("id", "realmRoles", "clientRoles", "groups", "createdTimestamp", "serviceAccountClientId")
@@ -238,7 +239,7 @@ def _parsed(data: dict[str, Any]) -> User:
         raise admin_bad_request(f"{field}: {error['msg']}", field) from None
 
 
-def _validated(model: type[Any], rep: Any, what: str | None) -> list[Any]:
+def _validated(model: type[ModelT], rep: Any, what: str | None) -> list[ModelT]:
     """``[model]`` from a stored representation; a bad overlay entry is skipped with a warning."""
     try:
         return [model.model_validate(rep)]

@@ -237,5 +237,6 @@ class FaultMiddleware:
 
 def route_path(scope: Scope) -> str:
     """The request path below wherever the app is mounted (e.g. /idp in the sandbox)."""
-    path, root = scope["path"], scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path

@@ -231,9 +231,10 @@ class IdentityProvider:
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= self.clock.now() or self.store.is_revoked(claims.get("jti")):
             return None
-        if "sid" in claims:
-            if self.live_session(claims["sid"]) is None or self.store.find_client_session(claims) is None:
-                return None
+        if "sid" in claims and (
+            self.live_session(claims["sid"]) is None or self.store.find_client_session(claims) is None
+        ):
+            return None
         return claims
 
     def end_session(self, sid: str) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
@@ -87,10 +88,9 @@ def _legal_characters(uri: str) -> bool:
 
 def _server_authority(authority: str) -> tuple[str | None, str, str | None] | None:
     """(user-info, host, port) when ``authority`` is server-based, else ``None`` (Java's registry-based)."""
-    userinfo, at, hostport = authority.rpartition("@")
-    if not at:
-        userinfo = None
-    elif "@" in userinfo:
+    before, at, hostport = authority.rpartition("@")
+    userinfo = before if at else None
+    if userinfo is not None and "@" in userinfo:
         return None
     if hostport.startswith("["):
         host, _, rest = hostport.partition("]")
@@ -165,7 +165,7 @@ def _wildcard_prefix(pattern: str) -> str | None:
     """The prefix a wildcard entry stands for, or ``None`` when it is matched exactly."""
     if not pattern.endswith("*") or "?" in pattern or "#" in pattern:
         return None
-    scheme, sep, rest = pattern.partition("://")
+    _scheme, sep, rest = pattern.partition("://")
     if sep and "/" not in rest and not rest.endswith(":*") and rest != "*":
         # An authority-only entry (``http://host*``) is widened to its path: ``http://host/*``.
         pattern = f"{pattern[:-1]}/*"
@@ -205,7 +205,7 @@ def is_absolute_uri(uri: str) -> bool:
     return parsed is not None and parsed.scheme is not None and parsed.authority is not None and parsed.fragment is None
 
 
-def with_params(uri: str, params: dict[str, str], response_mode: str = "query") -> str:
+def with_params(uri: str, params: Mapping[str, str | None], response_mode: str = "query") -> str:
     """Append response parameters in the query (default) or the fragment, as Keycloak does.
 
     A fragment the client put in its redirect URI stays where it was: after the query in

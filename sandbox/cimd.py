@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 from fastmcp.server.auth.cimd import CIMDDocument, CIMDFetcher, CIMDFetchError, CIMDValidationError
+from httpx2._client import EventHook
 
 from sandbox.tls import LOOPBACK_NAMES, client_context
 
@@ -57,7 +58,7 @@ class LoopbackCIMDFetcher(CIMDFetcher):
         return doc
 
     async def _fetch_loopback(self, url: str) -> bytes:
-        hooks = {"request": [], "response": []}
+        hooks: dict[str, list[EventHook]] = {"request": [], "response": []}
         async with httpx2.AsyncClient(
             verify=self._context, follow_redirects=False, timeout=self.timeout, trust_env=False, event_hooks=hooks
         ) as client:

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -21,6 +21,10 @@ from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
 from sandbox.logs import configure_logging
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variables
+
+if TYPE_CHECKING:
+    # Imported when the app is built, not at start-up: `--help` and errors stay quick.
+    from fastapi import FastAPI
 
 log = logging.getLogger("sandbox")
 
@@ -299,7 +303,7 @@ class _AnnouncingServer(uvicorn.Server):
             self.ready()
 
 
-def build(settings: SandboxSettings):  # -> FastAPI
+def build(settings: SandboxSettings) -> FastAPI:
     from mock_idp import RealmError
     from sandbox.app import create_app
     from sandbox.backends import BackendError

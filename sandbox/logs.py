@@ -28,12 +28,12 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # FastMCP gives its logger a rich handler of its own that does not propagate, when it
     # is first imported: import it now, so that happens before it is undone here.
-    import fastmcp
+    import fastmcp  # noqa: F401
 
-    fastmcp = logging.getLogger("fastmcp")
-    for old in fastmcp.handlers[:]:
-        fastmcp.removeHandler(old)
-    fastmcp.propagate = True
+    fastmcp_logger = logging.getLogger("fastmcp")
+    for old in fastmcp_logger.handlers[:]:
+        fastmcp_logger.removeHandler(old)
+    fastmcp_logger.propagate = True
     # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -162,7 +162,10 @@ class PublicClientRevocation:
 GUARDS: dict[str, Callable[[ASGIApp], Any]] = {"/register": RegistrationLimits, "/revoke": PublicClientRevocation}
 
 
-def guard_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+RouteT = TypeVar("RouteT", bound=BaseRoute)
+
+
+def guard_routes(routes: list[RouteT]) -> list[RouteT]:
     """FastMCP's routes, with the guard for each path that has one put in front of it."""
     for route in routes:
         if isinstance(route, Route) and route.path in GUARDS:

@@ -12,14 +12,15 @@ import asyncio
 import contextvars
 import hashlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
+from fastmcp.server.auth.oidc_proxy import OIDCProxy
 from joserfc.errors import JoseError
 from key_value.aio.protocols import AsyncKeyValue
 from mcp.server.auth.provider import AccessToken, AuthorizationCode, RefreshToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from starlette.routing import BaseRoute
+from starlette.routing import Route
 
 from sandbox.proxy_routes import guard_routes
 
@@ -78,13 +79,15 @@ _loaded: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars
 )
 
 
-class ProxyWorkarounds:
-    """Mixed in before FastMCP's ``OIDCProxy``; expects ``client_storage`` and ``consent_key`` keywords."""
+if TYPE_CHECKING:
+    # The mixin's super() is FastMCP's proxy; the checker sees it so, the runtime MRO makes it so.
+    _Proxy = OIDCProxy
+else:
+    _Proxy = object
 
-    # Provided by OAuthProxy.
-    jwt_issuer: Any
-    _jti_mapping_store: Any
-    _upstream_token_store: Any
+
+class ProxyWorkarounds(_Proxy):
+    """Mixed in before FastMCP's ``OIDCProxy``; expects ``client_storage`` and ``consent_key`` keywords."""
 
     def __init__(self, *, consent_key: bytes, client_storage: AsyncKeyValue, **kwargs: Any) -> None:
         self._consent_key = consent_key
@@ -103,7 +106,7 @@ class ProxyWorkarounds:
         it and get 8 token sets. One at a time per code, the second finds it deleted.
         """
         async with self._code_locks.hold(authorization_code.code):
-            return await super().exchange_authorization_code(client, authorization_code)  # type: ignore[misc]
+            return await super().exchange_authorization_code(client, authorization_code)
 
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
@@ -118,7 +121,7 @@ class ProxyWorkarounds:
         key = hashlib.sha256(f"{client.client_id}\n{refresh_token.token}".encode()).hexdigest()
         flight = self._refreshes.get(key)
         if flight is None:
-            flight = asyncio.ensure_future(super().exchange_refresh_token(client, refresh_token, scopes))  # type: ignore[misc]
+            flight = asyncio.ensure_future(super().exchange_refresh_token(client, refresh_token, scopes))
             self._refreshes[key] = flight
             loop = asyncio.get_running_loop()
             flight.add_done_callback(lambda _: loop.call_later(REFRESH_ANSWER_SECONDS, self._refreshes.pop, key, None))
@@ -146,7 +149,7 @@ class ProxyWorkarounds:
             await self._revoked_store.put(
                 key=str(payload["jti"]), value={"revoked_at": time.time()}, collection=REVOKED_COLLECTION, ttl=ttl
             )
-        await super().revoke_token(token)  # type: ignore[misc]
+        await super().revoke_token(token)
         if isinstance(token, RefreshToken):
             await self._end_grant(token.token)
 
@@ -159,14 +162,15 @@ class ProxyWorkarounds:
         if mapping is not None:
             await self._upstream_token_store.delete(key=mapping.upstream_token_id)
 
-    async def load_access_token(self, token: str) -> AccessToken | None:
+    # FastMCP's own signature (proxy.py:2245), which already differs from its base's the same way.
+    async def load_access_token(self, token: str) -> AccessToken | None:  # type: ignore[override]
         """FastMCP's check, refusing the access tokens revoked above."""
         payload = self._own_access_token(token)
         if payload is None:
-            return await super().load_access_token(token)  # type: ignore[misc]
+            return await super().load_access_token(token)
         if await self._revoked_store.get(key=str(payload["jti"]), collection=REVOKED_COLLECTION):
             return None
-        validated = await super().load_access_token(token)  # type: ignore[misc]
+        validated = await super().load_access_token(token)
         if validated is not None:
             _loaded.set((validated.token, payload))
         return validated
@@ -187,7 +191,7 @@ class ProxyWorkarounds:
         compares with the registered URIs (models.py:333-336), letting the port vary for
         loopback as RFC 8252 §7.3 requires. Registration still checks the patterns.
         """
-        client = await super().get_client(client_id)  # type: ignore[misc]
+        client = await super().get_client(client_id)
         if (
             isinstance(client, ProxyDCRClient)
             and client.cimd_document is None
@@ -204,6 +208,6 @@ class ProxyWorkarounds:
         """
         return self._consent_key
 
-    def get_routes(self, mcp_path: str | None = None) -> list[BaseRoute]:
+    def get_routes(self, mcp_path: str | None = None) -> list[Route]:
         """FastMCP's routes with the /register and /revoke guards (sandbox/proxy_routes.py)."""
-        return guard_routes(super().get_routes(mcp_path))  # type: ignore[misc]
+        return guard_routes(super().get_routes(mcp_path))

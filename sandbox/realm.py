@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mock_idp import Realm, RealmError, load_realm
 from mock_idp.realm import read_realm_json
@@ -51,7 +51,7 @@ def realm_for_base_urls(path: Path, base_urls: list[str]) -> dict[str, Any]:
     Every list entry that names the default address is repeated once per base URL
     (redirect URIs, audience mappers), so each sandbox finds its callback and audience.
     """
-    return _expand_lists(read_realm_json(path), REALM_FILE_BASE_URL, base_urls)
+    return cast(dict[str, Any], _expand_lists(read_realm_json(path), REALM_FILE_BASE_URL, base_urls))
 
 
 def _expand_lists(value: Any, old: str, news: list[str]) -> Any:

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastmcp import FastMCP
-from fastmcp.server.auth import AccessToken, AuthContext
+from fastmcp.server.auth import AccessToken, AuthContext, AuthProvider
+from fastmcp.server.auth.oidc_proxy import OIDCProxy
 from fastmcp.utilities.authorization import run_auth_checks_with_shortfall
+from mcp.shared.auth import OAuthClientInformationFull
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The sample server's optional scope (realms/sandbox.json: an optional client scope of the
@@ -38,7 +40,14 @@ ADMIN_SCOPE = "mcp:admin"
 MAX_INSPECTED_BODY = 64 * 1024
 
 
-class StepUpClientScopes:
+if TYPE_CHECKING:
+    # The mixin's super() is FastMCP's proxy; the checker sees it so, the runtime MRO makes it so.
+    _Proxy = OIDCProxy
+else:
+    _Proxy = object
+
+
+class StepUpClientScopes(_Proxy):
     """Proxy mixin: a DCR client may later ask for any scope the server offers.
 
     The MCP SDK registers with the scope of the first challenge (``openid``), and FastMCP
@@ -49,8 +58,8 @@ class StepUpClientScopes:
     ``tests/sandbox/test_stepup.py`` fails once FastMCP widens it itself.
     """
 
-    async def get_client(self, client_id: str) -> Any:
-        client = await super().get_client(client_id)  # type: ignore[misc]
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        client = await super().get_client(client_id)
         options = getattr(self, "client_registration_options", None)
         offered = options.valid_scopes if options is not None else None
         if client is not None and getattr(client, "cimd_document", None) is None and client.scope and offered:
@@ -65,7 +74,7 @@ class StepUpGate:
         self,
         app: ASGIApp,
         *,
-        verifier: Any,
+        verifier: AuthProvider,
         server: FastMCP,
         scoped_tools: Mapping[str, frozenset[str]],
         mcp_path: str,

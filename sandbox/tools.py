@@ -12,17 +12,17 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from mcp.types import Icon
 
+from sandbox.stepup import ADMIN_SCOPE
+
 # The consent page shows the server's first icon, else FastMCP's logo from the internet
 # (a broken image offline). Its CSP allows only https: and data: images, so a local logo
 # must travel as a data: URI.
 LOGO = Icon(
     src="data:image/svg+xml;base64,"
     + base64.b64encode((files("sandbox") / "static" / "logo.svg").read_bytes()).decode(),
-    mimeType="image/svg+xml",
+    mime_type="image/svg+xml",
     sizes=["any"],
 )
-
-from sandbox.stepup import ADMIN_SCOPE
 
 ADMIN_ROLE = "mcp-admin"
 # Tools the step-up gate (sandbox/stepup.py) answers with 403 insufficient_scope when the

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from starlette.requests import Request
 
 from mock_idp.idp import IdentityProvider
 
 
 def idp_of(request: Request) -> IdentityProvider:
-    return request.app.state.idp
+    return cast(IdentityProvider, request.app.state.idp)
 
 
 def realm_display(idp: IdentityProvider) -> str:

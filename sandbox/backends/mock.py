@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio.from_thread
 import httpx
@@ -41,7 +41,7 @@ def _get_json_in_process(app: ASGIApp, path: str) -> dict[str, Any]:
         async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as client:
             response = await client.get(path)
             response.raise_for_status()
-            return response.json()
+            return cast(dict[str, Any], response.json())
 
     with anyio.from_thread.start_blocking_portal() as portal:
         return portal.call(fetch)

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 import anyio
 from fastmcp import Client
 from fastmcp.client.auth import OAuth
+from fastmcp.client.transports import StreamableHttpTransport
 from key_value.aio.stores.memory import MemoryStore
 from mcp.shared.auth import AuthorizationCodeResult
-from playwright.async_api import Page, Request
+from playwright.async_api import Frame, Page, Request
 
 from sandbox.testing.pages import ConsentPage, IdpConsentPage, LoginPage, PageTrail
 
 CONSENT, LOGIN, IDP_CONSENT = "form#consentForm", "form#kc-form-login", "#kc-oauth"
 # FastMCP's "OAuth Error" page (e.g. the proxy's callback after a failed upstream code exchange).
 PROXY_ERROR = ".info-box.error"
+# How long FastMCP's loopback callback server may take to listen after it is asked for.
+CALLBACK_LISTEN_SECONDS = 10.0
 
 
 class BrowserLoginFailed(Exception):
@@ -95,7 +97,8 @@ class BrowserLogin:
                     )
                     try:
                         await self._answer(selector, user, password, consent)
-                        await asyncio.wait({navigated, arrived}, return_when=asyncio.FIRST_COMPLETED)
+                        racing: list[asyncio.Future[Frame] | asyncio.Future[str]] = [navigated, arrived]
+                        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
                     finally:
                         navigated.cancel()
                 return await arrived
@@ -112,7 +115,8 @@ class BrowserLogin:
             self.page.locator(f"{CONSENT}, {LOGIN}, {IDP_CONSENT}, {PROXY_ERROR}").first.wait_for(timeout=0)
         )
         try:
-            await asyncio.wait({shown, arrived}, return_when=asyncio.FIRST_COMPLETED)
+            racing: list[asyncio.Future[None] | asyncio.Future[str]] = [shown, arrived]
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
         finally:
             shown.cancel()
         if arrived.done():
@@ -143,13 +147,15 @@ class BrowserLogin:
             self.pages.append("idp-consent")
             await (await self.idp_consent.wait()).accept()
 
-    def _is_main_frame(self, frame: Any) -> bool:
+    def _is_main_frame(self, frame: Frame) -> bool:
         return frame == self.page.main_frame
 
-    def client(self, user: str = "alice", password: str | None = None, **client_kwargs: Any) -> Client:
+    def client(
+        self, user: str = "alice", password: str | None = None, **client_kwargs: Any
+    ) -> Client[StreamableHttpTransport]:
         """A FastMCP client whose sign-in happens in this browser (FastMCP's own loopback callback server)."""
         auth = _BrowserOAuth(self, user, password if password is not None else self.password_of(user))
-        return Client(self.mcp_url, auth=auth, **client_kwargs)
+        return Client(StreamableHttpTransport(self.mcp_url), auth=auth, **client_kwargs)
 
 
 class _BrowserOAuth(OAuth):
@@ -175,7 +181,8 @@ class _BrowserOAuth(OAuth):
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(drive)
-                return await super().callback_handler()
+                result = await super().callback_handler()
+            return result
         except BaseExceptionGroup as failures:
             # The browser's reason beats the callback server's cancellation.
             reasons = [error for error in failures.exceptions if isinstance(error, BrowserLoginFailed)]
@@ -184,12 +191,12 @@ class _BrowserOAuth(OAuth):
             raise
 
 
-async def _until_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            await anyio.sleep(0.02)
+async def _until_listening(port: int) -> None:
+    with anyio.move_on_after(CALLBACK_LISTEN_SECONDS):
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                await anyio.sleep(0.02)
     raise BrowserLoginFailed(f"FastMCP's callback server did not listen on port {port}")

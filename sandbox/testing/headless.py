@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 import urllib.request
+from collections.abc import Sequence
+from http.client import HTTPResponse
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlparse, urlunparse
@@ -58,7 +60,7 @@ class BrowserCookieJar(CookieJar):
     they send them back; the stdlib jar would withhold both. Store them as plain cookies.
     """
 
-    def make_cookies(self, response: Any, request: urllib.request.Request) -> list[Cookie]:
+    def make_cookies(self, response: HTTPResponse, request: urllib.request.Request) -> Sequence[Cookie]:
         cookies = super().make_cookies(response, request)
         loopback = urlparse(request.get_full_url()).hostname in LOOPBACK_HOSTS
         for cookie in cookies:

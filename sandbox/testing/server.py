@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import uvicorn
 from fastapi import FastAPI
 from fastmcp import FastMCP
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from sandbox.app import Sandbox, create_app
 from sandbox.backends.keycloak.base import KeycloakLauncher
@@ -26,7 +27,14 @@ class IsolatedSettings(SandboxSettings):
     leak into a test run (``SANDBOX_HOST`` would break every URL the test computed)."""
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, **sources: Any) -> tuple[Any, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
 
@@ -76,7 +84,8 @@ def _keycloak_progress(message: str) -> None:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class RunningSandbox:
@@ -86,7 +95,7 @@ class RunningSandbox:
 
     @property
     def sandbox(self) -> Sandbox:
-        return self.app.state.sandbox
+        return cast(Sandbox, self.app.state.sandbox)
 
     @property
     def settings(self) -> SandboxSettings:

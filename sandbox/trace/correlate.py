@@ -146,9 +146,9 @@ class Correlator:
                     self._bind((_VALUE_KEYS[name], value), flow)
         body = hop.response_json if isinstance(hop.response_json, dict) else {}
         for name in _TOKEN_FIELDS:
-            value = body.get(name)
-            if isinstance(value, str) and value:
-                self._bind(token_key(value), flow)
+            token = body.get(name)
+            if isinstance(token, str) and token:
+                self._bind(token_key(token), flow)
         if session := session_code(hop.response_text):
             self._bind(("session", session), flow)
         client_id = body.get("client_id") if kind == "registration" else None

@@ -84,9 +84,7 @@ class Classifier:
         """Cheap first test, run for every request."""
         if path.startswith(self.mcp_path):
             return path in (self.mcp_path, self.mcp_path + "/")
-        if path.startswith("/sandbox/") or path in ("/", "/healthz", "/favicon.ico"):
-            return False
-        return True
+        return not (path.startswith("/sandbox/") or path in ("/", "/healthz", "/favicon.ico"))
 
     def is_mcp(self, path: str) -> bool:
         return path in (self.mcp_path, self.mcp_path + "/")

@@ -34,7 +34,7 @@ def _path(url: str) -> str:
 
 def _request_label(step: dict[str, Any]) -> str:
     if not step["method"] or step["method"].isdigit():
-        return step["title"]
+        return str(step["title"])
     return f"{step['method']} {_path(step['url'])}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import threading
 import time
@@ -131,18 +132,16 @@ class Subscription:
 
     def push(self, event: dict[str, Any] | None) -> None:
         def put() -> None:
-            try:
+            with contextlib.suppress(asyncio.QueueFull):
                 self.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                pass
 
         try:
             self.loop.call_soon_threadsafe(put)
         except RuntimeError:  # the consumer's loop is gone
             self.recorder.unsubscribe(self)
 
-    async def get(self, timeout: float) -> dict[str, Any] | None:
-        return await asyncio.wait_for(self.queue.get(), timeout)
+    async def get(self) -> dict[str, Any] | None:
+        return await self.queue.get()
 
     def close(self) -> None:
         self.recorder.unsubscribe(self)

@@ -9,6 +9,7 @@ are left to the middleware so nothing is recorded twice.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -87,10 +88,8 @@ class UpstreamHooks:
         answered(hop, response, started)
         if "json" in hop.response_headers.get("content-type", ""):
             await response.aread()
-            try:
+            with contextlib.suppress(ValueError):
                 hop.response_json = response.json()
-            except ValueError:
-                pass
         self.tracer.finish(hop, flow, self.kind(hop))
 
 

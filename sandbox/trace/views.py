@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from importlib.resources import files
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -93,7 +95,7 @@ def trace_router(recorder: FlowRecorder) -> APIRouter:
     return router
 
 
-def _sse(event: dict, rev: int | None = None) -> str:
+def _sse(event: dict[str, Any], rev: int | None = None) -> str:
     head = f"id: {rev}\n" if rev else ""
     return f"{head}data: {json.dumps(event, separators=(',', ':'))}\n\n"
 
@@ -111,7 +113,8 @@ async def _event_stream(recorder: FlowRecorder, request: Request, since: int) ->
                 since = max(since, step["rev"])
         while time.monotonic() < deadline:
             try:
-                event = await subscription.get(KEEP_ALIVE)
+                async with asyncio.timeout(KEEP_ALIVE):
+                    event = await subscription.get()
             except TimeoutError:
                 if await request.is_disconnected():
                     return

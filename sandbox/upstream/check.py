@@ -18,6 +18,7 @@ from sandbox.upstream.server import UpstreamError, UpstreamTarget, failure_cause
 
 
 async def _initialize(target: UpstreamTarget) -> str:
+    transport: StreamableHttpTransport | StdioTransport
     if target.url:
         transport = StreamableHttpTransport(target.url)
     else:

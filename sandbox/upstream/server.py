@@ -141,7 +141,7 @@ def build_transport(target: UpstreamTarget, http_clients: IdentityHttpClients | 
 
 def client_factory(
     target: UpstreamTarget, transport: ClientTransport, relay: SubscriptionRelay | None = None
-) -> Callable[[], ProxyClient]:
+) -> Callable[[], ProxyClient[ClientTransport]]:
     handlers: dict[str, Any] = {}
     if relay is not None and target.command:
         rc_ref: list[Any] = [None]
@@ -160,7 +160,7 @@ def client_factory(
     if handlers:
         base._proxy_rc_ref = rc_ref
 
-    def fresh() -> ProxyClient:
+    def fresh() -> ProxyClient[ClientTransport]:
         client = base.new()
         if target.command:
             # One stdio process is one session, shared by every call: pin its era, and
@@ -229,8 +229,8 @@ def failure_cause(target: UpstreamTarget, error: BaseException) -> str:
     text = _text(error)
     if _TIMED_OUT.match(text):
         return f"no answer within {target.timeout:g} s"
-    while (cause := hop_failure(text)) is not None and cause != text:
-        text = cause
+    while (inner := hop_failure(text)) is not None and inner != text:
+        text = inner
     if target.command and "closed" in text.lower():
         return f"the process exited or closed its stdout ({text})"
     return text or type(error).__name__
@@ -301,7 +301,9 @@ class OneCallAtATime(Middleware):
             return await call_next(context)
 
 
-def relay_completions(proxy: FastMCPProxy, target: UpstreamTarget, factory: Callable[[], ProxyClient]) -> None:
+def relay_completions(
+    proxy: FastMCPProxy, target: UpstreamTarget, factory: Callable[[], ProxyClient[ClientTransport]]
+) -> None:
     """``completion/complete`` to the upstream, answer or error as the upstream gave it.
 
     FastMCP's proxy has no completion relay ("Method not found"), and its

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import mcp_types
 from fastmcp import Client
+from fastmcp.client.messages import Message
 from fastmcp.client.transports import ClientTransport
 from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
 
 log = logging.getLogger("sandbox.upstream")
 STATE_KEY = "sandbox.upstream.subscription"
@@ -33,7 +36,7 @@ class SubscriptionRelay:
     def __init__(
         self,
         http_transport: Callable[[], ClientTransport] | None,
-        shared_client: Callable[[], Client] | None,
+        shared_client: Callable[[], Client[ClientTransport]] | None,
         on_failure: Callable[[Exception], Exception],
     ) -> None:
         # Exactly one is set: a transport per connection (HTTP), or clients of the shared session (stdio).
@@ -43,20 +46,20 @@ class SubscriptionRelay:
         # stdio: URI -> the connections subscribed to it.
         self.subscribers: dict[str, set[Connection]] = {}
 
-    async def forward_update(self, message: Any, connections: set[Connection]) -> None:
+    async def forward_update(self, message: Message, connections: set[Connection]) -> None:
         if isinstance(message, mcp_types.ResourceUpdatedNotification):
             for connection in list(connections):
                 await connection.send_resource_updated(str(message.params.uri))
 
-    async def on_shared_message(self, message: Any) -> None:
+    async def on_shared_message(self, message: Message) -> None:
         """The stdio session's updates, to whoever subscribed to that URI."""
         if isinstance(message, mcp_types.ResourceUpdatedNotification):
             await self.forward_update(message, self.subscribers.get(str(message.params.uri), set()))
 
-    async def _connection_client(self, connection: Connection) -> Client:
-        client = connection.state.get(STATE_KEY)
-        if client is not None:
-            return client
+    async def _connection_client(self, connection: Connection) -> Client[ClientTransport]:
+        kept = cast("Client[ClientTransport] | None", connection.state.get(STATE_KEY))
+        if kept is not None:
+            return kept
         assert self.http_transport is not None
         client = Client(
             self.http_transport(),
@@ -73,7 +76,9 @@ class SubscriptionRelay:
         connection.exit_stack.push_async_callback(close)
         return client
 
-    async def subscribe(self, ctx: Any, params: mcp_types.SubscribeRequestParams) -> mcp_types.EmptyResult:
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any], params: mcp_types.SubscribeRequestParams
+    ) -> mcp_types.EmptyResult:
         connection: Connection = ctx.session._connection
         uri = str(params.uri)
         try:
@@ -89,7 +94,9 @@ class SubscriptionRelay:
             self.fail(exc)
         return mcp_types.EmptyResult()
 
-    async def unsubscribe(self, ctx: Any, params: mcp_types.UnsubscribeRequestParams) -> mcp_types.EmptyResult:
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Any], params: mcp_types.UnsubscribeRequestParams
+    ) -> mcp_types.EmptyResult:
         connection: Connection = ctx.session._connection
         uri = str(params.uri)
         try:
@@ -118,7 +125,7 @@ class SubscriptionRelay:
         for connections in self.subscribers.values():
             connections.discard(connection)
 
-    def install(self, low_level_server: Any) -> None:
+    def install(self, low_level_server: Server[Any]) -> None:
         low_level_server.add_request_handler("resources/subscribe", mcp_types.SubscribeRequestParams, self.subscribe)
         low_level_server.add_request_handler(
             "resources/unsubscribe", mcp_types.UnsubscribeRequestParams, self.unsubscribe

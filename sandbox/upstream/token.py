@@ -74,7 +74,7 @@ class UpstreamTokenMinter:
         return jwt.encode(header, payload, self.key)
 
     def jwks(self) -> dict[str, Any]:
-        return KeySet([self.key]).as_dict(private=False)
+        return dict(KeySet([self.key]).as_dict(private=False))
 
     def jwks_route(self) -> Route:
         async def jwks(request: Request) -> JSONResponse:

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import httpx
+from starlette.types import ASGIApp
 
 from sandbox.backends import BackendError, Upstream
 from sandbox.backends.keycloak.base import KeycloakLauncher, KeycloakStartError
@@ -16,7 +17,8 @@ from sandbox.settings import SandboxSettings
 
 class KeycloakBackend:
     name = "keycloak"
-    mount = None
+    # Keycloak runs beside the sandbox, never inside it.
+    mount: tuple[str, ASGIApp] | None = None
 
     def __init__(self, settings: SandboxSettings, realm: RealmFile, state_dir: Path) -> None:
         self.settings = settings

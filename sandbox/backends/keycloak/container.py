@@ -64,7 +64,7 @@ def _container_class() -> Callable[..., KeycloakContainer]:
         warnings.simplefilter("ignore", DeprecationWarning)
         from testcontainers.community.keycloak import KeycloakContainer
 
-    class HostNetworkKeycloakContainer(KeycloakContainer):  # type: ignore[misc]
+    class HostNetworkKeycloakContainer(KeycloakContainer):
         # testcontainers asks the engine for a published port even on the host network, where
         # none exists (the container's port is the host's): its readiness probe would never connect.
         def _get_exposed_port(self, port: int) -> int:

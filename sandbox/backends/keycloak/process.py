@@ -11,6 +11,7 @@ a session of its own that stops the group once our end of its stdin pipe closes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,10 +103,8 @@ class ProcessGroup:
             self._watchdog.stdin.close()
 
     def _reap(self, wait: bool = False) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5.0 if wait else 0)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _watch(pgid: int) -> subprocess.Popen[bytes]:
@@ -157,10 +156,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def stop_at_exit(stoppable: Stoppable) -> None:
