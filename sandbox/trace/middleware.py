@@ -70,79 +70,102 @@ class TraceMiddleware:
         if scope["type"] != "http" or not self.tracer.recorder.enabled or not self.classifier.traced(scope["path"]):
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        is_mcp = self.classifier.is_mcp(path)
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-        query = scope.get("query_string", b"").decode("latin-1")
-        host = headers.get("host", "")
-        client = scope.get("client")
-        hop = Hop(
-            method=scope["method"],
-            url=f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}"
-            + (f"?{query}" if query else ""),
-            path=path,
-            query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
-            headers=headers,
-            seq=self.tracer.recorder.next_seq(),
-            started=time.time(),
-            peer=f"{client[0]}:{client[1]}" if client else "",
-        )
-        content_type = headers.get("content-type", "")
-        capture_request = scope["method"] in ("POST", "PUT", "DELETE") and (
-            "form" in content_type or "json" in content_type
-        )
-        request_body = _CappedBody(MAX_MCP_BODY if is_mcp else MAX_BODY)
-        response_body = _CappedBody(MAX_BODY)
-        state = {"capture": False, "done": False}
-        started = time.perf_counter()
-        flow = None if is_mcp else self.tracer.begin(hop)
-
-        def finish() -> None:
-            if state["done"]:
-                return
-            state["done"] = True
-            hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            if capture_request and (body := request_body.whole()) is not None:
-                hop.form, hop.json = _parse_body(content_type, body)
-            if body := response_body.whole():
-                response_type = hop.response_headers.get("content-type", "")
-                if "json" in response_type:
-                    hop.response_json = _parse_body("json", body)[1]
-                elif "html" in response_type:
-                    hop.response_text = body.decode("utf-8", "replace")
-            self.tracer.finish(hop, flow)
-
-        async def traced_receive() -> Message:
-            message = await receive()
-            if capture_request and message["type"] == "http.request":
-                request_body.add(message.get("body", b""))
-            return message
-
-        async def traced_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                hop.status = message["status"]
-                hop.response_headers = {
-                    key.decode("latin-1").lower(): value.decode("latin-1")
-                    for key, value in message.get("headers", [])
-                    if key.lower() in CAPTURED_RESPONSE_HEADERS
-                }
-                if is_mcp:
-                    finish()  # never wait on a stream
-                else:
-                    response_type = hop.response_headers.get("content-type", "")
-                    state["capture"] = "json" in response_type or (
-                        "html" in response_type and self.classifier.wants_html(path)
-                    )
-            elif message["type"] == "http.response.body" and not state["done"]:
-                if state["capture"]:
-                    response_body.add(message.get("body", b""))
-                if not message.get("more_body", False):
-                    finish()
-            await send(message)
-
-        token = current_flow.set(flow)
+        exchange = _Exchange(self.tracer, scope)
+        token = current_flow.set(exchange.flow)
         try:
-            await self.app(scope, traced_receive, traced_send)
+            await self.app(scope, exchange.receiving(receive), exchange.sending(send))
         finally:
             current_flow.reset(token)
-            finish()
+            exchange.finish()
+
+
+def _hop(scope: Scope, headers: dict[str, str], seq: int) -> Hop:
+    path: str = scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    client = scope.get("client")
+    return Hop(
+        method=scope["method"],
+        url=f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{scope.get('root_path', '')}{path}"
+        + (f"?{query}" if query else ""),
+        path=path,
+        query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
+        headers=headers,
+        seq=seq,
+        started=time.time(),
+        peer=f"{client[0]}:{client[1]}" if client else "",
+    )
+
+
+class _Exchange:
+    """One request and its response as they pass: the hop they make, finished exactly once."""
+
+    def __init__(self, tracer: Tracer, scope: Scope) -> None:
+        self.tracer = tracer
+        self.path: str = scope["path"]
+        self.is_mcp = tracer.classifier.is_mcp(self.path)
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        self.hop = _hop(scope, headers, tracer.recorder.next_seq())
+        self.content_type = headers.get("content-type", "")
+        self.capture_request = scope["method"] in ("POST", "PUT", "DELETE") and (
+            "form" in self.content_type or "json" in self.content_type
+        )
+        self.request_body = _CappedBody(MAX_MCP_BODY if self.is_mcp else MAX_BODY)
+        self.response_body = _CappedBody(MAX_BODY)
+        self.capture_response = False
+        self.done = False
+        self.started = time.perf_counter()
+        self.flow = None if self.is_mcp else tracer.begin(self.hop)
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        hop = self.hop
+        hop.duration_ms = round((time.perf_counter() - self.started) * 1000, 2)
+        if self.capture_request and (body := self.request_body.whole()) is not None:
+            hop.form, hop.json = _parse_body(self.content_type, body)
+        if body := self.response_body.whole():
+            response_type = hop.response_headers.get("content-type", "")
+            if "json" in response_type:
+                hop.response_json = _parse_body("json", body)[1]
+            elif "html" in response_type:
+                hop.response_text = body.decode("utf-8", "replace")
+        self.tracer.finish(hop, self.flow)
+
+    def receiving(self, receive: Receive) -> Receive:
+        async def traced_receive() -> Message:
+            message = await receive()
+            if self.capture_request and message["type"] == "http.request":
+                self.request_body.add(message.get("body", b""))
+            return message
+
+        return traced_receive
+
+    def sending(self, send: Send) -> Send:
+        async def traced_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.response_started(message)
+            elif message["type"] == "http.response.body" and not self.done:
+                if self.capture_response:
+                    self.response_body.add(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self.finish()
+            await send(message)
+
+        return traced_send
+
+    def response_started(self, message: Message) -> None:
+        hop = self.hop
+        hop.status = message["status"]
+        hop.response_headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in message.get("headers", [])
+            if key.lower() in CAPTURED_RESPONSE_HEADERS
+        }
+        if self.is_mcp:
+            self.finish()  # never wait on a stream
+        else:
+            response_type = hop.response_headers.get("content-type", "")
+            self.capture_response = "json" in response_type or (
+                "html" in response_type and self.tracer.classifier.wants_html(self.path)
+            )

@@ -118,6 +118,48 @@ HOP_HEADERS = frozenset(
 
 
 def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRecorder) -> list[Step]:
+    """The hop's own step, then what it implies: the proxy's redirect upstream, the tokens it issued."""
+    params = _request_params(hop, kind)
+    body = hop.response_json if isinstance(hop.response_json, dict) else None
+    response: dict[str, Any] = {"headers": _headers(hop.response_headers, SHOWN_RESPONSE_HEADERS)}
+    if body is not None:
+        response["body"] = mask_json(body)
+    jwts: list[dict[str, Any]] = []
+    if hop.bearer and (decoded := decode_jwt("bearer", hop.bearer)):
+        jwts.append(decoded)
+    jwts += _jwts(hop.params, ("refresh_token", "token"))
+    issued = _jwts(body, TOKEN_FIELDS) if body else []
+    steps = [
+        Step(
+            kind=kind.kind,
+            source=kind.source,
+            target=kind.target,
+            seq=hop.seq,
+            started=hop.started,
+            method=hop.method,
+            url=mask_url(hop.url),
+            status=hop.status,
+            params=params,
+            response=response,
+            jwts=jwts + ([] if kind.kind == "token_exchange" else issued),
+            note=_note(hop, kind.kind, params),
+            duration_ms=hop.duration_ms,
+        )
+    ]
+    location = hop.location_params
+    if (
+        kind.kind in ("authorize", "consent_decided")
+        and location.get("client_id") == upstream_client_id
+        and "state" in location
+    ):
+        steps.append(_upstream_redirect(hop, location, recorder))
+    if kind.kind == "token_exchange" and issued:
+        steps.append(_token_issued(hop, kind, body, issued, recorder))
+    return steps
+
+
+def _request_params(hop: Hop, kind: Kind) -> dict[str, Any]:
+    """What the request carried, masked: MCP params, JSON or form fields, and the headers worth showing."""
     if kind.kind in ("mcp_call", "upstream_mcp", "step_up"):
         params = _mcp_params(hop)
     elif isinstance(hop.json, dict) and not hop.form:
@@ -130,72 +172,46 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
         request_headers = _headers(hop.headers, tuple(name for name in hop.headers if name not in HOP_HEADERS))
     if request_headers.get("authorization") or kind.kind != "mcp_call":
         params = {**params, **{f"header {k}": v for k, v in request_headers.items() if k != "user-agent"}}
-    body = hop.response_json if isinstance(hop.response_json, dict) else None
-    response: dict[str, Any] = {"headers": _headers(hop.response_headers, SHOWN_RESPONSE_HEADERS)}
-    if body is not None:
-        response["body"] = mask_json(body)
-    jwts: list[dict[str, Any]] = []
-    if hop.bearer and (decoded := decode_jwt("bearer", hop.bearer)):
-        jwts.append(decoded)
-    jwts += _jwts(hop.params, ("refresh_token", "token"))
-    issued = _jwts(body, TOKEN_FIELDS) if body else []
-    main = Step(
-        kind=kind.kind,
-        source=kind.source,
-        target=kind.target,
-        seq=hop.seq,
+    return params
+
+
+def _upstream_redirect(hop: Hop, location: dict[str, str], recorder: FlowRecorder) -> Step:
+    """The proxy sending the browser on to the IdP with its own transaction state."""
+    return Step(
+        kind="upstream_redirect",
+        source="proxy",
+        target="browser",
+        seq=recorder.next_seq(),
         started=hop.started,
-        method=hop.method,
-        url=mask_url(hop.url),
+        method="302",
+        url=mask_url(hop.location or ""),
         status=hop.status,
-        params=params,
-        response=response,
-        jwts=jwts + ([] if kind.kind == "token_exchange" else issued),
-        note=_note(hop, kind.kind, params),
-        duration_ms=hop.duration_ms,
+        params=mask_params(location),
+        note=f"state = transaction {location['state'][:8]}… · PKCE {location.get('code_challenge_method', 'none')}",
     )
-    steps = [main]
-    location = hop.location_params
-    if (
-        kind.kind in ("authorize", "consent_decided")
-        and location.get("client_id") == upstream_client_id
-        and "state" in location
-    ):
-        steps.append(
-            Step(
-                kind="upstream_redirect",
-                source="proxy",
-                target="browser",
-                seq=recorder.next_seq(),
-                started=hop.started,
-                method="302",
-                url=mask_url(hop.location or ""),
-                status=hop.status,
-                params=mask_params(location),
-                note=f"state = transaction {location['state'][:8]}… · PKCE {location.get('code_challenge_method', 'none')}",
-            )
-        )
-    if kind.kind == "token_exchange" and issued:
-        claims = issued[0]["claims"]
-        steps.append(
-            Step(
-                kind="token_issued",
-                source=kind.target,
-                target="client",
-                seq=recorder.next_seq(),
-                started=hop.started,
-                method="",
-                url="",
-                status=hop.status,
-                params={
-                    "token_type": body.get("token_type"),
-                    "expires_in": body.get("expires_in"),
-                    "scope": body.get("scope"),
-                }
-                if body
-                else {},
-                jwts=issued,
-                note=f"iss={claims.get('iss')} aud={claims.get('aud')}",
-            )
-        )
-    return steps
+
+
+def _token_issued(
+    hop: Hop, kind: Kind, body: dict[str, Any] | None, issued: list[dict[str, Any]], recorder: FlowRecorder
+) -> Step:
+    """The tokens a token exchange handed back, as a step of their own."""
+    claims = issued[0]["claims"]
+    return Step(
+        kind="token_issued",
+        source=kind.target,
+        target="client",
+        seq=recorder.next_seq(),
+        started=hop.started,
+        method="",
+        url="",
+        status=hop.status,
+        params={
+            "token_type": body.get("token_type"),
+            "expires_in": body.get("expires_in"),
+            "scope": body.get("scope"),
+        }
+        if body
+        else {},
+        jwts=issued,
+        note=f"iss={claims.get('iss')} aud={claims.get('aud')}",
+    )
