@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx2
@@ -22,6 +22,9 @@ from fastmcp.server.auth.cimd import CIMDDocument, CIMDFetcher, CIMDFetchError, 
 from httpx2._client import EventHook
 
 from sandbox.tls import LOOPBACK_NAMES, client_context
+
+if TYPE_CHECKING:
+    from sandbox.trace.upstream import ClientHooks
 
 
 def is_loopback_document(url: str) -> bool:
@@ -37,7 +40,7 @@ class LoopbackCIMDFetcher(CIMDFetcher):
     authorization. Size limit, timeout, no redirects and the document checks are FastMCP's.
     """
 
-    def __init__(self, ca_files: list[Path], trace_hooks: Any = None) -> None:
+    def __init__(self, ca_files: list[Path], trace_hooks: ClientHooks | None = None) -> None:
         super().__init__()
         self.ca_files = ca_files
         self.trace_hooks = trace_hooks

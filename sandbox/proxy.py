@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fastmcp.server.auth.cimd import CIMDFetcher
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration, OIDCProxy
 from key_value.aio.protocols import AsyncKeyValue
@@ -18,6 +19,9 @@ from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
 from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
 from sandbox.tls import LocalCA
+
+if TYPE_CHECKING:
+    from sandbox.trace.upstream import ClientHooks
 
 CALLBACK_PATH = "/auth/callback"
 # MCP clients listen on a random loopback port; both loopback spellings are in use.
@@ -36,7 +40,7 @@ class SandboxOIDCProxy(StepUpClientScopes, ProxyWorkarounds, OIDCProxy):
     """
 
     # Set by the flow trace: event hooks for the proxy's own calls to the IdP.
-    trace_hooks: Any = None
+    trace_hooks: ClientHooks | None = None
 
     def __init__(self, *, discovery: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._discovery = discovery
@@ -50,7 +54,7 @@ class SandboxOIDCProxy(StepUpClientScopes, ProxyWorkarounds, OIDCProxy):
         return client
 
     @property
-    def cimd_fetcher(self) -> Any:
+    def cimd_fetcher(self) -> CIMDFetcher | None:
         """The Client ID Metadata Document fetcher (sandbox/cimd.py), for the trace; None without CIMD."""
         return self._cimd_manager._fetcher if self._cimd_manager is not None else None
 

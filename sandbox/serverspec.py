@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
 
 from fastmcp import FastMCP
 
@@ -36,7 +35,7 @@ def load_server(spec: str) -> FastMCP:
         raise ServerSpecError(
             f"server spec {spec!r}: importing {module_name} failed: {type(exc).__name__}: {_one_line(exc)}"
         ) from None
-    target: Any = module
+    target: object = module
     for part in attr_path.split("."):
         try:
             target = getattr(target, part)

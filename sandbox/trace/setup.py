@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastmcp.server.auth import AuthProvider
 
 from sandbox.backends import Upstream
+from sandbox.cimd import LoopbackCIMDFetcher
+from sandbox.proxy import SandboxOIDCProxy
 from sandbox.settings import SandboxSettings
 from sandbox.trace.correlate import Correlator
 from sandbox.trace.hops import Classifier
@@ -17,14 +20,17 @@ from sandbox.trace.upstream import DocumentFetchHooks, UpstreamHooks
 from sandbox.trace.upstream_mcp import UpstreamMcpHooks
 from sandbox.trace.views import trace_router
 
+if TYPE_CHECKING:
+    from sandbox.upstream.server import IdentityHttpClients
+
 
 def install_trace(
     app: FastAPI,
     settings: SandboxSettings,
     upstream: Upstream,
     upstream_client_id: str,
-    auth: Any,
-    upstream_mcp_clients: Any = None,
+    auth: AuthProvider | None,
+    upstream_mcp_clients: IdentityHttpClients | None = None,
 ) -> FlowRecorder:
     """Add the trace to ``app``; call before the root mount (its routes would be shadowed)."""
     recorder = FlowRecorder(max_flows=settings.trace_history, mode=settings.mode, enabled=settings.trace)
@@ -36,12 +42,12 @@ def install_trace(
     tracer = Tracer(recorder, classifier, Correlator(recorder, upstream_client_id=proxy_client))
     if settings.trace:
         app.add_middleware(TraceMiddleware, tracer=tracer)
-        if hasattr(auth, "trace_hooks"):
+        if isinstance(auth, SandboxOIDCProxy):  # not in native-dcr mode, where clients go to the IdP
             auth.trace_hooks = UpstreamHooks(tracer, settings.base_url)
+            if isinstance(fetcher := auth.cimd_fetcher, LoopbackCIMDFetcher):
+                fetcher.trace_hooks = DocumentFetchHooks(tracer, settings.base_url)
         if upstream_mcp_clients is not None:  # upstream mode: the proxy's calls to the MCP server behind it
             upstream_mcp_clients.trace_hooks = UpstreamMcpHooks(tracer)
-        if (fetcher := getattr(auth, "cimd_fetcher", None)) is not None and hasattr(fetcher, "trace_hooks"):
-            fetcher.trace_hooks = DocumentFetchHooks(tracer, settings.base_url)
     app.include_router(trace_router(recorder))
     app.state.trace = recorder
     return recorder

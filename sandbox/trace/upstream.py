@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
+
+import httpx2
 
 from sandbox.trace.hops import Hop, Kind, token_kind
 from sandbox.trace.tracer import Tracer, current_flow
+
+
+class ClientHooks(Protocol):
+    """Event hooks for an HTTP client the sandbox makes calls with (the proxy's, the CIMD fetcher's, upstream MCP)."""
+
+    def install(self, http_client: httpx2.AsyncClient) -> None: ...
 
 
 def upstream_kind(hop: Hop) -> Kind:
@@ -31,7 +39,7 @@ def upstream_kind(hop: Hop) -> Kind:
     return Kind("other", "proxy", "idp")
 
 
-def answered(hop: Hop, response: Any, started: float) -> None:
+def answered(hop: Hop, response: httpx2.Response, started: float) -> None:
     """Status, headers and duration of an outgoing call (httpx event hooks), onto its hop."""
     hop.status = response.status_code
     hop.response_headers = {k.lower(): v for k, v in response.headers.items()}
@@ -48,7 +56,7 @@ class UpstreamHooks:
         self.tracer = tracer
         self.local_origin = local_origin.rstrip("/")
 
-    def install(self, http_client: Any) -> None:
+    def install(self, http_client: httpx2.AsyncClient) -> None:
         hooks = http_client.event_hooks
         hooks.setdefault("request", []).append(self.on_request)
         hooks.setdefault("response", []).append(self.on_response)
@@ -59,7 +67,7 @@ class UpstreamHooks:
         origin = f"{parts.scheme}://{parts.netloc}"
         return origin == self.local_origin
 
-    async def on_request(self, request: Any) -> None:
+    async def on_request(self, request: httpx2.Request) -> None:
         url = str(request.url)
         if not self.tracer.recorder.enabled or self._local(url):
             return
@@ -70,9 +78,7 @@ class UpstreamHooks:
             method=request.method,
             url=url,
             path=request.url.path,
-            query=dict(
-                parse_qsl(request.url.query if isinstance(request.url.query, str) else request.url.query.decode())
-            ),
+            query=dict(parse_qsl(request.url.query.decode())),
             headers=headers,
             seq=self.tracer.recorder.next_seq(),
             started=time.time(),
@@ -80,7 +86,7 @@ class UpstreamHooks:
         )
         request.extensions["sandbox_trace"] = (hop, current_flow.get(), time.perf_counter())
 
-    async def on_response(self, response: Any) -> None:
+    async def on_response(self, response: httpx2.Response) -> None:
         traced = response.request.extensions.get("sandbox_trace")
         if traced is None:
             return

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+import httpx2
 from fastmcp.server.dependencies import get_http_request
 
 from sandbox.trace.hops import Hop, Kind
@@ -30,7 +31,7 @@ class UpstreamMcpHooks:
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
 
-    def install(self, http_client: Any) -> None:
+    def install(self, http_client: httpx2.AsyncClient) -> None:
         http_client.event_hooks.setdefault("request", []).append(self.on_request)
         http_client.event_hooks.setdefault("response", []).append(self.on_response)
 
@@ -47,7 +48,7 @@ class UpstreamMcpHooks:
         )
         return self.tracer.correlator.flow_for(front, "mcp_call")
 
-    async def on_request(self, request: Any) -> None:
+    async def on_request(self, request: httpx2.Request) -> None:
         if not self.tracer.recorder.enabled:
             return
         flow = self._front_flow()
@@ -69,7 +70,7 @@ class UpstreamMcpHooks:
         )
         request.extensions["sandbox_trace_upstream"] = (hop, flow, time.perf_counter())
 
-    async def on_response(self, response: Any) -> None:
+    async def on_response(self, response: httpx2.Response) -> None:
         traced = response.request.extensions.get("sandbox_trace_upstream")
         if traced is None:
             return

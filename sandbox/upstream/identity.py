@@ -149,7 +149,7 @@ def claim_value(claims: Mapping[str, Any], scopes: Iterable[str], source: str) -
         return ",".join(str(role) for role in roles)
     if source == "scopes":
         return " ".join(scopes)
-    value: Any = claims
+    value: object = claims
     for part in source.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     if value is None:

@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import mcp_types
@@ -51,6 +51,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from sandbox.upstream.identity import IdentityHeaders
 from sandbox.upstream.subscriptions import SubscriptionRelay
 from sandbox.upstream.token import UpstreamTokenMinter
+
+if TYPE_CHECKING:
+    from sandbox.trace.upstream import ClientHooks
 
 log = logging.getLogger("sandbox.upstream")
 
@@ -92,7 +95,7 @@ class IdentityHttpClients:
     """
 
     # Set by the flow trace: event hooks recording each call to the upstream.
-    trace_hooks: Any = None
+    trace_hooks: ClientHooks | None = None
 
     def __init__(self, identity: IdentityHeaders, minter: UpstreamTokenMinter | None, timeout: float) -> None:
         self.identity = identity

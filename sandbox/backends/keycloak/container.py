@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sandbox.backends.keycloak.base import (
     ADMIN_PASSWORD,
@@ -87,7 +87,7 @@ class ContainerLauncher(LauncherContext):
         ready_timeout: float = 180.0,
         progress: Progress | None = None,
         network: str = DEFAULT_NETWORK,
-        container_class: Callable[..., Any] | None = None,
+        container_class: Callable[..., KeycloakContainer] | None = None,
         testcontainers_settings: Callable[[Progress, float], AbstractContextManager[None]] = launcher_settings,
     ) -> None:
         self.realm_file = Path(realm_file)
@@ -102,7 +102,7 @@ class ContainerLauncher(LauncherContext):
         self.log_file = keycloak_root(cache_dir or default_cache_dir()) / "logs" / f"keycloak-container-{port}.log"
         self._container_class = container_class or _container_class()
         self._testcontainers_settings = testcontainers_settings
-        self._container: Any = None
+        self._container: KeycloakContainer | None = None
 
     @property
     def host_network(self) -> bool:
@@ -117,7 +117,7 @@ class ContainerLauncher(LauncherContext):
             command += f" --http-host=127.0.0.1 --http-port={self.port} --http-management-port={self.management_port}"
         return command
 
-    def build_container(self) -> Any:
+    def build_container(self) -> KeycloakContainer:
         http_port, management_port = (
             (self.port, self.management_port) if self.host_network else (CONTAINER_HTTP_PORT, CONTAINER_MANAGEMENT_PORT)
         )
@@ -192,7 +192,7 @@ class ContainerLauncher(LauncherContext):
         finally:
             container.stop()
 
-    def _save_logs(self, container: Any) -> None:
+    def _save_logs(self, container: KeycloakContainer) -> None:
         try:
             stdout, stderr = container.get_logs()
         except Exception:
@@ -208,11 +208,12 @@ class ContainerLauncher(LauncherContext):
         return KeycloakStartError(f"{cause} (log: {self.log_file})")
 
 
-def bind_on_loopback(container: Any, container_port: int, host_port: int) -> None:
+def bind_on_loopback(container: KeycloakContainer, container_port: int, host_port: int) -> None:
     """Publish a container port on 127.0.0.1 only: the admin console's admin/admin must not face the network."""
     container.with_bind_ports(container_port, host_port)
     # testcontainers' with_bind_ports takes no interface; the Docker SDK accepts (host_ip, host_port).
-    container.ports[str(container_port)] = ("127.0.0.1", host_port)
+    # testcontainers types the values as ports alone, though it hands them to the SDK as they are.
+    container.ports[str(container_port)] = ("127.0.0.1", host_port)  # type: ignore[assignment]
 
 
 def _hint(exc: BaseException) -> str:
