@@ -16,12 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError
-from requests import Response
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
@@ -212,7 +210,7 @@ class IdpControl:
     def _map_roles(self, operation: str, username: str, roles: Iterable[str], *, add: bool) -> None:
         user_id = self.user_id(username)
         self._original_roles.setdefault(username.lower(), self._direct_roles(user_id))
-        reps = [self._call(operation, partial(self.admin.get_realm_role, name)) for name in roles]
+        reps = [self._call(operation, lambda name=name: self.admin.get_realm_role(name)) for name in roles]
         if not reps:
             return
         if add:
@@ -228,9 +226,7 @@ class IdpControl:
     def set_claims(self, username: str, **claims: Any) -> dict[str, Any]:
         """Merge these claims into the user's access and ID tokens and userinfo (replacing earlier ones)."""
         user_id = self._mock_user_id("set_claims", username)
-        return cast(
-            dict[str, Any], self._x("set_claims", "PUT", f"users/{user_id}/claims", {"claims": claims})["claims"]
-        )
+        return self._x("set_claims", "PUT", f"users/{user_id}/claims", {"claims": claims})["claims"]
 
     def clear_claims(self, username: str) -> None:
         user_id = self._mock_user_id("clear_claims", username)
@@ -245,12 +241,12 @@ class IdpControl:
 
     def advance_clock(self, seconds: float) -> float:
         """Move the IdP's clock forward (or back); tokens it issued expire by its clock. Returns the offset."""
-        return cast(float, self._x("advance_clock", "POST", "clock/advance", {"seconds": seconds})["offset"])
+        return self._x("advance_clock", "POST", "clock/advance", {"seconds": seconds})["offset"]
 
     def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """A new signing key; the old one stays in the JWKS for ``grace_seconds`` (or is dropped). Returns the new kid."""
         body = {"keep_old": keep_old, "grace_seconds": grace_seconds}
-        kid = cast(str, self._x("rotate_keys", "POST", "keys/rotate", body)["kid"])
+        kid = self._x("rotate_keys", "POST", "keys/rotate", body)["kid"]
         if self._on_key_rotation is not None:
             self._on_key_rotation()
         return kid
@@ -268,7 +264,7 @@ class IdpControl:
 
     def faults(self) -> list[dict[str, Any]]:
         """The armed faults, with how often each has fired."""
-        return cast(list[dict[str, Any]], self._x("faults", "GET", "faults")["faults"])
+        return self._x("faults", "GET", "faults")["faults"]
 
     def clear_faults(self) -> None:
         self._x("clear_faults", "DELETE", "faults")
@@ -307,7 +303,7 @@ class IdpControl:
 
     def _reset_users(self) -> None:
         for username in sorted(self._created):
-            if self._call("reset", partial(self.admin.get_user_id, username)) is not None:
+            if self._call("reset", lambda: self.admin.get_user_id(username)) is not None:
                 self.delete_user(username)
             self.credentials.pop(username, None)
         self._created.clear()
@@ -316,27 +312,27 @@ class IdpControl:
             if password is not None:
                 fields["credentials"] = [{"type": "password", "value": password, "temporary": False}]
                 self.credentials[username] = password
-            created = self._call("reset", partial(self.admin.create_user, fields))
+            user_id = self._call("reset", lambda: self.admin.create_user(fields))
             if roles:
                 wanted = [self.admin.get_realm_role(name) for name in sorted(roles)]
-                self._call("reset", partial(self.admin.assign_realm_roles, created, wanted))
+                self._call("reset", lambda: self.admin.assign_realm_roles(user_id, wanted))
             self._original_roles.pop(username, None)
             self._original_passwords.pop(username, None)
         self._deleted.clear()
         for username, roles in self._original_roles.items():
-            user_id = self._call("reset", partial(self.admin.get_user_id, username))
+            user_id = self._call("reset", lambda: self.admin.get_user_id(username))
             if user_id is None:
                 continue
             now = self._direct_roles(user_id)
             if extra := [self.admin.get_realm_role(name) for name in now - roles]:
-                self._call("reset", partial(self.admin.delete_realm_roles_of_user, user_id, extra))
+                self._call("reset", lambda: self.admin.delete_realm_roles_of_user(user_id, extra))
             if missing := [self.admin.get_realm_role(name) for name in roles - now]:
-                self._call("reset", partial(self.admin.assign_realm_roles, user_id, missing))
+                self._call("reset", lambda: self.admin.assign_realm_roles(user_id, missing))
         self._original_roles.clear()
         for username, password in self._original_passwords.items():
-            user_id = self._call("reset", partial(self.admin.get_user_id, username))
+            user_id = self._call("reset", lambda: self.admin.get_user_id(username))
             if user_id is not None and password is not None:
-                self._call("reset", partial(self.admin.set_user_password, user_id, password, temporary=False))
+                self._call("reset", lambda: self.admin.set_user_password(user_id, password, temporary=False))
                 self.credentials[username] = password
         self._original_passwords.clear()
 
@@ -360,21 +356,21 @@ class IdpControl:
             except ValueError:
                 detail = response.text[:200]
             raise IdpControlError(f"idp.{operation}() refused by the mock (HTTP {response.status_code}): {detail}")
-        return cast(dict[str, Any], response.json()) if response.content else {}
+        return response.json() if response.content else {}
 
-    def _send(self, operation: str, method: str, path: str, body: dict[str, Any] | None = None) -> Response:
+    def _send(self, operation: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         self._require_mock(operation)
         self._mock_touched = True
         url = f"admin/realms/{self.realm}/x-mock/{path}"
         connection = self.admin.connection
         data = json.dumps(body) if body is not None else None
 
-        def send() -> Response:
+        def send() -> Any:
             if method == "GET":
                 return connection.raw_get(url)
             if method == "DELETE":
                 return connection.raw_delete(url)
-            return cast(Response, getattr(connection, f"raw_{method.lower()}")(url, data=data))
+            return getattr(connection, f"raw_{method.lower()}")(url, data=data)
 
         response = send()
         if response.status_code == 401:  # the admin token expired (e.g. the mock's clock moved on)
@@ -390,7 +386,11 @@ class IdpControl:
                 self.admin.connection.get_token()  # the admin token expired; once more with a new one
                 return action()
         except KeycloakError as exc:
-            body = exc.response_body.decode(errors="replace") if exc.response_body else ""
-            message = exc.error_message
-            reason = message.decode(errors="replace") if isinstance(message, bytes) else message
-            raise IdpControlError(f"idp.{operation}() failed (HTTP {exc.response_code}): {body or reason}") from exc
+            body = (
+                exc.response_body.decode(errors="replace")
+                if isinstance(exc.response_body, bytes)
+                else exc.response_body
+            )
+            raise IdpControlError(
+                f"idp.{operation}() failed (HTTP {exc.response_code}): {body or exc.error_message}"
+            ) from exc
