@@ -12,7 +12,7 @@ CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox lint test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench browser node mcp-peers js-peers install clean
+.PHONY: sandbox lint test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench bench-tools browser node mcp-peers js-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
@@ -115,7 +115,20 @@ test-sandbox-image: sandbox-image
 fidelity-record: $(STAMP)
 	$(PYTEST) e2e/test_fidelity.py --backend keycloak --fidelity-record
 
-bench: $(STAMP) mcp-peers
+# What bench/bench_peers.py needs from Debian: wrk for throughput, a JRE and Maven for navikt's
+# mock-oauth2-server. Installed when root with apt-get; elsewhere each missing one is named.
+BENCH_DEBS := wrk:wrk java:default-jre-headless mvn:maven
+bench-tools: | $(NODE)
+	@missing=""; for pair in $(BENCH_DEBS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q $$missing; \
+	else echo "bench: missing Debian packages:$$missing (the bench skips what needs them)"; fi
+
+# The peers (oidc-provider-mock, navikt mock-oauth2-server, oauth2-mock-server) install
+# themselves into .tools/peers on first use (bench/peers.py).
+bench: $(STAMP) mcp-peers bench-tools
+	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_mock_idp.py
 	$(BIN)/python bench/bench_sandbox.py --backend mock
 	$(BIN)/python bench/bench_registration.py

@@ -1,0 +1,185 @@
+"""The mock IdP side by side with its peers, in one run, interleaved (a script, not a test).
+
+Each round starts every contender once, in a rotated order, so a load change on the shared
+machine falls on all of them alike; the figures are medians over the rounds:
+- cold start: process spawn until discovery answers 200, polled every 10 ms;
+- token and JWKS throughput at 1 and 8 connections, by wrk replaying one request;
+- RSS (the process's resident memory) after those runs.
+The last column is this project's figure over the best peer's (throughput: > 1 is ahead;
+cold start and memory: < 1 is ahead). Contenders: bench/peers.py.
+
+    .venv/bin/python bench/bench_peers.py [--rounds 3] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from peers import ROOT, Contender, Request, installed
+
+from sandbox.testing.server import free_port
+
+POLL = 0.010
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    label: str
+    unit: str
+    higher_is_better: bool
+
+
+MEASURES = [
+    Measure("cold start to discovery 200", "ms", False),
+    Measure("token, c1", "req/s", True),
+    Measure("token, c8", "req/s", True),
+    Measure("JWKS, c1", "req/s", True),
+    Measure("JWKS, c8", "req/s", True),
+    Measure("RSS after warm-up", "MiB", False),
+]
+
+
+def cold_start(contender: Contender, port: int, state: Path) -> tuple[subprocess.Popen[bytes], float]:
+    """Spawn and poll discovery every 10 ms; the clock starts just before the spawn."""
+    url = contender.urls(port).discovery
+    env = {**os.environ, **contender.env(port)}
+    command = contender.command(port, state)
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=state, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with httpx.Client(timeout=1.0) as http:
+        while time.perf_counter() - started < START_TIMEOUT:
+            if process.poll() is not None:
+                raise RuntimeError(f"{contender.name} exited during start-up (status {process.returncode})")
+            try:
+                if http.get(url).status_code == 200:
+                    return process, (time.perf_counter() - started) * 1000
+            except httpx.TransportError:
+                pass
+            time.sleep(POLL)
+    process.kill()
+    raise RuntimeError(f"{contender.name}: no discovery 200 within {START_TIMEOUT:.0f} s")
+
+
+def wrk(request: Request, connections: int, seconds: int, script_dir: Path) -> float:
+    """Requests per second wrk reaches; a non-2xx answer or a socket error voids the figure."""
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s"]
+    if request.body is not None:
+        script = script_dir / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {request.body!r}\n"
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n',
+            encoding="utf-8",
+        )
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, request.url], capture_output=True, text=True, check=True).stdout
+    # A read error is a server closing the connection after its answer (navikt does, each
+    # time); wrk then reconnects, and that cost is the server's, so it stays in the figure.
+    if "Non-2xx" in output or re.search(r"Socket errors: connect [1-9]|(write|timeout) [1-9]", output):
+        raise RuntimeError(f"wrk saw errors for {request.url}:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no rate for {request.url}:\n{output}")
+    return float(match.group(1))
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def one_round(contender: Contender, seconds: int) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp:
+        state = Path(tmp)
+        port = free_port()
+        process, started_ms = cold_start(contender, port, state)
+        try:
+            running = contender.prepare(contender.urls(port))
+            for request in (running.token, Request(running.jwks)):  # warm-up: JIT, caches, pools
+                wrk(request, 8, 1, state)
+            figures = [started_ms]
+            for request in (running.token, Request(running.jwks)):
+                figures += [wrk(request, connections, seconds, state) for connections in (1, 8)]
+            figures.append(rss_mib(process.pid))
+            return figures
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def ratio_cell(ours: float, best: float, measure: Measure) -> str:
+    value = ours / best if best else float("nan")
+    ahead = value >= 1 if measure.higher_is_better else value <= 1
+    return f"{value:.2f} {'ahead' if ahead else 'behind'}"
+
+
+def print_table(names: list[str], results: dict[str, list[list[float]]], rounds: int) -> None:
+    ours, peers = names[0], names[1:]
+    header = ["", *names, "mock_idp / best peer"]
+    rows = [header]
+    for index, measure in enumerate(MEASURES):
+        medians = {name: statistics.median(r[index] for r in results[name]) for name in names if results[name]}
+        row = [f"{measure.label} ({measure.unit})"]
+        row += [f"{medians[name]:,.0f}" if name in medians else "-" for name in names]
+        peer_values = [medians[name] for name in peers if name in medians]
+        if ours in medians and peer_values:
+            best = max(peer_values) if measure.higher_is_better else min(peer_values)
+            row.append(ratio_cell(medians[ours], best, measure))
+        else:
+            row.append("-")
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    load = os.getloadavg()
+    print(f"\nmock IdP vs peers: medians of {rounds} interleaved rounds, {os.cpu_count()} cores, load {load[0]:.2f}")
+    for row in rows:
+        print(
+            "  "
+            + "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=3, help="wrk duration per figure")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    contenders = installed()
+    results: dict[str, list[list[float]]] = {contender.name: [] for contender in contenders}
+    for number in range(args.rounds):
+        # Rotate the order each round: no contender always runs first (or right after a JVM).
+        order = contenders[number % len(contenders) :] + contenders[: number % len(contenders)]
+        for contender in order:
+            try:
+                results[contender.name].append(one_round(contender, args.seconds))
+            except (RuntimeError, OSError, subprocess.CalledProcessError, KeyError, httpx.HTTPError) as exc:
+                print(f"bench: {contender.name}, round {number + 1}: {exc}", flush=True)
+        print(f"bench: round {number + 1}/{args.rounds} done", flush=True)
+    print_table([contender.name for contender in contenders], results, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
