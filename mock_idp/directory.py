@@ -41,23 +41,21 @@ class Directory:
         self._replay()
 
     def _replay(self) -> None:
-        users: dict[str, Any] = self.store.overlay.get("users", {})
+        users = self.store.overlay_users()
         kept = [user for user in self.realm.user_list if user.username not in users]
         for username, rep in users.items():
             if rep is not None:
                 kept.extend(_validated(User, rep, f"overlay user {username!r}"))
         self.realm.user_list = kept
         declared = {role.name for role in self.realm.roles.realm}
-        for name, rep in self.store.overlay.get("roles", {}).items():
+        for name, rep in self.store.overlay_roles().items():
             if name not in declared:
                 self.realm.roles.realm.extend(_validated(Role, rep, f"overlay role {name!r}"))
         self.realm.forget_lookups()
 
     def _record_user(self, username: str, user: User | None) -> None:
-        users = self.store.overlay.setdefault("users", {})
-        users[username] = None if user is None else user.model_dump(by_alias=True, exclude_none=True)
+        self.store.record_user(username, None if user is None else user.model_dump(by_alias=True, exclude_none=True))
         self.realm.forget_lookups()
-        self.store.save()
 
     # -- users --------------------------------------------------------------------
 
@@ -128,10 +126,7 @@ class Directory:
 
     def delete_user(self, user: User) -> None:
         self.realm.user_list.remove(user)
-        for sid in [sid for sid, session in self.store.sessions.items() if session.username == user.username]:
-            self.store.end_session(sid)
-        self.store.extra_claims.pop(self.realm.user_id(user), None)
-        self.store.consents.pop(user.username, None)
+        self.store.forget_user(user.username, self.realm.user_id(user))
         self._record_user(user.username, None)
 
     def _replace(self, old: User, new: User) -> User:
@@ -186,8 +181,7 @@ class Directory:
         data = {k: v for k, v in rep.items() if k in ("name", "description", "attributes")}
         role = _validated(Role, data | {"id": str(uuid.uuid4())}, None)[0]
         self.realm.roles.realm.append(role)
-        self.store.overlay.setdefault("roles", {})[name] = role.model_dump(by_alias=True, exclude_none=True)
-        self.store.save()
+        self.store.record_role(name, role.model_dump(by_alias=True, exclude_none=True))
         return role
 
     def direct_roles(self, user: User) -> list[Role]:

@@ -8,7 +8,6 @@ the ``x-mock`` admin API: in-process callers can use those methods directly.
 from __future__ import annotations
 
 import hmac
-import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,19 @@ from typing import Any
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
 from mock_idp.directory import Directory
-from mock_idp.errors import SpecError
-from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Fault, Faults
+from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Faults
 from mock_idp.keys import KeyStore
 from mock_idp.master import MASTER
+from mock_idp.mock_controls import MockControls
 from mock_idp.realm import Client, Realm, User
 from mock_idp.store import ClientSession, Store, UserSession
 from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 
-LIFETIMES = ("access_token", "refresh_token", "code")
 # Keycloak 26.7 prefixes an online access token's jti with the grant that issued it.
 JTI_PREFIXES = {"authorization_code": "onrtac:", "password": "onrtro:", "refresh_token": "onrtrt:"}
-_MAX_LIFETIME = 10 * 365 * 86400
-_MAX_CLOCK_STEP = 100 * 365 * 86400
-# Claims that make a token what it is; per-user extra claims may not replace them.
-PROTECTED_CLAIMS = frozenset({"iss", "exp", "iat", "nbf", "jti", "typ", "azp", "sid", "nonce", "at_hash", "auth_time"})
 
 
-class IdentityProvider:
+class IdentityProvider(MockControls):
     def __init__(self, realm: Realm, issuer_base: str, state_dir: Path, clock: Clock | None = None) -> None:
         self.realm = realm
         self.issuer_base = issuer_base.rstrip("/")
@@ -50,8 +44,9 @@ class IdentityProvider:
 
     def find_client(self, client_id: str) -> Client | None:
         client = self.realm.clients.get(client_id)
-        if client is None and client_id in self.store.registered_clients:
-            client = Client.model_validate(self.store.registered_clients[client_id]["client"])
+        if client is None:
+            registered = self.store.registered(client_id)
+            client = registered.client if registered is not None else None
         return client
 
     def find_user(self, username: str) -> User | None:
@@ -90,20 +85,8 @@ class IdentityProvider:
     def live_session(self, sid: str | None) -> UserSession | None:
         return self.store.live_session(sid, self.session_idle_timeout, self.realm.sso_session_max_lifespan)
 
-    # -- lifespans (the realm's, unless overridden through set_lifetimes) ---------------
-
-    @property
-    def access_token_lifespan(self) -> int:
-        return self.store.lifetimes.get("access_token", self.realm.access_token_lifespan)
-
-    @property
-    def session_idle_timeout(self) -> int:
-        # A refresh token lives as long as its session may idle, as in Keycloak.
-        return self.store.lifetimes.get("refresh_token", self.realm.sso_session_idle_timeout)
-
-    @property
-    def code_lifespan(self) -> int:
-        return self.store.lifetimes.get("code", self.realm.access_code_lifespan)
+    def start_session(self, username: str, *, browser: bool = True) -> UserSession:
+        return self.store.start_session(username, browser=browser)
 
     def service_account(self, client: Client) -> User:
         for user in self.realm.user_list:
@@ -149,7 +132,7 @@ class IdentityProvider:
         }
         if session is not None:
             envelope["sid"] = session.sid
-        extra = self.store.extra_claims.get(subject.sub, {})
+        extra = self.store.extra_claims(subject.sub)
 
         access = {
             "exp": now + self.access_token_lifespan,
@@ -210,7 +193,6 @@ class IdentityProvider:
         if session is not None:
             response["session_state"] = session.sid
         response["scope"] = scope
-        self.store.save()
         return response
 
     def refresh_expiry(self, session: UserSession) -> int:
@@ -220,13 +202,22 @@ class IdentityProvider:
 
     # -- validation ---------------------------------------------------------------
 
+    def verify(self, token: str, typ: str | None) -> dict[str, Any] | None:
+        """Claims of a token this realm signed, of type ``typ`` ("Bearer", "Refresh", "ID";
+        None: any), else ``None``. Expiry and revocation are the caller's to check (a logout's
+        ``id_token_hint`` may be expired; the refresh grant names each failure)."""
+        claims = self.keys.verify(token)
+        if claims is None or claims.get("iss") != self.issuer or (typ is not None and claims.get("typ") != typ):
+            return None
+        return claims
+
     def user_token_claims(self, token: str, typ: str) -> dict[str, Any] | None:
-        """Claims of a live token of type ``typ`` ("Bearer", "Refresh", "ID"), else ``None``.
+        """Claims of a live token of type ``typ``, else ``None``.
 
         Live means: our signature, not expired, not revoked, and — for user
         tokens — its user session and client session still exist."""
-        claims = self.keys.verify(token)
-        if claims is None or claims.get("typ") != typ or claims.get("iss") != self.issuer:
+        claims = self.verify(token, typ)
+        if claims is None:
             return None
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= self.clock.now() or self.store.is_revoked(claims.get("jti")):
@@ -239,104 +230,9 @@ class IdentityProvider:
 
     def end_session(self, sid: str) -> None:
         self.store.end_session(sid)
-        self.store.save()
 
     def revoke_client_session(self, client_session: ClientSession) -> None:
-        self.store.revoke_client_session(client_session.id)
-        self.store.save()
-
-    # -- mock controls (the x-mock admin API; refused by a real Keycloak) ---------------
-
-    def user_claims(self, user_id: str) -> dict[str, Any]:
-        return dict(self.store.extra_claims.get(user_id, {}))
-
-    def set_user_claims(self, user_id: str, claims: dict[str, Any]) -> dict[str, Any]:
-        """Merge ``claims`` into this user's access and ID tokens and userinfo from now on
-        (replacing any set before). Raises KeyError for an unknown user, SpecError for bad claims."""
-        self._known_user(user_id)
-        if not isinstance(claims, dict):
-            raise SpecError("claims", "must be a JSON object")
-        protected = sorted(PROTECTED_CLAIMS & claims.keys())
-        if protected:
-            raise SpecError(f"claims.{protected[0]}", f"cannot override the token's {protected[0]!r} claim")
-        self.store.extra_claims[user_id] = dict(claims)
-        self.store.save()
-        return self.user_claims(user_id)
-
-    def clear_user_claims(self, user_id: str) -> None:
-        self._known_user(user_id)
-        self.store.extra_claims.pop(user_id, None)
-        self.store.save()
-
-    def _known_user(self, user_id: str) -> None:
-        if not any(self.realm.user_id(user) == user_id for user in self.realm.user_list):
-            raise KeyError(user_id)
-
-    @property
-    def lifetimes(self) -> dict[str, int]:
-        """Effective lifespans in seconds, the realm's unless overridden."""
-        return {
-            "access_token": self.access_token_lifespan,
-            "refresh_token": self.session_idle_timeout,
-            "code": self.code_lifespan,
-        }
-
-    def set_lifetimes(
-        self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None
-    ) -> dict[str, int]:
-        """Override lifespans (None = the realm's); ``refresh_token`` is the SSO session idle timeout."""
-        given = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
-        for name, value in given.items():
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIFETIME
-            ):
-                raise SpecError(name, f"must be a whole number of seconds, 1-{_MAX_LIFETIME}")
-        self.store.lifetimes = {name: value for name, value in given.items() if value is not None}
-        self.store.save()
-        return self.lifetimes
-
-    def reset_lifetimes(self) -> dict[str, int]:
-        return self.set_lifetimes()
-
-    def advance_clock(self, seconds: float) -> float:
-        """Move the IdP's time (shared by every realm of the app) by ``seconds``; returns the new offset."""
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, (int, float))
-            or not math.isfinite(seconds)
-            or abs(seconds) > _MAX_CLOCK_STEP
-        ):
-            raise SpecError("seconds", "must be a finite number of seconds (at most 100 years either way)")
-        self.clock.advance(seconds)
-        return self.clock.offset
-
-    def reset_clock(self) -> None:
-        self.clock.reset()
-
-    def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
-        """New active signing key; the old one stays in the JWKS for ``grace_seconds`` (IdP clock) or is dropped."""
-        if not isinstance(keep_old, bool):
-            raise SpecError("keep_old", "must be a boolean")
-        if (
-            isinstance(grace_seconds, bool)
-            or not isinstance(grace_seconds, (int, float))
-            or not math.isfinite(grace_seconds)
-            or not 0 <= grace_seconds <= _MAX_LIFETIME
-        ):
-            raise SpecError("grace_seconds", f"must be a number of seconds, 0-{_MAX_LIFETIME}")
-        return self.keys.rotate(keep_old=keep_old, grace_seconds=grace_seconds)
-
-    def add_fault(self, endpoint: str | None = None, kind: str = "status", **spec: Any) -> Fault:
-        """Arm a fault (see :mod:`mock_idp.faults`); ``times=None`` keeps it until removed."""
-        return self.faults.add(
-            Fault.from_spec({**spec, "kind": kind, **({"endpoint": endpoint} if endpoint is not None else {})})
-        )
-
-    def remove_fault(self, fault_id: str) -> bool:
-        return self.faults.remove(fault_id)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
+        self.store.revoke_client_session(client_session)
 
 
 def _jti() -> str:

@@ -1,225 +1,286 @@
-"""The IdP's mutable state: codes, logins, sessions, client sessions, revocations, DCR clients.
+"""The IdP's mutable state behind one API: codes, logins, sessions, client sessions,
+revocations, DCR clients, consents and the admin API's changes.
 
-Codes and pending logins live only in memory (they expire within minutes).
-Everything a token's validity depends on after a restart — user sessions,
-client sessions (refresh-token families), revoked token ids, dynamically
-registered clients, granted consents — is persisted as one JSON file written
-atomically after each change, and so are the admin API's changes (the user and
-role overlay, per-user extra claims, lifetime overrides).
+Each method that changes something persists it, one record at a time, through a
+:class:`~mock_idp.backing.Backing`. Codes, pending logins and redemption marks are
+``ephemeral`` (they expire within minutes; in memory unless the backing is shared);
+everything a token's validity depends on after a restart, and every admin change, is
+``durable``. Records expire by per-key TTLs where they do.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import TypeAdapter
+
+from mock_idp.backing import Backing, Value
+from mock_idp.backing.journal import JournalBacking
+from mock_idp.backing.memory import MemoryBacking
 from mock_idp.clock import Clock
-from mock_idp.persist import move_aside, write_atomic
+from mock_idp.legacy_state import import_v1
+from mock_idp.realm import Client
+from mock_idp.records import AuthorizationCode, ClientSession, PendingLogin, RegisteredClient, UserSession, new_id
 
-log = logging.getLogger("mock_idp")
+__all__ = ["AuthorizationCode", "ClientSession", "PendingLogin", "RegisteredClient", "Store", "UserSession", "new_id"]
 
 STATE_FILE = "state.json"
-STATE_VERSION = 1
 _KEEP_REFRESH_IDS = 8  # rotation bookkeeping per client session
+_CODE_GRACE = 300  # an expired code is kept this long, to answer "expired" rather than "not valid"
+R = TypeVar("R")
 
 
-def new_id(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+class _View(Mapping[str, R], Generic[R]):
+    """A read-only view of one collection (tests and the admin API count and look up)."""
+
+    def __init__(self, backing: Backing, collection: str, decode: Callable[[Value], R]) -> None:
+        self._backing, self._collection, self._decode = backing, collection, decode
+
+    def __getitem__(self, key: str) -> R:
+        value = self._backing.get(self._collection, key)
+        if value is None:
+            raise KeyError(key)
+        return self._decode(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._backing.keys(self._collection))
+
+    def __len__(self) -> int:
+        return len(self._backing.keys(self._collection))
 
 
-@dataclass
-class AuthorizationCode:
-    code: str
-    client_id: str
-    redirect_uri: str
-    sid: str
-    username: str
-    scope: str
-    nonce: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    expires_at: float
-    acr: str = "1"
-    used: bool = False
+def _decoder(kind: type[R]) -> Callable[[Value], R]:
+    return TypeAdapter(kind).validate_python
 
 
-@dataclass
-class PendingLogin:
-    """An /auth request waiting for the login (or consent) form."""
-
-    id: str
-    params: dict[str, str]
-    client_id: str
-    redirect_uri: str
-    expires_at: float
-    root: str = ""  # the browser's login session (its AUTH_SESSION_ID); the forms count only with it
-    username: str | None = None  # set once the password checked out, pending consent
-    sid: str | None = None
+_code, _login, _session, _client_session = (
+    _decoder(AuthorizationCode),
+    _decoder(PendingLogin),
+    _decoder(UserSession),
+    _decoder(ClientSession),
+)
 
 
-@dataclass
-class UserSession:
-    sid: str
-    username: str
-    started: float
-    last_refresh: float
-    # None for a session no browser login started (the password grant): Keycloak records
-    # AUTH_TIME only when a user authenticates through a flow.
-    auth_time: int | None
+def _registered(value: Value) -> RegisteredClient:
+    return RegisteredClient(
+        client=Client.model_validate(value["client"]),
+        registration_access_token=str(value["registration_access_token"]),
+        metadata=dict(value["metadata"]),
+    )
 
 
-@dataclass
-class ClientSession:
-    """One client's share of a user session: Keycloak's unit of refresh-token rotation."""
-
-    id: str
-    sid: str
-    client_id: str
-    started: int
-    refresh_uses: dict[str, int] = field(default_factory=dict)  # refresh jti -> times used
-
-    def issued(self, claims: dict[str, Any]) -> bool:
-        """Did this client session issue the token? Tokens older than the session
-        belong to a revoked predecessor, which is how revocation reaches access tokens."""
-        iat = claims.get("iat")
-        return isinstance(iat, int) and iat >= self.started
-
-
-@dataclass
 class Store:
-    clock: Clock
-    path: Path | None = None
-    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
-    logins: dict[str, PendingLogin] = field(default_factory=dict)
-    sessions: dict[str, UserSession] = field(default_factory=dict)
-    client_sessions: dict[str, ClientSession] = field(default_factory=dict)
-    revoked: dict[str, float] = field(default_factory=dict)  # jti -> exp
-    registered_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
-    consents: dict[str, list[str]] = field(default_factory=dict)  # username -> client ids
-    overlay: dict[str, dict[str, Any]] = field(default_factory=dict)  # admin API edits, see Directory
-    extra_claims: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> claims
-    lifetimes: dict[str, int] = field(default_factory=dict)  # x-mock overrides of the realm's lifespans
-
-    # -- persistence --------------------------------------------------------------
+    def __init__(self, clock: Clock, durable: Backing, ephemeral: Backing | None = None) -> None:
+        self.clock = clock
+        self.durable = durable
+        self.ephemeral = ephemeral if ephemeral is not None else durable
+        self._clients: dict[str, tuple[Value, RegisteredClient]] = {}  # parsed once per stored value
+        self.codes = _View(self.ephemeral, "codes", _code)
+        self.logins = _View(self.ephemeral, "logins", _login)
+        self.sessions = _View(self.durable, "sessions", _session)
+        self.client_sessions = _View(self.durable, "client_sessions", _client_session)
+        self.registered_clients = _View(self.durable, "registered_clients", self._registered)
 
     @classmethod
     def open(cls, path: Path, clock: Clock) -> Store:
-        store = cls(clock=clock, path=path)
-        if not path.exists():
-            return store
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-                raise ValueError("unexpected format or version")
-            store.sessions = {k: UserSession(**v) for k, v in data["sessions"].items()}
-            store.client_sessions = {k: ClientSession(**v) for k, v in data["client_sessions"].items()}
-            store.revoked = {str(k): float(v) for k, v in data["revoked"].items()}
-            store.registered_clients = dict(data["registered_clients"])
-            store.consents = {str(k): list(v) for k, v in data["consents"].items()}
-            # Absent in files written before the admin API existed.
-            store.overlay = dict(data.get("overlay", {}))
-            store.extra_claims = {str(k): dict(v) for k, v in data.get("extra_claims", {}).items()}
-            store.lifetimes = {str(k): int(v) for k, v in data.get("lifetimes", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            moved = move_aside(path)
-            log.warning(
-                "state file %s is corrupt (%s); kept it as %s and started with empty state", path, exc, moved.name
-            )
-            return cls(clock=clock, path=path)
-        return store
+        """The file store: durable records in ``path``, one appended line per change."""
+        return cls(clock, JournalBacking(path, clock, import_v1), MemoryBacking(clock))
 
-    def save(self) -> None:
-        if self.path is None:
-            return
-        self._prune()
-        data = {
-            "version": STATE_VERSION,
-            "sessions": {k: asdict(v) for k, v in self.sessions.items()},
-            "client_sessions": {k: asdict(v) for k, v in self.client_sessions.items()},
-            "revoked": self.revoked,
-            "registered_clients": self.registered_clients,
-            "consents": self.consents,
-            "overlay": self.overlay,
-            "extra_claims": self.extra_claims,
-            "lifetimes": self.lifetimes,
-        }
-        write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    @classmethod
+    def in_memory(cls, clock: Clock) -> Store:
+        return cls(clock, MemoryBacking(clock))
 
-    def _prune(self) -> None:
-        now = self.clock.now()
-        self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now}
-        for code in [c for c, v in self.codes.items() if v.expires_at + 300 < now]:
-            del self.codes[code]
-        for login in [k for k, v in self.logins.items() if v.expires_at < now]:
-            del self.logins[login]
+    def _ttl(self, expires_at: float) -> float:
+        return max(expires_at - self.clock.now(), 0.001)
 
-    # -- sessions -----------------------------------------------------------------
+    # -- codes and pending logins ----------------------------------------------------
+
+    def add_code(self, code: AuthorizationCode) -> None:
+        self.ephemeral.put("codes", code.code, asdict(code), self._ttl(code.expires_at + _CODE_GRACE))
+
+    def take_code(self, value: str) -> tuple[AuthorizationCode, bool] | None:
+        """The code, and whether this call redeemed it (False: a replay); None if unknown.
+        Single use from the first presentation, whatever happens next, on every replica."""
+        stored = self.ephemeral.get("codes", value)
+        if stored is None:
+            return None
+        code = _code(stored)
+        first = self.ephemeral.add("redeemed", value, {}, self._ttl(code.expires_at + _CODE_GRACE))
+        return code, first
+
+    def put_login(self, login: PendingLogin) -> None:
+        self.ephemeral.put("logins", login.id, asdict(login), self._ttl(login.expires_at))
+
+    def login(self, login_id: str) -> PendingLogin | None:
+        stored = self.ephemeral.get("logins", login_id) if login_id else None
+        return None if stored is None else _login(stored)
+
+    def drop_login(self, login_id: str) -> None:
+        self.ephemeral.delete("logins", login_id)
+
+    # -- user sessions ----------------------------------------------------------------
 
     def start_session(self, username: str, *, browser: bool = True) -> UserSession:
         now = self.clock.now()
         session = UserSession(
             sid=new_id(16), username=username, started=now, last_refresh=now, auth_time=int(now) if browser else None
         )
-        self.sessions[session.sid] = session
+        self.durable.put("sessions", session.sid, asdict(session))
         return session
 
     def live_session(self, sid: str | None, idle_timeout: int, max_lifespan: int) -> UserSession | None:
-        session = self.sessions.get(sid or "")
-        if session is None:
+        stored = self.durable.get("sessions", sid) if sid else None
+        if stored is None:
             return None
-        now = self.clock.now()
+        session, now = _session(stored), self.clock.now()
         if now > session.last_refresh + idle_timeout or now > session.started + max_lifespan:
             self.end_session(session.sid)
             return None
         return session
 
+    def touch_session(self, session: UserSession) -> None:
+        """A refresh: the session's idle timeout starts again."""
+        session.last_refresh = self.clock.now()
+        self.durable.put("sessions", session.sid, asdict(session))
+
+    def sessions_of(self, username: str) -> list[str]:
+        return [sid for sid, session in self.sessions.items() if session.username == username]
+
     def end_session(self, sid: str) -> None:
-        self.sessions.pop(sid, None)
-        for key in [k for k, v in self.client_sessions.items() if v.sid == sid]:
-            self.revoke_client_session(key)
+        self.durable.delete("sessions", sid)
+        for key in self._client_session_keys(sid):
+            self.durable.delete("client_sessions", key)
+
+    # -- client sessions (refresh-token families) -------------------------------------------
+
+    @staticmethod
+    def _key(sid: object, client_id: object) -> str:
+        return f"{sid}/{client_id}"
+
+    def _client_session_keys(self, sid: str) -> list[str]:
+        return [key for key in self.durable.keys("client_sessions") if key.startswith(f"{sid}/")]
 
     def client_session(self, sid: str, client_id: str) -> ClientSession:
-        key = f"{sid}/{client_id}"
-        found = self.client_sessions.get(key)
+        """This client's session within ``sid``, started now if it has none."""
+        found = self.existing_client_session(sid, client_id)
         if found is None:
+            key = self._key(sid, client_id)
             found = ClientSession(id=key, sid=sid, client_id=client_id, started=self.clock.now_int())
-            self.client_sessions[key] = found
+            self.durable.put("client_sessions", key, asdict(found))
         return found
 
-    def revoke_client_session(self, key: str) -> None:
-        """Drop a client session: its refresh and access tokens stop validating."""
-        self.client_sessions.pop(key, None)
+    def existing_client_session(self, sid: str, client_id: str) -> ClientSession | None:
+        stored = self.durable.get("client_sessions", self._key(sid, client_id))
+        return None if stored is None else _client_session(stored)
 
     def find_client_session(self, claims: dict[str, Any]) -> ClientSession | None:
         """The live client session that issued a user token, if any."""
-        found = self.client_sessions.get(f"{claims.get('sid')}/{claims.get('azp')}")
+        stored = self.durable.get("client_sessions", self._key(claims.get("sid"), claims.get("azp")))
+        found = None if stored is None else _client_session(stored)
         return found if found is not None and found.issued(claims) else None
+
+    def has_client_sessions(self, sid: str) -> bool:
+        return bool(self._client_session_keys(sid))
+
+    def revoke_client_session(self, client_session: ClientSession) -> None:
+        """Drop a client session: its refresh and access tokens stop validating."""
+        self.durable.delete("client_sessions", client_session.id)
 
     def record_refresh_token(self, client_session: ClientSession, refresh_jti: str) -> None:
         client_session.refresh_uses[refresh_jti] = 0
-        _trim(client_session.refresh_uses, _KEEP_REFRESH_IDS)
+        while len(client_session.refresh_uses) > _KEEP_REFRESH_IDS:
+            del client_session.refresh_uses[next(iter(client_session.refresh_uses))]
+        self.durable.put("client_sessions", client_session.id, asdict(client_session))
+
+    def use_refresh_token(self, client_session: ClientSession, refresh_jti: str) -> int | None:
+        """Count a use of a refresh token; the uses before this one, or None for one never issued."""
+        uses = client_session.refresh_uses.get(refresh_jti)
+        if uses is not None:
+            client_session.refresh_uses[refresh_jti] = uses + 1
+            self.durable.put("client_sessions", client_session.id, asdict(client_session))
+        return uses
+
+    # -- revoked access tokens --------------------------------------------------------
 
     def is_revoked(self, jti: str | None) -> bool:
-        return jti is None or jti in self.revoked
+        return jti is None or self.durable.get("revoked", jti) is not None
 
     def revoke(self, jti: str, exp: float) -> None:
-        self.revoked[jti] = exp
+        self.durable.put("revoked", jti, {"exp": exp}, self._ttl(exp))
 
-    # -- consents -------------------------------------------------------------------
+    # -- registered clients -------------------------------------------------------------
+
+    def register(self, registered: RegisteredClient) -> None:
+        value = {
+            "client": registered.client.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "registration_access_token": registered.registration_access_token,
+            "metadata": registered.metadata,
+        }
+        self.durable.put("registered_clients", registered.client.client_id, value)
+
+    def registered(self, client_id: str) -> RegisteredClient | None:
+        stored = self.durable.get("registered_clients", client_id)
+        return None if stored is None else self._registered(stored, client_id)
+
+    def _registered(self, value: Value, client_id: str | None = None) -> RegisteredClient:
+        key = client_id or str(value["client"]["clientId"])
+        cached = self._clients.get(key)
+        if cached is None or cached[0] != value:
+            cached = self._clients[key] = (value, _registered(value))
+        return cached[1]
+
+    def unregister(self, client_id: str) -> bool:
+        self._clients.pop(client_id, None)
+        return self.durable.delete("registered_clients", client_id)
+
+    # -- consents, per-user claims, lifespans -------------------------------------------------
 
     def has_consent(self, username: str, client_id: str) -> bool:
-        return client_id in self.consents.get(username, [])
+        return client_id in (self.durable.get("consents", username) or {}).get("clients", [])
 
     def grant_consent(self, username: str, client_id: str) -> None:
-        granted = self.consents.setdefault(username, [])
+        granted = (self.durable.get("consents", username) or {}).get("clients", [])
         if client_id not in granted:
-            granted.append(client_id)
+            self.durable.put("consents", username, {"clients": [*granted, client_id]})
 
+    def extra_claims(self, user_id: str) -> dict[str, Any]:
+        return dict((self.durable.get("claims", user_id) or {}).get("claims", {}))
 
-def _trim(entries: dict[str, Any], keep: int) -> None:
-    while len(entries) > keep:
-        del entries[next(iter(entries))]
+    def set_extra_claims(self, user_id: str, claims: dict[str, Any] | None) -> None:
+        if claims is None:
+            self.durable.delete("claims", user_id)
+        else:
+            self.durable.put("claims", user_id, {"claims": dict(claims)})
+
+    def lifetimes(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (self.durable.get("settings", "lifetimes") or {}).items()}
+
+    def set_lifetimes(self, lifetimes: dict[str, int]) -> None:
+        self.durable.put("settings", "lifetimes", dict(lifetimes))
+
+    # -- the admin API's user and role overlay (see mock_idp.directory) ---------------------
+
+    def overlay_users(self) -> dict[str, dict[str, Any] | None]:
+        """username -> user representation, or None once deleted; in the order first edited."""
+        found = ((key, self.durable.get("users", key)) for key in self.durable.keys("users"))
+        return {key: value["user"] for key, value in found if value is not None}
+
+    def record_user(self, username: str, rep: dict[str, Any] | None) -> None:
+        self.durable.put("users", username, {"user": rep})
+
+    def forget_user(self, username: str, user_id: str) -> None:
+        """A deleted user's sessions end; their claims and consents go with them."""
+        for sid in self.sessions_of(username):
+            self.end_session(sid)
+        self.set_extra_claims(user_id, None)
+        self.durable.delete("consents", username)
+
+    def overlay_roles(self) -> dict[str, dict[str, Any]]:
+        found = ((key, self.durable.get("roles", key)) for key in self.durable.keys("roles"))
+        return {key: value for key, value in found if value is not None}
+
+    def record_role(self, name: str, rep: dict[str, Any]) -> None:
+        self.durable.put("roles", name, rep)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_idp.bearer import bearer_token
 from mock_idp.errors import AdminError, admin_not_found
 from mock_idp.idp import IdentityProvider
 from mock_idp.master import ADMIN_ROLE, MASTER
@@ -25,8 +26,7 @@ def _forbidden() -> AdminError:
 
 def authenticate(request: Request, realms: dict[str, IdentityProvider]) -> None:
     """401 without a valid token; 403 for another realm's token or a master user who is no admin."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    token = bearer_token(request.headers)
     if not token:
         raise _unauthorized()
     master = realms[MASTER]

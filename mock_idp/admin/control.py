@@ -16,7 +16,8 @@ from mock_idp.admin.auth import admin_endpoint
 from mock_idp.admin.params import json_body
 from mock_idp.errors import SpecError
 from mock_idp.faults import Fault
-from mock_idp.idp import LIFETIMES, IdentityProvider
+from mock_idp.idp import IdentityProvider
+from mock_idp.mock_controls import LIFETIMES
 
 
 async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -53,7 +54,7 @@ async def clear_claims(request: Request, idp: IdentityProvider) -> Response:
 
 
 def _lifetimes(idp: IdentityProvider) -> dict[str, Any]:
-    return {**idp.lifetimes, "overridden": sorted(idp.store.lifetimes)}
+    return {**idp.lifetimes, "overridden": sorted(idp.store.lifetimes())}
 
 
 @admin_endpoint

@@ -70,7 +70,7 @@ async def remove_realm_roles(request: Request, idp: IdentityProvider) -> Respons
 @admin_endpoint
 async def list_clients(request: Request, idp: IdentityProvider) -> Response:
     wanted = request.query_params.get("clientId")
-    clients = [idp.find_client(client_id) for client_id in [*idp.realm.clients, *idp.store.registered_clients]]
+    clients = [idp.find_client(client_id) for client_id in [*idp.realm.clients, *idp.store.registered_clients.keys()]]
     found = [c for c in clients if c is not None and (wanted is None or c.client_id == wanted)]
     return JSONResponse([client_rep(idp, client) for client in found][page(request.query_params)])
 

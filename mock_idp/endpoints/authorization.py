@@ -135,8 +135,8 @@ def issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession,
         expires_at=now + idp.code_lifespan,
         acr=acr,
     )
-    idp.store.codes[code.code] = code
-    idp.store.logins.pop(login.id, None)
+    idp.store.add_code(code)
+    idp.store.drop_login(login.id)
     response = respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
     cookies.clear_restart(response, idp)  # the login it would restart is over
     return response
@@ -151,7 +151,7 @@ def after_authentication(idp: IdentityProvider, login: PendingLogin, session: Us
     asked_again = "consent" in login.params.get("prompt", "").split()
     if client.consent_required and (asked_again or not idp.store.has_consent(session.username, client.client_id)):
         login.username, login.sid = session.username, session.sid
-        idp.store.logins[login.id] = login
+        idp.store.put_login(login)
         return consent_form(idp, login, client)
     return issue_code(idp, login, session, acr)
 
@@ -198,9 +198,9 @@ def begin(
     elif "none" in prompt:
         response = respond(idp, params, redirect_uri, {"error": "login_required"})  # Keycloak gives no description
     else:
-        idp.store.logins[login.id] = login
+        idp.store.put_login(login)
         response = login_form(idp, login, error=error, username=params.get("login_hint", ""))
-    if login.id in idp.store.logins:  # a form is waiting: it counts only from this browser
+    if idp.store.login(login.id) is not None:  # a form is waiting: it counts only from this browser
         cookies.set_login_session(response, idp, root, params)
     if session is None and cookies.has_identity(request):
         cookies.clear_identity(response, idp)  # as Keycloak does with a cookie it cannot use

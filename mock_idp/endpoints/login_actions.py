@@ -40,7 +40,7 @@ def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | Re
     a restart of this browser's own login from its KC_RESTART cookie, with the "timed out"
     message, or without that cookie the "Restart login cookie not found" page. A login form
     an attacker POSTs through the victim's browser (login CSRF) thus never logs anyone in."""
-    login = idp.store.logins.get(request.query_params.get("session_code", ""))
+    login = idp.store.login(request.query_params.get("session_code", ""))
     root = cookies.auth_session_root(request, idp)
     if login is not None and login.expires_at >= idp.clock.now() and root is not None and login.root == root:
         return login
@@ -86,13 +86,13 @@ async def authenticate(request: Request, idp: IdentityProvider, login: PendingLo
         return login_form(idp, login, error=INVALID_LOGIN, username=username)
     if idp.needs_password_update(user):
         login.username = user.username  # no sid yet: the session starts once the password is changed
+        idp.store.put_login(login)
         return update_password_form(idp, login)
     return _start_session(idp, login, user.username)
 
 
 def _start_session(idp: IdentityProvider, login: PendingLogin, username: str) -> Response:
-    session = idp.store.start_session(username)
-    idp.store.save()
+    session = idp.start_session(username)
     response = after_authentication(idp, login, session, acr="1")
     cookies.set_identity(response, idp, session)
     return response
@@ -122,7 +122,7 @@ async def consent(request: Request, idp: IdentityProvider, login: PendingLogin) 
         return message_page(realm_display(idp), TIMED_OUT)
     form = await read_form(request)
     if "accept" not in form:
-        idp.store.logins.pop(login.id, None)
+        idp.store.drop_login(login.id)
         return respond(
             idp,
             login.params,
@@ -130,7 +130,6 @@ async def consent(request: Request, idp: IdentityProvider, login: PendingLogin) 
             {"error": "access_denied", "error_description": "User denied consent"},
         )
     idp.store.grant_consent(session.username, login.client_id)
-    idp.store.save()
     return issue_code(idp, login, session, acr="1")
 
 

@@ -26,16 +26,16 @@ from mock_idp.redirects import matches, with_params
 
 def _id_token_sid(idp: IdentityProvider, hint: str) -> tuple[str | None, str | None] | None:
     """(sid, client_id) of an ID token we issued; expiry is ignored, as Keycloak does."""
-    claims = idp.keys.verify(hint)
-    if claims is None or claims.get("typ") != "ID" or claims.get("iss") != idp.issuer:
+    claims = idp.verify(hint, "ID")
+    if claims is None:
         return None
     return claims.get("sid"), claims.get("azp")
 
 
 async def _refresh_token_logout(request: Request, idp: IdentityProvider, form: dict[str, str]) -> Response:
     client = authenticate_client(request, form, idp.find_client)
-    claims = idp.keys.verify(form["refresh_token"])
-    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != idp.issuer:
+    claims = idp.verify(form["refresh_token"], "Refresh")
+    if claims is None:
         raise invalid_grant("Invalid refresh token")
     if claims.get("azp") != client.client_id:
         raise invalid_grant("Invalid refresh token. Token client and authorized client don't match")

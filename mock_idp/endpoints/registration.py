@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mock_idp.bearer import bearer_token
 from mock_idp.bodies import read_json_object
 from mock_idp.endpoints import idp_of
 from mock_idp.errors import NO_STORE, OAuthError
 from mock_idp.idp import IdentityProvider
-from mock_idp.realm import RegistrationPolicy
+from mock_idp.realm import Client, RegistrationPolicy
 from mock_idp.redirects import is_absolute_uri
-from mock_idp.store import new_id
+from mock_idp.store import RegisteredClient, new_id
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password")
@@ -180,38 +181,30 @@ async def register(request: Request) -> JSONResponse:
     }
     if not public:
         issued |= {"client_secret": client["secret"], "client_secret_expires_at": 0}
-    idp.store.registered_clients[client_id] = {"client": client, "registration_access_token": token, "metadata": issued}
-    idp.store.save()
+    idp.store.register(RegisteredClient(Client.model_validate(client), token, issued))
     return JSONResponse({**issued, "registration_access_token": token}, status_code=201, headers=NO_STORE)
 
 
-def _registered(request: Request) -> tuple[IdentityProvider, str]:
+def _registered(request: Request) -> tuple[IdentityProvider, RegisteredClient]:
     """The client addressed by an RFC 7592 request whose bearer token matches."""
     idp = idp_of(request)
-    client_id = request.path_params["client_id"]
-    entry = idp.store.registered_clients.get(client_id)
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    if (
-        entry is None
-        or not token
-        or not hmac.compare_digest(token.encode(), str(entry["registration_access_token"]).encode())
-    ):
+    entry = idp.store.registered(request.path_params["client_id"])
+    token = bearer_token(request.headers)
+    if entry is None or not token or not hmac.compare_digest(token.encode(), entry.registration_access_token.encode()):
         raise OAuthError(
             "invalid_token", "Not authorized to view client. Not valid token or client credentials provided.", 401
         )
-    return idp, client_id
+    return idp, entry
 
 
 async def read_client(request: Request) -> JSONResponse:
-    idp, client_id = _registered(request)
-    return JSONResponse(idp.store.registered_clients[client_id]["metadata"], headers=NO_STORE)
+    _, entry = _registered(request)
+    return JSONResponse(entry.metadata, headers=NO_STORE)
 
 
 async def delete_client(request: Request) -> Response:
-    idp, client_id = _registered(request)
-    del idp.store.registered_clients[client_id]
-    idp.store.save()
+    idp, entry = _registered(request)
+    idp.store.unregister(entry.client.client_id)
     return Response(status_code=204)
 
 

@@ -30,16 +30,16 @@ def _required(form: dict[str, str], name: str) -> str:
 
 
 def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
-    code = idp.store.codes.get(_required(form, "code"))
-    if code is None:
+    taken = idp.store.take_code(_required(form, "code"))
+    if taken is None:
         raise invalid_grant("Code not valid")
-    if code.used:
+    code, first = taken
+    if not first:
         # A replayed code means it leaked: revoke what its first use issued (RFC 6749 §4.1.2).
-        client_session = idp.store.client_sessions.get(f"{code.sid}/{code.client_id}")
+        client_session = idp.store.existing_client_session(code.sid, code.client_id)
         if client_session is not None:
             idp.revoke_client_session(client_session)
         raise invalid_grant("Code not valid")
-    code.used = True  # single use from the first presentation, whatever happens next
     if code.expires_at < idp.clock.now():
         raise invalid_grant("Code is expired")
     if code.client_id != client.client_id:
@@ -64,8 +64,8 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
 def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not form.get("refresh_token"):
         raise invalid_request("No refresh token")
-    claims = idp.keys.verify(form["refresh_token"])
-    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != idp.issuer:
+    claims = idp.verify(form["refresh_token"], "Refresh")
+    if claims is None:
         raise invalid_grant("Invalid refresh token")
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= idp.clock.now():
         raise invalid_grant("Token is not active")
@@ -79,18 +79,17 @@ def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -
         raise invalid_grant("Session doesn't have required client")
     realm = idp.realm
     if realm.revoke_refresh_token:
-        uses = client_session.refresh_uses.get(str(claims.get("jti")))
+        uses = idp.store.use_refresh_token(client_session, str(claims.get("jti")))
         if uses is None:
             raise invalid_grant("Stale token")
         if uses > realm.refresh_token_max_reuse:
             # Keycloak treats reuse as theft and ends the whole user session.
             idp.end_session(session.sid)
             raise invalid_grant("Maximum allowed refresh token reuse exceeded")
-        client_session.refresh_uses[str(claims["jti"])] = uses + 1
     user = idp.find_user(session.username)
     if user is None:
         raise invalid_grant("User not found")
-    session.last_refresh = idp.clock.now()
+    idp.store.touch_session(session)
     return idp.issue_tokens(client, user, session, str(claims.get("scope", "")), grant="refresh_token")
 
 
@@ -107,7 +106,7 @@ def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dic
         raise invalid_grant("Invalid user credentials")
     if idp.needs_password_update(user) or idp.needs_profile(user):
         raise invalid_grant("Account is not fully set up")
-    session = idp.store.start_session(user.username, browser=False)
+    session = idp.start_session(user.username, browser=False)
     return idp.issue_tokens(client, user, session, form.get("scope", ""), grant="password")
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mock_idp.bearer import bearer_token
 from mock_idp.bodies import read_form
 from mock_idp.endpoints import idp_of
 from mock_idp.tokens import Subject, applied_scopes, mapper_claims
@@ -29,19 +30,13 @@ def _refused(realm_name: str, status: int = 401, error: str | None = None, descr
 async def userinfo(request: Request) -> Response:
     idp = idp_of(request)
     realm = idp.realm
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    token = bearer_token(request.headers)
     if token is None and request.method == "POST":
         token = (await read_form(request)).get("access_token")  # RFC 6750 §2.2
     if not token:
         return _refused(realm.name)
-    claims = idp.keys.verify(token)
-    if (
-        claims is not None
-        and claims.get("typ") == "Bearer"
-        and claims.get("sid")
-        and idp.live_session(claims["sid"]) is None
-    ):
+    claims = idp.verify(token, "Bearer")
+    if claims is not None and claims.get("sid") and idp.live_session(claims["sid"]) is None:
         return _refused(realm.name, error="invalid_token", description="user_session_not_found")
     claims = idp.user_token_claims(token, "Bearer")
     client = idp.find_client(str(claims.get("azp"))) if claims else None

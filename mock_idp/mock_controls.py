@@ -1,0 +1,136 @@
+"""The provider's lifespans and mock controls: the Python side of the ``x-mock`` admin API
+(mock_idp/admin/control.py); in-process callers use these methods directly. A real
+Keycloak has none of them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mock_idp.clock import Clock
+from mock_idp.errors import SpecError
+from mock_idp.faults import Fault, Faults
+from mock_idp.keys import KeyStore
+from mock_idp.realm import Realm
+from mock_idp.store import Store
+
+LIFETIMES = ("access_token", "refresh_token", "code")
+_MAX_LIFETIME = 10 * 365 * 86400
+_MAX_CLOCK_STEP = 100 * 365 * 86400
+# Claims that make a token what it is; per-user extra claims may not replace them.
+PROTECTED_CLAIMS = frozenset({"iss", "exp", "iat", "nbf", "jti", "typ", "azp", "sid", "nonce", "at_hash", "auth_time"})
+
+
+class MockControls:
+    """Mixed into :class:`~mock_idp.idp.IdentityProvider`, which sets these attributes."""
+
+    realm: Realm
+    clock: Clock
+    keys: KeyStore
+    store: Store
+    faults: Faults
+
+    # -- lifespans (the realm's, unless overridden through set_lifetimes) ---------------
+
+    @property
+    def access_token_lifespan(self) -> int:
+        return self.store.lifetimes().get("access_token", self.realm.access_token_lifespan)
+
+    @property
+    def session_idle_timeout(self) -> int:
+        # A refresh token lives as long as its session may idle, as in Keycloak.
+        return self.store.lifetimes().get("refresh_token", self.realm.sso_session_idle_timeout)
+
+    @property
+    def code_lifespan(self) -> int:
+        return self.store.lifetimes().get("code", self.realm.access_code_lifespan)
+
+    # -- mock controls (the x-mock admin API; refused by a real Keycloak) ---------------
+
+    def user_claims(self, user_id: str) -> dict[str, Any]:
+        return self.store.extra_claims(user_id)
+
+    def set_user_claims(self, user_id: str, claims: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``claims`` into this user's access and ID tokens and userinfo from now on
+        (replacing any set before). Raises KeyError for an unknown user, SpecError for bad claims."""
+        self._known_user(user_id)
+        if not isinstance(claims, dict):
+            raise SpecError("claims", "must be a JSON object")
+        protected = sorted(PROTECTED_CLAIMS & claims.keys())
+        if protected:
+            raise SpecError(f"claims.{protected[0]}", f"cannot override the token's {protected[0]!r} claim")
+        self.store.set_extra_claims(user_id, claims)
+        return self.user_claims(user_id)
+
+    def clear_user_claims(self, user_id: str) -> None:
+        self._known_user(user_id)
+        self.store.set_extra_claims(user_id, None)
+
+    def _known_user(self, user_id: str) -> None:
+        if not any(self.realm.user_id(user) == user_id for user in self.realm.user_list):
+            raise KeyError(user_id)
+
+    @property
+    def lifetimes(self) -> dict[str, int]:
+        """Effective lifespans in seconds, the realm's unless overridden."""
+        return {
+            "access_token": self.access_token_lifespan,
+            "refresh_token": self.session_idle_timeout,
+            "code": self.code_lifespan,
+        }
+
+    def set_lifetimes(
+        self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None
+    ) -> dict[str, int]:
+        """Override lifespans (None = the realm's); ``refresh_token`` is the SSO session idle timeout."""
+        given = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
+        for name, value in given.items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIFETIME
+            ):
+                raise SpecError(name, f"must be a whole number of seconds, 1-{_MAX_LIFETIME}")
+        self.store.set_lifetimes({name: value for name, value in given.items() if value is not None})
+        return self.lifetimes
+
+    def reset_lifetimes(self) -> dict[str, int]:
+        return self.set_lifetimes()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the IdP's time (shared by every realm of the app) by ``seconds``; returns the new offset."""
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or abs(seconds) > _MAX_CLOCK_STEP
+        ):
+            raise SpecError("seconds", "must be a finite number of seconds (at most 100 years either way)")
+        self.clock.advance(seconds)
+        return self.clock.offset
+
+    def reset_clock(self) -> None:
+        self.clock.reset()
+
+    def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
+        """New active signing key; the old one stays in the JWKS for ``grace_seconds`` (IdP clock) or is dropped."""
+        if not isinstance(keep_old, bool):
+            raise SpecError("keep_old", "must be a boolean")
+        if (
+            isinstance(grace_seconds, bool)
+            or not isinstance(grace_seconds, (int, float))
+            or not math.isfinite(grace_seconds)
+            or not 0 <= grace_seconds <= _MAX_LIFETIME
+        ):
+            raise SpecError("grace_seconds", f"must be a number of seconds, 0-{_MAX_LIFETIME}")
+        return self.keys.rotate(keep_old=keep_old, grace_seconds=grace_seconds)
+
+    def add_fault(self, endpoint: str | None = None, kind: str = "status", **spec: Any) -> Fault:
+        """Arm a fault (see :mod:`mock_idp.faults`); ``times=None`` keeps it until removed."""
+        return self.faults.add(
+            Fault.from_spec({**spec, "kind": kind, **({"endpoint": endpoint} if endpoint is not None else {})})
+        )
+
+    def remove_fault(self, fault_id: str) -> bool:
+        return self.faults.remove(fault_id)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
