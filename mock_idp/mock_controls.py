@@ -4,7 +4,6 @@ Keycloak has none of them."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from mock_idp.clock import Clock
@@ -13,10 +12,9 @@ from mock_idp.faults import Fault, Faults
 from mock_idp.keys import KeyStore
 from mock_idp.realm import Realm
 from mock_idp.store import Store
+from mock_idp.typed_bodies import ClaimsBody, ClockStep, LifetimesBody, Rotation, parse
 
 LIFETIMES = ("access_token", "refresh_token", "code")
-_MAX_LIFETIME = 10 * 365 * 86400
-_MAX_CLOCK_STEP = 100 * 365 * 86400
 # Claims that make a token what it is; per-user extra claims may not replace them.
 PROTECTED_CLAIMS = frozenset({"iss", "exp", "iat", "nbf", "jti", "typ", "azp", "sid", "nonce", "at_hash", "auth_time"})
 
@@ -54,8 +52,7 @@ class MockControls:
         """Merge ``claims`` into this user's access and ID tokens and userinfo from now on
         (replacing any set before). Raises KeyError for an unknown user, SpecError for bad claims."""
         self._known_user(user_id)
-        if not isinstance(claims, dict):
-            raise SpecError("claims", "must be a JSON object")
+        claims = parse(ClaimsBody, {"claims": claims}).claims
         protected = sorted(PROTECTED_CLAIMS & claims.keys())
         if protected:
             raise SpecError(f"claims.{protected[0]}", f"cannot override the token's {protected[0]!r} claim")
@@ -83,13 +80,8 @@ class MockControls:
         self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None
     ) -> dict[str, int]:
         """Override lifespans (None = the realm's); ``refresh_token`` is the SSO session idle timeout."""
-        given = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
-        for name, value in given.items():
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIFETIME
-            ):
-                raise SpecError(name, f"must be a whole number of seconds, 1-{_MAX_LIFETIME}")
-        self.store.set_lifetimes({name: value for name, value in given.items() if value is not None})
+        given = parse(LifetimesBody, {"access_token": access_token, "refresh_token": refresh_token, "code": code})
+        self.store.set_lifetimes(given.model_dump(exclude_none=True))
         return self.lifetimes
 
     def reset_lifetimes(self) -> dict[str, int]:
@@ -97,14 +89,7 @@ class MockControls:
 
     def advance_clock(self, seconds: float) -> float:
         """Move the IdP's time (shared by every realm of the app) by ``seconds``; returns the new offset."""
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, (int, float))
-            or not math.isfinite(seconds)
-            or abs(seconds) > _MAX_CLOCK_STEP
-        ):
-            raise SpecError("seconds", "must be a finite number of seconds (at most 100 years either way)")
-        self.clock.advance(seconds)
+        self.clock.advance(parse(ClockStep, {"seconds": seconds}).seconds)
         return self.clock.offset
 
     def reset_clock(self) -> None:
@@ -112,16 +97,8 @@ class MockControls:
 
     def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """New active signing key; the old one stays in the JWKS for ``grace_seconds`` (IdP clock) or is dropped."""
-        if not isinstance(keep_old, bool):
-            raise SpecError("keep_old", "must be a boolean")
-        if (
-            isinstance(grace_seconds, bool)
-            or not isinstance(grace_seconds, (int, float))
-            or not math.isfinite(grace_seconds)
-            or not 0 <= grace_seconds <= _MAX_LIFETIME
-        ):
-            raise SpecError("grace_seconds", f"must be a number of seconds, 0-{_MAX_LIFETIME}")
-        return self.keys.rotate(keep_old=keep_old, grace_seconds=grace_seconds)
+        rotation = parse(Rotation, {"keep_old": keep_old, "grace_seconds": grace_seconds})
+        return self.keys.rotate(keep_old=rotation.keep_old, grace_seconds=rotation.grace_seconds)
 
     def add_fault(self, endpoint: str | None = None, kind: str = "status", **spec: Any) -> Fault:
         """Arm a fault (see :mod:`mock_idp.faults`); ``times=None`` keeps it until removed."""

@@ -14,18 +14,9 @@ from starlette.routing import Route
 
 from mock_idp.admin.auth import admin_endpoint
 from mock_idp.admin.params import json_body
-from mock_idp.errors import SpecError
 from mock_idp.faults import Fault
 from mock_idp.idp import IdentityProvider
-from mock_idp.mock_controls import LIFETIMES
-
-
-async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    body = await json_body(request)
-    unknown = [key for key in body if key not in allowed]
-    if unknown:
-        raise SpecError(unknown[0], f"unknown field; expected some of {', '.join(allowed)}")
-    return body
+from mock_idp.typed_bodies import ClaimsBody, ClockStep, LifetimesBody, Rotation, parse
 
 
 def _user_id(request: Request, idp: IdentityProvider) -> str:
@@ -41,10 +32,8 @@ async def get_claims(request: Request, idp: IdentityProvider) -> Response:
 @admin_endpoint
 async def set_claims(request: Request, idp: IdentityProvider) -> Response:
     user_id = _user_id(request, idp)
-    body = await _body(request, ("claims",))
-    if "claims" not in body:
-        raise SpecError("claims", "required: a JSON object of claims to merge into this user's tokens")
-    return JSONResponse({"claims": idp.set_user_claims(user_id, body["claims"])})
+    body = parse(ClaimsBody, await json_body(request))
+    return JSONResponse({"claims": idp.set_user_claims(user_id, body.claims)})
 
 
 @admin_endpoint
@@ -64,7 +53,7 @@ async def get_lifetimes(request: Request, idp: IdentityProvider) -> Response:
 
 @admin_endpoint
 async def set_lifetimes(request: Request, idp: IdentityProvider) -> Response:
-    idp.set_lifetimes(**await _body(request, LIFETIMES))
+    idp.set_lifetimes(**parse(LifetimesBody, await json_body(request)).model_dump())
     return JSONResponse(_lifetimes(idp))
 
 
@@ -85,10 +74,7 @@ async def get_clock(request: Request, idp: IdentityProvider) -> Response:
 
 @admin_endpoint
 async def advance_clock(request: Request, idp: IdentityProvider) -> Response:
-    body = await _body(request, ("seconds",))
-    if "seconds" not in body:
-        raise SpecError("seconds", "required: how far to move the clock")
-    idp.advance_clock(body["seconds"])
+    idp.advance_clock(parse(ClockStep, await json_body(request)).seconds)
     return JSONResponse(_clock(idp))
 
 
@@ -114,9 +100,9 @@ async def get_keys(request: Request, idp: IdentityProvider) -> Response:
 
 @admin_endpoint
 async def rotate_keys(request: Request, idp: IdentityProvider) -> Response:
-    body = await _body(request, ("keep_old", "grace_seconds"))
+    body = parse(Rotation, await json_body(request))
     previous = idp.keys.kid
-    kid = idp.rotate_keys(**body)
+    kid = idp.rotate_keys(keep_old=body.keep_old, grace_seconds=body.grace_seconds)
     return JSONResponse({"kid": kid, "previous": previous, **_keys(idp)})
 
 
