@@ -12,6 +12,7 @@ import uvicorn
 from mock_idp.app import create_app
 from mock_idp.realm import RealmError, load_realm
 from mock_idp.sockets import bind_listening_socket
+from mock_idp.storage import StoreError
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -25,6 +26,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
     parser.add_argument("--state-dir", help="signing key and state (default: the user cache dir)")
+    parser.add_argument(
+        "--store", default="file", help="file (the state dir, default), memory, or redis://HOST:PORT/DB (shared)"
+    )
     parser.add_argument("--admin-username", default="admin", help="master realm bootstrap admin (default admin)")
     parser.add_argument("--admin-password", default="admin", help="its password (default admin)")
     return parser.parse_args(argv)
@@ -66,7 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             admin_username=args.admin_username,
             admin_password=args.admin_password,
+            store=args.store,
         )
+    except StoreError as exc:
+        print(f"mock-idp: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
         return 2

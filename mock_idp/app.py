@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp import admin
+from mock_idp.backing import BackingUnavailable
 from mock_idp.clock import Clock
 from mock_idp.endpoints import (
     authorization,
@@ -88,6 +89,16 @@ async def _spec_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # RFC 6749 §4.1.2.1's error for a server that cannot answer now; clients retry.
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"error": "temporarily_unavailable", "error_description": "The identity provider's store is unavailable"},
+        status_code=503,
+        headers={"Retry-After": "1", "Cache-Control": "no-store"},
+    )
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     # A safety net only: bad input is meant to be rejected before it can raise.
     log.exception("unexpected error handling %s %s", request.method, request.url.path)
@@ -99,6 +110,7 @@ HANDLERS = {
     AdminError: _admin_error,
     SpecError: _spec_error,
     HTTPException: _http_error,
+    BackingUnavailable: _store_unavailable,
     Exception: _server_error,
 }
 
@@ -140,14 +152,17 @@ def create_app(
     clock: Clock | None = None,
     admin_username: str = "admin",
     admin_password: str = "admin",
+    store: str | None = None,
 ) -> Starlette:
     """Serve ``realm`` at ``/realms/<name>/...``; every emitted URL starts with ``issuer_base``.
 
     ``state_dir`` holds the signing keys and persisted state (default: the
     user cache dir); the master realm keeps its own under ``master/``.
     ``admin_username``/``admin_password`` are the master realm's bootstrap
-    admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``). Raises
-    :class:`~mock_idp.realm.RealmError` for a bad realm.
+    admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``). ``store``: ``file`` (default), ``memory`` or
+    ``redis://HOST:PORT/DB`` (see :mod:`mock_idp.storage`). Raises
+    :class:`~mock_idp.realm.RealmError` for a bad realm, :class:`~mock_idp.storage.StoreError`
+    for a store it cannot use.
     """
     # A private copy: the admin API edits users and roles in place.
     loaded = realm.model_copy(deep=True) if isinstance(realm, Realm) else load_realm(realm)
@@ -164,9 +179,9 @@ def create_app(
         )
     directory = ensure_dir(Path(state_dir) if state_dir is not None else default_state_dir(loaded.name))
     clock = clock or Clock()  # one time for every realm, as in one Keycloak
-    idp = IdentityProvider(loaded, issuer_base, directory, clock)
+    idp = IdentityProvider(loaded, issuer_base, directory, clock, store)
     master = IdentityProvider(
-        master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock
+        master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock, store
     )
     realms = {idp.realm.name: idp, MASTER: master}
     app = Starlette(

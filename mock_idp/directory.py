@@ -38,7 +38,17 @@ class Directory:
         self.realm = realm
         self.store = store
         self.clock = clock
+        # The realm file's users and roles, for replaying the overlay over them again.
+        self._file_users, self._file_roles = list(realm.user_list), list(realm.roles.realm)
+        self._version = self.store.overlay_version()
         self._replay()
+
+    def sync(self) -> None:
+        """Catch up with edits another process made (replicas sharing one store)."""
+        if self.store.shared and self.store.overlay_version() != self._version:
+            self._version = self.store.overlay_version()
+            self.realm.user_list, self.realm.roles.realm = list(self._file_users), list(self._file_roles)
+            self._replay()
 
     def _replay(self) -> None:
         users = self.store.overlay_users()
@@ -54,7 +64,8 @@ class Directory:
         self.realm.forget_lookups()
 
     def _record_user(self, username: str, user: User | None) -> None:
-        self.store.record_user(username, None if user is None else user.model_dump(by_alias=True, exclude_none=True))
+        rep = None if user is None else user.model_dump(by_alias=True, exclude_none=True)
+        self._version = self.store.record_user(username, rep)
         self.realm.forget_lookups()
 
     # -- users --------------------------------------------------------------------
@@ -181,7 +192,7 @@ class Directory:
         data = {k: v for k, v in rep.items() if k in ("name", "description", "attributes")}
         role = _validated(Role, data | {"id": str(uuid.uuid4())}, None)[0]
         self.realm.roles.realm.append(role)
-        self.store.record_role(name, role.model_dump(by_alias=True, exclude_none=True))
+        self._version = self.store.record_role(name, role.model_dump(by_alias=True, exclude_none=True))
         return role
 
     def direct_roles(self, user: User) -> list[Role]:

@@ -20,7 +20,9 @@ from mock_idp.keys import KeyStore
 from mock_idp.master import MASTER
 from mock_idp.mock_controls import MockControls
 from mock_idp.realm import Client, Realm, User
-from mock_idp.store import ClientSession, Store, UserSession
+from mock_idp.shared_keys import shared_cookie_keys, shared_signing_keys
+from mock_idp.storage import open_store
+from mock_idp.store import ClientSession, UserSession
 from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 
 # Keycloak 26.7 prefixes an online access token's jti with the grant that issued it.
@@ -28,15 +30,22 @@ JTI_PREFIXES = {"authorization_code": "onrtac:", "password": "onrtro:", "refresh
 
 
 class IdentityProvider(MockControls):
-    def __init__(self, realm: Realm, issuer_base: str, state_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self, realm: Realm, issuer_base: str, state_dir: Path, clock: Clock | None = None, store: str | None = None
+    ) -> None:
+        """``store``: where state lives, see :func:`mock_idp.storage.open_store` (raises StoreError)."""
         self.realm = realm
         self.issuer_base = issuer_base.rstrip("/")
         self.issuer = f"{self.issuer_base}/realms/{realm.name}"
         self.state_dir = state_dir
         self.clock = clock or Clock()
-        self.keys = KeyStore.load_or_create(state_dir, self.clock)
-        self.cookie_keys = CookieKeys.load_or_create(state_dir)
-        self.store = Store.open(state_dir / "state.json", self.clock)
+        self.store = open_store(store, state_dir, self.clock, realm.name)
+        if self.store.shared:  # every replica signs with one key and reads every cookie
+            self.keys = shared_signing_keys(self.store.durable, self.clock)
+            self.cookie_keys = shared_cookie_keys(self.store.durable)
+        else:
+            self.keys = KeyStore.load_or_create(state_dir, self.clock)
+            self.cookie_keys = CookieKeys.load_or_create(state_dir)
         self.directory = Directory(realm, self.store, self.clock)
         self.faults = Faults()
 

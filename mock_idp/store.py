@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 
 from mock_idp.backing import Backing, Value
-from mock_idp.backing.journal import JournalBacking
-from mock_idp.backing.memory import MemoryBacking
 from mock_idp.clock import Clock
-from mock_idp.legacy_state import import_v1
 from mock_idp.realm import Client
 from mock_idp.records import AuthorizationCode, ClientSession, PendingLogin, RegisteredClient, UserSession, new_id
 
@@ -73,25 +69,21 @@ def _registered(value: Value) -> RegisteredClient:
 
 
 class Store:
-    def __init__(self, clock: Clock, durable: Backing, ephemeral: Backing | None = None) -> None:
+    """Built by :func:`mock_idp.storage.open_store`; ``shared``: other processes use the same records."""
+
+    def __init__(
+        self, clock: Clock, durable: Backing, ephemeral: Backing | None = None, *, shared: bool = False
+    ) -> None:
         self.clock = clock
         self.durable = durable
         self.ephemeral = ephemeral if ephemeral is not None else durable
+        self.shared = shared
         self._clients: dict[str, tuple[Value, RegisteredClient]] = {}  # parsed once per stored value
         self.codes = _View(self.ephemeral, "codes", _code)
         self.logins = _View(self.ephemeral, "logins", _login)
         self.sessions = _View(self.durable, "sessions", _session)
         self.client_sessions = _View(self.durable, "client_sessions", _client_session)
         self.registered_clients = _View(self.durable, "registered_clients", self._registered)
-
-    @classmethod
-    def open(cls, path: Path, clock: Clock) -> Store:
-        """The file store: durable records in ``path``, one appended line per change."""
-        return cls(clock, JournalBacking(path, clock, import_v1), MemoryBacking(clock))
-
-    @classmethod
-    def in_memory(cls, clock: Clock) -> Store:
-        return cls(clock, MemoryBacking(clock))
 
     def _ttl(self, expires_at: float) -> float:
         return max(expires_at - self.clock.now(), 0.001)
@@ -268,8 +260,19 @@ class Store:
         found = ((key, self.durable.get("users", key)) for key in self.durable.keys("users"))
         return {key: value["user"] for key, value in found if value is not None}
 
-    def record_user(self, username: str, rep: dict[str, Any] | None) -> None:
+    def record_user(self, username: str, rep: dict[str, Any] | None) -> str:
+        """Returns the overlay's new version (see :meth:`overlay_version`)."""
         self.durable.put("users", username, {"user": rep})
+        return self._new_overlay_version()
+
+    def overlay_version(self) -> str | None:
+        """Changes with every user or role edit, on whichever process made it."""
+        return (self.durable.get("settings", "overlay") or {}).get("version")
+
+    def _new_overlay_version(self) -> str:
+        version = new_id(12)
+        self.durable.put("settings", "overlay", {"version": version})
+        return version
 
     def forget_user(self, username: str, user_id: str) -> None:
         """A deleted user's sessions end; their claims and consents go with them."""
@@ -282,5 +285,6 @@ class Store:
         found = ((key, self.durable.get("roles", key)) for key in self.durable.keys("roles"))
         return {key: value for key, value in found if value is not None}
 
-    def record_role(self, name: str, rep: dict[str, Any]) -> None:
+    def record_role(self, name: str, rep: dict[str, Any]) -> str:
         self.durable.put("roles", name, rep)
+        return self._new_overlay_version()

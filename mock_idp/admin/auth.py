@@ -48,6 +48,8 @@ def admin_endpoint(handler: AdminHandler) -> Callable[[Request], Awaitable[Respo
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         realms: dict[str, IdentityProvider] = request.app.state.realms
+        for each in realms.values():
+            each.directory.sync()  # users another replica's admin API changed
         authenticate(request, realms)
         idp = realms.get(request.path_params["realm"])
         if idp is None:

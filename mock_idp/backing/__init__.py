@@ -18,6 +18,10 @@ from typing import Any, Protocol
 Value = dict[str, Any]
 
 
+class BackingUnavailable(Exception):
+    """A networked backing did not answer: the request gets a clear error, never a 500 page."""
+
+
 class Backing(Protocol):
     def get(self, collection: str, key: str) -> Value | None: ...
 

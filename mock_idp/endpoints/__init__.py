@@ -10,7 +10,9 @@ from mock_idp.idp import IdentityProvider
 
 
 def idp_of(request: Request) -> IdentityProvider:
-    return cast(IdentityProvider, request.app.state.idp)
+    idp = cast(IdentityProvider, request.app.state.idp)
+    idp.directory.sync()  # users another replica's admin API changed
+    return idp
 
 
 def realm_display(idp: IdentityProvider) -> str:

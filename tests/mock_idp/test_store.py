@@ -43,7 +43,7 @@ def test_a_code_is_redeemed_once_by_whichever_sharer_of_the_backing_comes_first(
 
 def test_records_are_values_a_change_counts_once_handed_back() -> None:
     clock = Clock()
-    store = Store.in_memory(clock)
+    store = Store(clock, MemoryBacking(clock))
     session = store.start_session("alice")
     clock.advance(30)
     session.last_refresh = clock.now()  # not handed back: nothing stored changed
@@ -54,7 +54,7 @@ def test_records_are_values_a_change_counts_once_handed_back() -> None:
 
 def test_expired_records_go_by_the_idps_clock() -> None:
     clock = Clock()
-    store = Store.in_memory(clock)
+    store = Store(clock, MemoryBacking(clock))
     store.revoke("jti-1", clock.now() + 10)
     assert store.is_revoked("jti-1")
     clock.advance(11)
