@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx2
 
 from sandbox.trace.hops import Hop, Kind, token_kind
+from sandbox.trace.recorder import Flow
 from sandbox.trace.tracer import Tracer, current_flow
 
 
@@ -39,11 +40,18 @@ def upstream_kind(hop: Hop) -> Kind:
     return Kind("other", "proxy", "idp")
 
 
-def answered(hop: Hop, response: httpx2.Response, started: float) -> None:
-    """Status, headers and duration of an outgoing call (httpx event hooks), onto its hop."""
+def answered(response: httpx2.Response, key: str) -> tuple[Hop, Flow | None] | None:
+    """The hop its request hook left under ``key``, with the response's status, headers and duration.
+
+    None when the request hook recorded nothing (a local call, the trace off)."""
+    traced = response.request.extensions.get(key)
+    if traced is None:
+        return None
+    hop, flow, started = traced
     hop.status = response.status_code
     hop.response_headers = {k.lower(): v for k, v in response.headers.items()}
     hop.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    return hop, flow
 
 
 class UpstreamHooks:
@@ -87,11 +95,9 @@ class UpstreamHooks:
         request.extensions["sandbox_trace"] = (hop, current_flow.get(), time.perf_counter())
 
     async def on_response(self, response: httpx2.Response) -> None:
-        traced = response.request.extensions.get("sandbox_trace")
-        if traced is None:
+        if (traced := answered(response, "sandbox_trace")) is None:
             return
-        hop, flow, started = traced
-        answered(hop, response, started)
+        hop, flow = traced
         if "json" in hop.response_headers.get("content-type", ""):
             await response.aread()
             with contextlib.suppress(ValueError):

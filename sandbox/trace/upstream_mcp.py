@@ -71,9 +71,7 @@ class UpstreamMcpHooks:
         request.extensions["sandbox_trace_upstream"] = (hop, flow, time.perf_counter())
 
     async def on_response(self, response: httpx2.Response) -> None:
-        traced = response.request.extensions.get("sandbox_trace_upstream")
-        if traced is None:
+        if (traced := answered(response, "sandbox_trace_upstream")) is None:
             return
-        hop, flow, started = traced
-        answered(hop, response, started)
+        hop, flow = traced
         self.tracer.finish(hop, flow, UPSTREAM_MCP)
