@@ -63,16 +63,7 @@ def choose_launcher(
     wants_distribution = [
         name for name, given in (("--keycloak-home", keycloak_home), ("--keycloak-keep-state", keep_state)) if given
     ]
-    options = " and ".join(wants_distribution)
-    plural = len(wants_distribution) > 1
-    if mode == "container" and wants_distribution:
-        raise KeycloakStartError(
-            f"{options} {'apply' if plural else 'applies'} only to the distribution launcher, not to 'container'"
-        )
-    if mode == "distribution" and network != DEFAULT_NETWORK:
-        raise KeycloakStartError("--keycloak-network applies only to the container launcher, not to 'distribution'")
-    if mode == "container" and not docker_available():
-        raise KeycloakStartError("Keycloak mode 'container' needs Docker, but no Docker engine answered")
+    _refuse_ignored_options(mode, wants_distribution, network)
     # What both launchers are told alike.
     common: dict[str, Any] = dict(
         port=port,
@@ -99,6 +90,7 @@ def choose_launcher(
     if mode == "auto":
         reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
         if reason is not None:
+            options, plural = " and ".join(wants_distribution), len(wants_distribution) > 1
             why = (
                 f"{options} {'need' if plural else 'needs'} the distribution launcher, but"
                 if wants_distribution
@@ -106,3 +98,16 @@ def choose_launcher(
             )
             raise KeycloakStartError(f"cannot run Keycloak: {why} {reason}")
     return distribution()
+
+
+def _refuse_ignored_options(mode: Mode, wants_distribution: list[str], network: str) -> None:
+    """An option the chosen launcher would ignore is refused in one line, never silently dropped."""
+    options, plural = " and ".join(wants_distribution), len(wants_distribution) > 1
+    if mode == "container" and wants_distribution:
+        raise KeycloakStartError(
+            f"{options} {'apply' if plural else 'applies'} only to the distribution launcher, not to 'container'"
+        )
+    if mode == "distribution" and network != DEFAULT_NETWORK:
+        raise KeycloakStartError("--keycloak-network applies only to the container launcher, not to 'distribution'")
+    if mode == "container" and not docker_available():
+        raise KeycloakStartError("Keycloak mode 'container' needs Docker, but no Docker engine answered")
