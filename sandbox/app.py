@@ -6,14 +6,16 @@ is mounted at ``/`` last, because routes declared after a root mount are shadowe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastmcp import FastMCP
+from fastmcp.server.auth import AuthProvider, RemoteAuthProvider
+from fastmcp.server.http import StarletteWithLifespan
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -23,7 +25,7 @@ from sandbox.backends.factory import create_backend
 from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
-from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, build_proxy
+from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
 from sandbox.realm import RealmFile, read_realm
 from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.serverspec import load_server
@@ -32,7 +34,7 @@ from sandbox.state import StateDir
 from sandbox.stepup import StepUpGate
 from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
-from sandbox.upstream.setup import prepare_upstream
+from sandbox.upstream.setup import UpstreamMode, prepare_upstream
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
 MCP_PATH = "/mcp"
@@ -67,10 +69,11 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     try:
         oauth_config = public_oauth_config(settings, backend, upstream, client_id)
         mcp = server or create_sample_server(oauth_config)
+        auth: RemoteAuthProvider | SandboxOIDCProxy
         if settings.mode == "native-dcr":
-            mcp.auth = build_native_provider(settings, upstream)
+            auth = build_native_provider(settings, upstream)
         else:
-            mcp.auth = build_proxy(
+            auth = build_proxy(
                 settings,
                 upstream,
                 client_id,
@@ -79,6 +82,7 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
                 signing_key=state.proxy_secret(),
                 consent_key=state.consent_cookie_key(),
             )
+        mcp.auth = auth
         # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
         # RebindingGuard below is the one that also covers the trace and the IdP.
         mcp_app = mcp.http_app(
@@ -90,6 +94,26 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     except BaseException:
         backend.stop()
         raise
+    sandbox = Sandbox(settings, realm, backend, upstream, oauth_config)
+    app = FastAPI(
+        title="MCP OAuth sandbox",
+        lifespan=_lifespan(sandbox, auth, mcp_app, upstream_mode),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.sandbox = sandbox
+    app.state.upstream_mode = upstream_mode
+    _add_pages(app, sandbox)
+    _add_layers(app, sandbox, mcp, auth, mcp_app, client_id, upstream_mode, own_server=server is not None)
+    return app
+
+
+def _lifespan(
+    sandbox: Sandbox, auth: AuthProvider, mcp_app: StarletteWithLifespan, upstream_mode: UpstreamMode | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs around serving: the mounted IdP's and FastMCP's lifespans, then the backend's stop."""
+    backend = sandbox.backend
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,36 +125,54 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
             await stack.enter_async_context(mcp_app.lifespan(app))
             if upstream_mode is not None:
                 stack.push_async_callback(upstream_mode.transport.close)  # stops a stdio server
-            if settings.mode == "proxy":
-                await provision_enterprise_client(mcp.auth)
+            if isinstance(auth, SandboxOIDCProxy):  # proxy mode
+                await provision_enterprise_client(auth)
             yield
 
-    app = FastAPI(title="MCP OAuth sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sandbox = Sandbox(settings, realm, backend, upstream, oauth_config)
-    app.state.upstream_mode = upstream_mode
+    return lifespan
+
+
+def _add_pages(app: FastAPI, sandbox: Sandbox) -> None:
+    settings = sandbox.settings
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "backend": backend.name, "mcp": settings.mcp_url}
+        return {"status": "ok", "backend": sandbox.backend.name, "mcp": settings.mcp_url}
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def landing_page() -> HTMLResponse:
-        return HTMLResponse(landing.render(settings, realm.model, oauth_config))
+        return HTMLResponse(landing.render(settings, sandbox.realm.model, sandbox.oauth_config))
 
+
+def _add_layers(
+    app: FastAPI,
+    sandbox: Sandbox,
+    mcp: FastMCP,
+    auth: AuthProvider,
+    mcp_app: StarletteWithLifespan,
+    client_id: str,
+    upstream_mode: UpstreamMode | None,
+    *,
+    own_server: bool,
+) -> None:
+    """Middleware and routes, in the order that matters: each middleware added wraps the ones before."""
+    settings, backend = sandbox.settings, sandbox.backend
     if settings.mode == "proxy":
         # Inside the body limits and the trace (both added after it): bounded bodies, 403s recorded.
         app.add_middleware(
             StepUpGate,
-            verifier=mcp.auth,
+            verifier=auth,
             server=mcp,
-            scoped_tools=SCOPED_TOOLS if server is None else {},
+            scoped_tools={} if own_server else SCOPED_TOOLS,
             mcp_path=MCP_PATH,
             resource_metadata_url=f"{settings.base_url}{PROTECTED_RESOURCE_METADATA}/mcp",
         )
     # Inside the trace (added after it), so refused bodies still show as hops.
     app.add_middleware(BodyLimits, mcp_path=MCP_PATH, exempt=(backend.mount[0],) if backend.mount else ())
     # The flow trace's routes must come before the root mount, which would shadow them.
-    install_trace(app, settings, upstream, client_id, mcp.auth, upstream_mode.http_clients if upstream_mode else None)
+    install_trace(
+        app, settings, sandbox.upstream, client_id, auth, upstream_mode.http_clients if upstream_mode else None
+    )
     app.router.routes.append(root_resource_metadata_route(mcp_app))
     if upstream_mode is not None:
         app.router.routes.extend(upstream_mode.routes)
@@ -139,7 +181,6 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     app.mount("/", mcp_app)
     # Added last, so it runs first: a rebinding request reaches no route and no trace.
     app.add_middleware(RebindingGuard, port=settings.port)
-    return app
 
 
 def root_resource_metadata_route(mcp_app: Starlette) -> Route:

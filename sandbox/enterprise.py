@@ -14,8 +14,7 @@ mock IdP puts its own client id into the ID-JAG's ``client_id``).
 
 from __future__ import annotations
 
-from typing import Any
-
+from fastmcp.server.auth import OAuthProvider
 from fastmcp.server.auth.identity_assertion import JWT_BEARER_GRANT_TYPE, IdentityAssertion
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl
@@ -36,7 +35,7 @@ def identity_assertion(upstream: Upstream) -> IdentityAssertion:
     )
 
 
-async def provision_enterprise_client(proxy: Any) -> None:
+async def provision_enterprise_client(proxy: OAuthProvider) -> None:
     """The agent as a client of the proxy: public, jwt-bearer grant only, no redirects used."""
     await proxy.register_client(
         OAuthClientInformationFull(
