@@ -11,17 +11,18 @@ the login form and the password grant).
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp.errors import NO_STORE, SpecError
+from mock_idp.typed_bodies import Body, parse
 
 # name -> paths below the realm prefix; "registration" also covers its sub-paths.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -57,7 +58,28 @@ OAUTH_ERROR_STATUS = {
     "temporarily_unavailable": 503,
 }
 MALFORMED_BODY = b'{"access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3'
-_FIELDS = ("endpoint", "kind", "status", "error", "error_description", "delay_seconds", "times")
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class FaultSpec(Body):
+    """The body of ``POST x-mock/faults`` (and ``idp.add_fault``'s keywords)."""
+
+    endpoint: str | None = None  # where it fires; behaviour kinds have a default
+    kind: str
+    status: Annotated[int, Field(ge=400, le=599)] | None = None  # an HTTP error status
+    error: Text | None = None  # the OAuth error code of an oauth_error fault
+    error_description: Text | None = None
+    delay_seconds: Annotated[float, Field(gt=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False)] | None = None
+    times: Annotated[int, Field(ge=1)] | None = 1  # one-shot: 1; null: until removed
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"must be one of {', '.join(KINDS)}")
+        return kind
+
+
 _ids = itertools.count(1)
 
 
@@ -76,24 +98,15 @@ class Fault:
     @classmethod
     def from_spec(cls, spec: Any) -> Fault:
         """Validate a fault spec (the JSON body of ``POST x-mock/faults``); SpecError names the bad field."""
-        if not isinstance(spec, dict):
-            raise SpecError("body", "a fault spec must be a JSON object")
-        unknown = [key for key in spec if key not in _FIELDS]
-        if unknown:
-            raise SpecError(unknown[0], f"unknown field; expected some of {', '.join(_FIELDS)}")
-        kind = spec.get("kind")
-        if kind not in KINDS:
-            raise SpecError("kind", f"must be one of {', '.join(KINDS)}")
-        allowed = BEHAVIOUR_KINDS.get(kind, tuple(ENDPOINTS))
-        endpoint = spec.get("endpoint", allowed[0] if kind in BEHAVIOUR_KINDS else None)
+        given = parse(FaultSpec, spec)
+        allowed = BEHAVIOUR_KINDS.get(given.kind, tuple(ENDPOINTS))
+        endpoint = given.endpoint or (allowed[0] if given.kind in BEHAVIOUR_KINDS else None)
         if endpoint not in allowed:
-            raise SpecError("endpoint", f"{kind!r} faults fire at: {', '.join(allowed)}")
-        fault = cls(id=f"fault-{next(_ids)}", endpoint=endpoint, kind=kind, times=_times(spec))
-        fault.status = _status(spec, required=kind == "status")
-        fault.error = _text(spec, "error", required=kind == "oauth_error")
-        fault.error_description = _text(spec, "error_description")
-        fault.delay_seconds = _delay(spec, required=kind == "delay")
-        return fault
+            raise SpecError("endpoint", f"{given.kind!r} faults fire at: {', '.join(allowed)}")
+        for name, kind in (("status", "status"), ("error", "oauth_error"), ("delay_seconds", "delay")):
+            if given.kind == kind and getattr(given, name) is None:
+                raise SpecError(name, f"required for {kind!r} faults")
+        return cls(id=f"fault-{next(_ids)}", endpoint=endpoint, **given.model_dump(exclude={"endpoint"}))
 
     @property
     def description(self) -> str:
@@ -101,45 +114,6 @@ class Fault:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _times(spec: dict[str, Any]) -> int | None:
-    times = spec.get("times", 1)
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-        raise SpecError("times", "must be a positive integer (one-shot: 1) or null (persistent)")
-    return times
-
-
-def _status(spec: dict[str, Any], *, required: bool) -> int | None:
-    status = spec.get("status")
-    if status is None and not required:
-        return None
-    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-        raise SpecError("status", "must be an HTTP error status, 400-599")
-    return status
-
-
-def _text(spec: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = spec.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > 1000:
-        raise SpecError(name, "must be a non-empty string (at most 1000 characters)")
-    return value
-
-
-def _delay(spec: dict[str, Any], *, required: bool) -> float | None:
-    delay = spec.get("delay_seconds")
-    if delay is None and not required:
-        return None
-    if (
-        isinstance(delay, bool)
-        or not isinstance(delay, (int, float))
-        or not math.isfinite(delay)
-        or not 0 < delay <= MAX_DELAY_SECONDS
-    ):
-        raise SpecError("delay_seconds", f"must be a number of seconds in (0, {MAX_DELAY_SECONDS:g}]")
-    return float(delay)
 
 
 class Faults:
