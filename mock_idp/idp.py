@@ -14,7 +14,6 @@ from typing import Any
 
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
-from mock_idp.directory import Directory
 from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Faults
 from mock_idp.keys import KeyStore
 from mock_idp.master import MASTER
@@ -24,6 +23,7 @@ from mock_idp.shared_keys import shared_cookie_keys, shared_signing_keys
 from mock_idp.storage import open_store
 from mock_idp.store import ClientSession, UserSession
 from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
+from mock_idp.user_directory import UserDirectory
 
 # Keycloak 26.7 prefixes an online access token's jti with the grant that issued it.
 JTI_PREFIXES = {"authorization_code": "onrtac:", "password": "onrtro:", "refresh_token": "onrtrt:"}
@@ -46,7 +46,7 @@ class IdentityProvider(MockControls):
         else:
             self.keys = KeyStore.load_or_create(state_dir, self.clock)
             self.cookie_keys = CookieKeys.load_or_create(state_dir)
-        self.directory = Directory(realm, self.store, self.clock)
+        self.directory = UserDirectory(realm, self.store, self.clock)
         self.faults = Faults()
 
     # -- lookups ------------------------------------------------------------------

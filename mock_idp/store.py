@@ -253,7 +253,7 @@ class Store:
     def set_lifetimes(self, lifetimes: dict[str, int]) -> None:
         self.durable.put("settings", "lifetimes", dict(lifetimes))
 
-    # -- the admin API's user and role overlay (see mock_idp.directory) ---------------------
+    # -- the admin API's user and role overlay (see mock_idp.user_directory) ---------------------
 
     def overlay_users(self) -> dict[str, dict[str, Any] | None]:
         """username -> user representation, or None once deleted; in the order first edited."""

@@ -33,7 +33,7 @@ _EDITABLE = ("enabled", "email", "emailVerified", "firstName", "lastName")
 _PROFILE = ("email", "firstName", "lastName")
 
 
-class Directory:
+class UserDirectory:
     def __init__(self, realm: Realm, store: Store, clock: Clock) -> None:
         self.realm = realm
         self.store = store
