@@ -12,7 +12,7 @@ CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: sandbox lint test test-unit test-e2e test-keycloak fidelity-record keycloak-image sandbox-image test-sandbox-image bench bench-tools browser node mcp-peers js-peers install clean
+.PHONY: sandbox lint test test-unit test-e2e test-keycloak servers fidelity-record keycloak-image sandbox-image test-sandbox-image bench bench-tools browser node mcp-peers js-peers install clean
 
 # Node 22 (the TS SDK, Inspector, conformance and oauth2-mock-server need it) from npm's
 # `node` package, into the checkout: the machine's own Node stays as it is.
@@ -50,6 +50,23 @@ browser: $(STAMP)
 		$(BIN)/playwright install chromium; \
 	fi
 
+# The servers the scale-out tests start on free ports of their own (Redis, nginx as the load
+# balancer, PostgreSQL for Keycloak): Debian's packages where we may install them (root with
+# apt); elsewhere the tests that need one skip, naming what is missing. Debian's PostgreSQL
+# binaries live off PATH, in /usr/lib/postgresql/<version>/bin.
+servers:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then \
+		echo "servers: redis-server, nginx and postgresql are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "servers: not installed:$$missing (their tests skip; install them as root, or: sudo make servers)"; \
+	fi
+
 # The e2e suite's JavaScript peers, pinned by e2e/js/package-lock.json: the MCP TypeScript
 # SDK (a CIMD client) and the conformance suite (its authorization mode is 0.2 pre-release only).
 JS_DIR   := e2e/js
@@ -82,13 +99,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python .ci/shape.py sandbox mock_idp
 
-test: $(STAMP) browser mcp-peers js-peers
+test: $(STAMP) browser servers mcp-peers js-peers
 	$(PYTEST) -m "not keycloak"
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) servers
 	$(PYTEST) tests -m "not keycloak"
 
-test-e2e: $(STAMP) browser mcp-peers js-peers
+test-e2e: $(STAMP) browser servers mcp-peers js-peers
 	$(PYTEST) e2e
 
 # The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests, in
@@ -97,7 +114,7 @@ test-e2e: $(STAMP) browser mcp-peers js-peers
 ifneq ($(KEYCLOAK_LAUNCHER),)
 test-keycloak: export SANDBOX_KEYCLOAK_LAUNCHER := $(KEYCLOAK_LAUNCHER)
 endif
-test-keycloak: $(STAMP) browser mcp-peers js-peers
+test-keycloak: $(STAMP) browser servers mcp-peers js-peers
 	$(PYTEST) -m keycloak --backend keycloak --sandbox-backend keycloak tests e2e
 
 # Keycloak's official image, built here without a registry (Debian base, Debian JRE, Maven): images/.

@@ -159,3 +159,8 @@ def _add_keycloak(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="keep Keycloak's database between runs (default: fresh each run)",
     )
+    keycloak.add_argument(
+        "--keycloak-db",
+        metavar="postgres://USER:PASS@HOST:PORT/DB",
+        help="keep Keycloak's state in this PostgreSQL database (distribution launcher; default: its dev database)",
+    )

@@ -87,6 +87,9 @@ class SandboxSettings(BaseSettings):
     keycloak_ready_timeout: float = Field(default=180.0, gt=0)
     # Keep Keycloak's database between runs, so upstream sessions survive a restart.
     keycloak_keep_state: bool = False
+    # Keycloak's database on PostgreSQL (postgres://USER:PASS@HOST:PORT/DB) instead of its dev
+    # database: realm changes and sessions survive restarts, and the realm is imported only once.
+    keycloak_db: str | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -113,6 +116,15 @@ class SandboxSettings(BaseSettings):
                 raise ValueError(str(error)) from None
         return path
 
+    @field_validator("keycloak_db")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            from sandbox.backends.keycloak.database import PostgresDatabase
+
+            PostgresDatabase.from_url(url)  # ValueError names what is wrong, never the password
+        return url
+
     @field_validator("listen_address")
     @classmethod
     def _an_ip_address(cls, address: str) -> str:
@@ -129,6 +141,14 @@ class SandboxSettings(BaseSettings):
             }
             if len(set(ports.values())) < len(ports):
                 raise ValueError(f"the sandbox and Keycloak need three different ports, got {ports}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_keycloak_database(self) -> SandboxSettings:
+        if self.keycloak_db and self.keycloak_keep_state:
+            raise ValueError("keycloak_db and keycloak_keep_state exclude each other: the database keeps the state")
+        if self.keycloak_db and self.keycloak_url:
+            raise ValueError("keycloak_db is for a Keycloak the sandbox launches, not one at keycloak_url")
         return self
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from sandbox.backends.keycloak.choose import (
     keycloak_unavailable_reason,
 )
 from sandbox.backends.keycloak.container import ContainerLauncher
+from sandbox.backends.keycloak.database import PostgresDatabase
 from sandbox.backends.keycloak.distribution import DistributionLauncher
 from sandbox.backends.keycloak.fallback import ContainerThenDistribution
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk
@@ -105,3 +106,15 @@ def test_distribution_only_options_pick_the_distribution_even_with_docker(
         match=r"^cannot run Keycloak: --keycloak-keep-state needs the distribution launcher, but no JDK 17\+",
     ):
         choose_launcher(minimal_realm, cache_dir=tmp_path, keep_state=True)
+
+
+def test_a_database_picks_the_distribution_and_the_container_refuses_it(
+    machine, minimal_realm: Path, tmp_path: Path
+) -> None:
+    database = PostgresDatabase.from_url("postgres://kc:kc@localhost:5432/keycloak")
+    launcher = choose_launcher(minimal_realm, cache_dir=tmp_path, database=database)
+    assert isinstance(launcher, DistributionLauncher) and launcher.database == database
+    with pytest.raises(KeycloakStartError, match=r"^--keycloak-db applies only to the distribution launcher"):
+        choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path, database=database)
+    with pytest.raises(KeycloakStartError, match=r"^--keycloak-keep-state and --keycloak-db exclude each other"):
+        choose_launcher(minimal_realm, cache_dir=tmp_path, database=database, keep_state=True)

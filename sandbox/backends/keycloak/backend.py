@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from sandbox.backends import BackendError, Upstream
 from sandbox.backends.keycloak.base import KeycloakLauncher, KeycloakStartError
 from sandbox.backends.keycloak.choose import choose_launcher
+from sandbox.backends.keycloak.database import PostgresDatabase
 from sandbox.realm import RealmFile
 from sandbox.settings import SandboxSettings
 
@@ -40,6 +41,7 @@ class KeycloakBackend:
                 mode=self.settings.keycloak_launcher,
                 keycloak_home=self.settings.keycloak_home,
                 keep_state=self.settings.keycloak_keep_state,
+                database=PostgresDatabase.from_url(self.settings.keycloak_db) if self.settings.keycloak_db else None,
                 ready_timeout=self.settings.keycloak_ready_timeout,
                 progress=_progress,
                 network=self.settings.keycloak_network,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sandbox.backends.keycloak.base import KEYCLOAK_VERSION, KeycloakLauncher, KeycloakStartError, Progress
 from sandbox.backends.keycloak.cache import cached_home, default_cache_dir, is_distribution
 from sandbox.backends.keycloak.container import DEFAULT_NETWORK, ContainerLauncher, docker_available
+from sandbox.backends.keycloak.database import PostgresDatabase
 from sandbox.backends.keycloak.distribution import DistributionLauncher, keycloak_home_from_env
 from sandbox.backends.keycloak.fallback import ContainerThenDistribution
 from sandbox.backends.keycloak.java import JavaNotFound, find_jdk
@@ -52,17 +53,18 @@ def choose_launcher(
     keycloak_home: Path | None = None,
     cache_dir: Path | None = None,
     keep_state: bool = False,
+    database: PostgresDatabase | None = None,
     ready_timeout: float = 180.0,
     progress: Progress | None = None,
     network: str = DEFAULT_NETWORK,
 ) -> KeycloakLauncher:
     if mode not in ("auto", "container", "distribution"):
         raise ValueError(f"unknown Keycloak launch mode {mode!r}")
-    # A named distribution or a kept database only mean something to the distribution launcher:
-    # asking for either picks it, rather than Docker ignoring the request.
-    wants_distribution = [
-        name for name, given in (("--keycloak-home", keycloak_home), ("--keycloak-keep-state", keep_state)) if given
-    ]
+    # A named distribution, a kept database or a PostgreSQL one only mean something to the
+    # distribution launcher: asking for any picks it, rather than Docker ignoring the request. (A
+    # container would reach a PostgreSQL on the host's loopback only on the host network.)
+    asked = (("--keycloak-home", keycloak_home), ("--keycloak-keep-state", keep_state), ("--keycloak-db", database))
+    wants_distribution = [name for name, given in asked if given]
     _refuse_ignored_options(mode, wants_distribution, network)
     # What both launchers are told alike.
     common: dict[str, Any] = dict(
@@ -75,7 +77,9 @@ def choose_launcher(
     )
 
     def distribution() -> DistributionLauncher:
-        return DistributionLauncher(realm_file, keycloak_home=keycloak_home, keep_state=keep_state, **common)
+        return DistributionLauncher(
+            realm_file, keycloak_home=keycloak_home, keep_state=keep_state, database=database, **common
+        )
 
     if mode == "container" or (mode == "auto" and not wants_distribution and docker_available()):
         container = ContainerLauncher(realm_file, network=network, **common)
@@ -103,6 +107,10 @@ def choose_launcher(
 def _refuse_ignored_options(mode: Mode, wants_distribution: list[str], network: str) -> None:
     """An option the chosen launcher would ignore is refused in one line, never silently dropped."""
     options, plural = " and ".join(wants_distribution), len(wants_distribution) > 1
+    if {"--keycloak-keep-state", "--keycloak-db"} <= set(wants_distribution):
+        raise KeycloakStartError(
+            "--keycloak-keep-state and --keycloak-db exclude each other: the database keeps the state"
+        )
     if mode == "container" and wants_distribution:
         raise KeycloakStartError(
             f"{options} {'apply' if plural else 'applies'} only to the distribution launcher, not to 'container'"

@@ -26,6 +26,7 @@ from sandbox.backends.keycloak.cache import (
     is_distribution,
     keycloak_root,
 )
+from sandbox.backends.keycloak.database import PostgresDatabase
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk, find_jdk
 from sandbox.backends.keycloak.maven import MavenError
 from sandbox.backends.keycloak.ports import port_conflict
@@ -57,10 +58,14 @@ class DistributionLauncher(LauncherContext):
         keycloak_home: Path | None = None,
         cache_dir: Path | None = None,
         keep_state: bool = False,
+        database: PostgresDatabase | None = None,
         ready_timeout: float = 180.0,
         progress: Progress | None = None,
         jdk: Jdk | None = None,
     ) -> None:
+        if keep_state and database is not None:
+            # Kept state is Keycloak's dev-file database: it and PostgreSQL cannot both hold the realm.
+            raise ValueError("keep_state and database exclude each other: the database already keeps the state")
         self.realm_file = Path(realm_file)
         self.port = port
         self.management_port = management_port
@@ -68,12 +73,14 @@ class DistributionLauncher(LauncherContext):
         self.keycloak_home = keycloak_home or keycloak_home_from_env()
         self.cache_dir = cache_dir or default_cache_dir()
         self.keep_state = keep_state
+        self.database = database
         self.ready_timeout = ready_timeout
         self.progress = progress or no_progress
         self.jdk = jdk
         root = keycloak_root(self.cache_dir)
         self.log_file = root / "logs" / f"keycloak-{port}.log"
-        # Kept state lives at a fixed place; fresh runs get a home that stop() removes.
+        # Kept state lives at a fixed place; fresh runs get a home that stop() removes (with a
+        # PostgreSQL database too: the state is there, the home holds only scripts and the build).
         self.run_home = root / "state" / version if keep_state else root / "runs" / f"{os.getpid()}-{port}"
         self.base_url = f"http://localhost:{port}"
         # Seconds per phase of the last start(): download, unpack, boot, ready (ready counts from spawn).
@@ -84,6 +91,8 @@ class DistributionLauncher(LauncherContext):
     @property
     def db_vendor(self) -> str:
         # dev-mem: every run starts from the realm file alone, nothing survives a restart.
+        if self.database is not None:
+            return "postgres"
         return "dev-file" if self.keep_state else "dev-mem"
 
     def command(self) -> list[str]:
@@ -97,6 +106,7 @@ class DistributionLauncher(LauncherContext):
             "--http-management-host=127.0.0.1",
             f"--http-management-port={self.management_port}",
             *self.build_options(),
+            *(self.database.options() if self.database is not None else []),
         ]
 
     def build_options(self) -> list[str]:
@@ -109,6 +119,8 @@ class DistributionLauncher(LauncherContext):
         env["KC_BOOTSTRAP_ADMIN_USERNAME"] = ADMIN_USERNAME
         env["KC_BOOTSTRAP_ADMIN_PASSWORD"] = ADMIN_PASSWORD
         env.setdefault("JAVA_OPTS_KC_HEAP", DEFAULT_HEAP)
+        if self.database is not None:
+            env.update(self.database.environment())
         return env
 
     def start(self) -> KeycloakInfo:
