@@ -96,7 +96,7 @@ class Fault:
     fired: int = 0
 
     @classmethod
-    def from_spec(cls, spec: Any) -> Fault:
+    def from_spec(cls, spec: object) -> Fault:
         """Validate a fault spec (the JSON body of ``POST x-mock/faults``); SpecError names the bad field."""
         given = parse(FaultSpec, spec)
         allowed = BEHAVIOUR_KINDS.get(given.kind, tuple(ENDPOINTS))

@@ -47,7 +47,7 @@ _HINTS = {
 }
 
 
-def parse(model: type[M], data: Any) -> M:
+def parse(model: type[M], data: object) -> M:
     """``data`` as ``model``; the first problem is a SpecError naming its field."""
     if not isinstance(data, dict):
         raise SpecError("body", "must be a JSON object")

@@ -200,7 +200,7 @@ class UserDirectory:
         names = list(user.realm_roles)
         return [role for role in self.roles() if role.name in names]
 
-    def map_roles(self, user: User, reps: Any, *, add: bool) -> User:
+    def map_roles(self, user: User, reps: object, *, add: bool) -> User:
         wanted = [self._mapped_role(rep).name for rep in _role_list(reps)]
         current = list(user.realm_roles)
         if add:
@@ -217,13 +217,13 @@ class UserDirectory:
         return role
 
 
-def _role_list(reps: Any) -> list[dict[str, Any]]:
+def _role_list(reps: object) -> list[dict[str, Any]]:
     if not isinstance(reps, list) or not all(isinstance(rep, dict) for rep in reps):
         raise admin_bad_request("Expected a JSON array of role representations")
     return reps
 
 
-def _password_credentials(raw: Any) -> list[dict[str, Any]]:
+def _password_credentials(raw: object) -> list[dict[str, Any]]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
@@ -244,7 +244,7 @@ def _parsed(data: dict[str, Any]) -> User:
         raise admin_bad_request(f"{field}: {error['msg']}", field) from None
 
 
-def _validated(model: type[ModelT], rep: Any, what: str | None) -> list[ModelT]:
+def _validated(model: type[ModelT], rep: object, what: str | None) -> list[ModelT]:
     """``[model]`` from a stored representation; a bad overlay entry is skipped with a warning."""
     try:
         return [model.model_validate(rep)]

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mock_idp.backing import Value
 from mock_idp.backing.memory import MemoryBacking
@@ -40,7 +40,7 @@ class JournalBacking(MemoryBacking):
         self.path = path
         self._appended = 0
         self._synced_at = 0.0
-        self._handle: Any = None
+        self._handle: BinaryIO | None = None
         self._loading = True
         self._load(importer)
         self._loading = False

@@ -25,7 +25,7 @@ class RedisBacking:
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.prefix = prefix
-        self._redis: Any = redis.Redis.from_url(
+        self._redis: redis.Redis = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
         )
 
