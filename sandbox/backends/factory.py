@@ -12,7 +12,10 @@ def create_backend(settings: SandboxSettings, realm: RealmFile, state: StateDir)
     if settings.backend == "mock":
         from sandbox.backends.mock import MockBackend
 
-        return MockBackend(realm, base_url=settings.base_url, state_dir=state.mock_idp)
+        # A shared store (replicas) holds the embedded IdP's state too; file and memory name
+        # the proxy's store only, the IdP keeps its own in the state directory.
+        shared = settings.store if settings.store.startswith(("redis://", "rediss://")) else None
+        return MockBackend(realm, base_url=settings.base_url, state_dir=state.mock_idp, store=shared)
     from sandbox.backends.keycloak.backend import KeycloakBackend
 
     return KeycloakBackend(settings, realm, state.root / "keycloak")

@@ -10,7 +10,8 @@ import httpx
 from starlette.types import ASGIApp
 
 import mock_idp
-from sandbox.backends import Upstream
+from mock_idp.storage import StoreError
+from sandbox.backends import BackendError, Upstream
 from sandbox.realm import RealmFile
 
 MOUNT_PATH = "/idp"
@@ -19,9 +20,16 @@ MOUNT_PATH = "/idp"
 class MockBackend:
     name = "mock"
 
-    def __init__(self, realm: RealmFile, *, base_url: str, state_dir: Path) -> None:
+    def __init__(self, realm: RealmFile, *, base_url: str, state_dir: Path, store: str | None = None) -> None:
+        """``store``: a ``redis://`` URL shares the IdP's state with every sandbox given it
+        (replicas); None keeps it in ``state_dir``. Raises BackendError for an unusable store."""
         self.realm_url = f"{base_url}{MOUNT_PATH}/realms/{realm.model.name}"
-        self.app: ASGIApp = mock_idp.create_app(realm.model, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir)
+        try:
+            self.app: ASGIApp = mock_idp.create_app(
+                realm.model, issuer_base=f"{base_url}{MOUNT_PATH}", state_dir=state_dir, store=store
+            )
+        except StoreError as exc:
+            raise BackendError(str(exc)) from None
         self.mount: tuple[str, ASGIApp] | None = (MOUNT_PATH, self.app)
         self._realm_path = f"/realms/{realm.model.name}"
 
