@@ -10,8 +10,10 @@ from typing import Any
 from mockidp_support import BASE, OIDC, PROXY, browser, code_tokens
 
 from mock_idp import create_app
+from mock_idp.backing.journal import JournalBacking
 from mock_idp.backing.memory import MemoryBacking
 from mock_idp.clock import Clock
+from mock_idp.legacy_state import import_v1
 from mock_idp.store import STATE_FILE, AuthorizationCode, Store
 
 
@@ -131,3 +133,29 @@ def test_the_file_is_compacted_on_open(realm_dict, state_dir) -> None:
     again = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir).state.idp
     assert again.access_token_lifespan == 50
     assert [line.get("c") for line in _lines(state_dir)] == [None, "settings"]
+
+
+def test_a_long_journal_is_compacted_while_running(tmp_path: Path) -> None:
+    clock = Clock()
+    journal = JournalBacking(tmp_path / STATE_FILE, clock, import_v1)
+    for count in range(1200):  # one live record, rewritten over and over
+        journal.put("settings", "lifetimes", {"access_token": count + 1})
+    lines = (tmp_path / STATE_FILE).read_text().splitlines()
+    assert len(lines) < 300, len(lines)
+    reopened = JournalBacking(tmp_path / STATE_FILE, clock, import_v1)
+    assert reopened.get("settings", "lifetimes") == {"access_token": 1200}
+
+
+def test_a_bad_line_inside_the_journal_is_skipped_with_a_warning(tmp_path: Path, caplog) -> None:
+    clock, path = Clock(), tmp_path / STATE_FILE
+    journal = JournalBacking(path, clock, import_v1)
+    journal.put("consents", "alice", {"clients": ["a"]})
+    with path.open("a") as handle:
+        handle.write("not json\n")
+    journal.put("consents", "bob", {"clients": ["b"]})
+    with caplog.at_level("WARNING", logger="mock_idp"):
+        reopened = JournalBacking(path, clock, import_v1)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"state file {path}: skipped line 3 (Expecting value: line 1 column 1 (char 0))"
+    ]
+    assert reopened.keys("consents") == ["alice", "bob"]
