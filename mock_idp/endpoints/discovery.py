@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mock_idp.client_auth import AUTH_METHODS
+from mock_idp.documents import Document, JsonDocument
 from mock_idp.endpoints import idp_of
 from mock_idp.idp import IdentityProvider
 
@@ -75,12 +76,18 @@ def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
     }
 
 
-async def well_known(request: Request) -> JSONResponse:
-    return JSONResponse(openid_configuration(idp_of(request)))
+def _discovery(idp: IdentityProvider) -> Document:
+    return Document((idp.issuer, tuple(idp.realm.client_scopes)), lambda: openid_configuration(idp))
 
 
-async def certs(request: Request) -> JSONResponse:
-    return JSONResponse(idp_of(request).keys.jwks(), headers={"Cache-Control": "no-cache"})
+def _jwks(idp: IdentityProvider) -> Document:
+    # A new version whenever the set of verifying keys changes: rotation, or a retired key's grace ending.
+    return Document(tuple(idp.keys.verification_keys()), idp.keys.jwks)
+
+
+# Keycloak 26.7.3's Cache-Control on each (seen on a live one; it sends no ETag).
+well_known = JsonDocument(_discovery, cache_control="no-cache, must-revalidate, no-transform, no-store")
+certs = JsonDocument(_jwks, cache_control="no-cache")
 
 
 async def realm_info(request: Request) -> JSONResponse:

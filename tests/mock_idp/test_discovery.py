@@ -51,6 +51,33 @@ async def test_jwks_publishes_the_signing_key_with_kid(client):
     assert token.header == {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
 
 
+async def test_discovery_and_jwks_carry_keycloaks_headers_and_answer_head(client):
+    # Keycloak 26.7.3's Cache-Control on each, and no ETag (checked against a live one).
+    expected = {
+        f"{ISSUER}/.well-known/openid-configuration": "no-cache, must-revalidate, no-transform, no-store",
+        f"{ISSUER}/.well-known/oauth-authorization-server": "no-cache, must-revalidate, no-transform, no-store",
+        f"{OIDC}/certs": "no-cache",
+    }
+    for url, cache_control in expected.items():
+        got = await client.get(url)
+        assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+        assert got.headers["cache-control"] == cache_control and "etag" not in got.headers
+        assert int(got.headers["content-length"]) == len(got.content) and got.json()
+        head = await client.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == got.headers["content-length"]
+        assert (await client.post(url)).status_code == 405
+
+
+async def test_jwks_follows_key_rotation_and_the_end_of_the_grace_period(client, idp):
+    first = {key["kid"] for key in (await client.get(f"{OIDC}/certs")).json()["keys"]}
+    new_kid = idp.keys.rotate(grace_seconds=60)
+    both = {key["kid"] for key in (await client.get(f"{OIDC}/certs")).json()["keys"]}
+    assert both == first | {new_kid} and len(both) == 2
+    idp.clock.advance(61)
+    assert {key["kid"] for key in (await client.get(f"{OIDC}/certs")).json()["keys"]} == {new_kid}
+
+
 async def test_realm_info_like_keycloak(client):
     info = (await client.get(ISSUER)).json()
     assert (

@@ -263,6 +263,23 @@ async def test_client_credentials_only_for_service_account_clients(client, idp):
     assert await introspect(client, ok.json()["access_token"]) == {"active": False}
 
 
+def _state_files(state_dir):
+    return {path: path.stat().st_mtime_ns for path in state_dir.rglob("*") if path.is_file()}
+
+
+async def test_a_service_account_token_writes_nothing_to_the_state_directory(client, idp, state_dir):
+    # No session, no refresh token: nothing to keep, so no disk write (an fsync each) per token.
+    idp.realm.clients["sandbox-proxy"].service_accounts = True
+    await code_tokens(client)  # a user session: state that is on disk
+    before = _state_files(state_dir)
+    for _ in range(3):
+        ok = await client.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "client_credentials"})
+        assert ok.status_code == 200
+    assert _state_files(state_dir) == before
+    await code_tokens(client)  # a user token still writes its session through
+    assert _state_files(state_dir) != before
+
+
 @pytest.mark.parametrize(
     "data, status, error",
     [
