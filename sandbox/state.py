@@ -24,6 +24,8 @@ from key_value.aio.stores.filetree import (
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
 
+from sandbox.store_cache import WriteThroughCache
+
 # FastMCP's file store writes each entry through tempfile.mkstemp (``tmpXXXXXXXX.tmp``) in
 # the entry's directory, fsyncs it and renames it into place; a kill -9 in between leaves it.
 STORE_TEMP_FILES = "tmp*.tmp"
@@ -67,7 +69,11 @@ class StateDir:
         )
         # An entry that no longer decrypts (state copied between machines) reads as
         # missing, so the client just registers again instead of the server failing.
-        return FernetEncryptionWrapper(key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False)
+        encrypted = FernetEncryptionWrapper(
+            key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False
+        )
+        # Reads from memory, writes through to disk (sandbox/store_cache.py).
+        return WriteThroughCache(encrypted)
 
 
 def _claim_store(directory: Path) -> IO[bytes]:

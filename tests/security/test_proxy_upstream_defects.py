@@ -78,7 +78,11 @@ class SandboxProxy(ProxyWorkarounds, UpstreamStub, OAuthProxy):
 
 
 def make(kind: type[OAuthProxy], state: Path) -> Any:
-    storage = StateDir(state).client_storage("file")  # the sandbox's store: its reads really await
+    storage = StateDir(state).client_storage("file")  # the sandbox's store
+    if kind is BareProxy:
+        # Beneath its memory cache (sandbox/store_cache.py), whose hits do not await: FastMCP's
+        # defects below need reads that await, as every read after a restart does.
+        storage = storage.key_value
     options: dict[str, Any] = dict(
         upstream_authorization_endpoint="http://idp.invalid/auth",
         upstream_token_endpoint="http://idp.invalid/token",

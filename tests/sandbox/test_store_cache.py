@@ -1,0 +1,89 @@
+"""The proxy store's write-through cache: fast reads, and nothing a write did is undone or lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from key_value.aio.stores.memory import MemoryStore
+from key_value.aio.wrappers.base import BaseWrapper
+
+from sandbox.state import StateDir
+from sandbox.store_cache import WriteThroughCache
+
+
+class SlowStore(BaseWrapper):
+    """A store whose reads await for a while (as the file store's worker threads do), and counts them."""
+
+    def __init__(self) -> None:
+        self.key_value = MemoryStore()
+        self.reads = 0
+        self.read_started = asyncio.Event()
+        self.release = asyncio.Event()
+        super().__init__()
+
+    async def ttl(self, key: str, *, collection: str | None = None) -> tuple[dict[str, Any] | None, float | None]:
+        self.reads += 1
+        answer = await self.key_value.ttl(key=key, collection=collection)
+        self.read_started.set()
+        await self.release.wait()
+        return answer
+
+
+async def test_repeated_reads_and_misses_are_answered_from_memory() -> None:
+    slow = SlowStore()
+    slow.release.set()
+    cache = WriteThroughCache(slow)
+    await cache.put("code", {"v": 1})
+    assert [await cache.get("code") for _ in range(3)] == [{"v": 1}] * 3
+    assert [await cache.get("revoked-jti", collection="revoked") for _ in range(3)] == [None] * 3
+    assert slow.reads == 2  # one per key, the miss included
+
+
+async def test_a_delete_during_a_missing_read_is_not_undone() -> None:
+    # py-key-value-aio 0.5.0's PassthroughCacheWrapper re-caches the value here: a redeemed code returns.
+    slow = SlowStore()
+    cache = WriteThroughCache(slow)
+    await slow.key_value.put(key="code", value={"v": 1})
+    reading = asyncio.create_task(cache.get("code"))
+    await slow.read_started.wait()
+    assert await cache.delete("code")
+    slow.release.set()
+    assert await reading == {"v": 1}  # what the read saw before the delete
+    assert await cache.get("code") is None
+    assert await slow.key_value.get(key="code") is None
+
+
+async def test_a_put_during_a_missing_read_wins() -> None:
+    slow = SlowStore()
+    cache = WriteThroughCache(slow)
+    reading = asyncio.create_task(cache.get("key"))
+    await slow.read_started.wait()
+    await cache.put("key", {"v": 2})
+    slow.release.set()
+    assert await reading is None
+    assert await cache.get("key") == {"v": 2}
+
+
+async def test_entries_expire_with_the_ttl_they_were_written_with() -> None:
+    slow = SlowStore()
+    slow.release.set()
+    cache = WriteThroughCache(slow)
+    await cache.put("short", {"v": 1}, ttl=0.05)
+    assert await cache.get("short") == {"v": 1}
+    await asyncio.sleep(0.1)
+    assert await cache.get("short") is None
+
+
+async def test_the_sandbox_store_keeps_every_write_across_a_restart(tmp_path: Path) -> None:
+    first = StateDir(tmp_path).client_storage("file")
+    assert isinstance(first, WriteThroughCache)
+    await first.get("client", collection="clients")  # a cached miss ...
+    await first.put("client", {"name": "kept"}, collection="clients")  # ... that a write replaces
+    await first.put("gone", {"name": "deleted"}, collection="clients")
+    await first.get("gone", collection="clients")
+    await first.delete("gone", collection="clients")
+    restarted = StateDir(tmp_path).client_storage("file")  # a new process: an empty cache
+    assert await restarted.get("client", collection="clients") == {"name": "kept"}
+    assert await restarted.get("gone", collection="clients") is None
