@@ -1,4 +1,4 @@
-"""The live identity provider: realm + keys + clock + store, and token issuance.
+"""The live identity provider: realm + keys + clock + store (token issuance: mock_idp/issuance.py).
 
 ``app.state.idp`` is an :class:`IdentityProvider`; endpoints are thin
 protocol adapters around it. Its "mock controls" section is the Python side of
@@ -8,13 +8,12 @@ the ``x-mock`` admin API: in-process callers can use those methods directly.
 from __future__ import annotations
 
 import hmac
-import uuid
 from pathlib import Path
 from typing import Any
 
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
-from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER, Faults
+from mock_idp.faults import Faults
 from mock_idp.keys import KeyStore
 from mock_idp.master import MASTER
 from mock_idp.mock_controls import MockControls
@@ -22,11 +21,8 @@ from mock_idp.realm import Client, Realm, User
 from mock_idp.shared_keys import shared_cookie_keys, shared_signing_keys
 from mock_idp.storage import open_store
 from mock_idp.store import ClientSession, UserSession
-from mock_idp.tokens import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 from mock_idp.user_directory import UserDirectory
 
-# Keycloak 26.7 prefixes an online access token's jti with the grant that issued it.
-JTI_PREFIXES = {"authorization_code": "onrtac:", "password": "onrtro:", "refresh_token": "onrtrt:"}
 
 
 class IdentityProvider(MockControls):
@@ -40,12 +36,13 @@ class IdentityProvider(MockControls):
         self.state_dir = state_dir
         self.clock = clock or Clock()
         self.store = open_store(store, state_dir, self.clock, realm.name)
+        # The cookie keys' HS512 key is also the realm's secret for refresh tokens (KeyStore).
         if self.store.shared:  # every replica signs with one key and reads every cookie
-            self.keys = shared_signing_keys(self.store.durable, self.clock)
             self.cookie_keys = shared_cookie_keys(self.store.durable)
+            self.keys = shared_signing_keys(self.store.durable, self.clock, self.cookie_keys)
         else:
-            self.keys = KeyStore.load_or_create(state_dir, self.clock)
             self.cookie_keys = CookieKeys.load_or_create(state_dir)
+            self.keys = KeyStore.load_or_create(state_dir, self.clock, self.cookie_keys)
         self.directory = UserDirectory(realm, self.store, self.clock)
         self.faults = Faults()
 
@@ -103,106 +100,7 @@ class IdentityProvider(MockControls):
                 return user
         return User(username=f"service-account-{client.client_id}".lower(), service_account_client_id=client.client_id)
 
-    # -- issuance -----------------------------------------------------------------
-
-    def issue_tokens(
-        self,
-        client: Client,
-        user: User,
-        session: UserSession | None,
-        requested_scope: str,
-        *,
-        nonce: str | None = None,
-        acr: str = "1",
-        with_refresh: bool = True,
-        grant: str | None = None,
-    ) -> dict[str, Any]:
-        """A Keycloak token response for ``user`` via ``client``; ``grant`` (the grant_type)
-        picks the access token's ``jti`` prefix, as Keycloak 26.7 writes it."""
-        # The client session first: a token counts as its session's only if iat >= the
-        # session's start, and a second may tick over while this method runs.
-        client_session = self.store.client_session(session.sid, client.client_id) if session is not None else None
-        realm, now = self.realm, self.clock.now_int()
-        scopes = applied_scopes(realm, client, requested_scope)
-        subject = Subject(
-            user=user,
-            sub=realm.user_id(user),
-            roles=realm.effective_roles(user),
-            auth_time=session.auth_time if session else None,
-            acr=acr,
-        )
-        scope = scope_claim(scopes, requested_scope)
-        wrong_issuer = self.faults.take("token", ("wrong_issuer",)) is not None
-        wrong_audience = self.faults.take("token", ("wrong_audience",)) is not None
-        envelope: dict[str, Any] = {
-            "iat": now,
-            "iss": WRONG_ISSUER if wrong_issuer else self.issuer,
-            "azp": client.client_id,
-        }
-        if session is not None:
-            envelope["sid"] = session.sid
-        extra = self.store.extra_claims(subject.sub)
-
-        access = {
-            "exp": now + self.access_token_lifespan,
-            "jti": JTI_PREFIXES.get(grant or "", "") + _jti(),
-            **envelope,
-            "typ": "Bearer",
-        }
-        access.update(mapper_claims(realm, client, scopes, subject, "access"))
-        access["scope"] = scope
-        access.update(extra)
-        if wrong_audience:
-            access["aud"] = WRONG_AUDIENCE
-        access_token = self.keys.sign(access)
-        response: dict[str, Any] = {
-            "access_token": access_token,
-            "expires_in": self.access_token_lifespan,
-            "refresh_expires_in": 0,
-            "token_type": "Bearer",
-        }
-        if "openid" in requested_scope.split():
-            id_claims = {
-                "exp": access["exp"],
-                "jti": _jti(),
-                **envelope,
-                "aud": client.client_id,
-                "sub": subject.sub,
-                "typ": "ID",
-            }
-            if session is not None and session.auth_time is not None:
-                id_claims["auth_time"] = session.auth_time
-            if nonce:
-                id_claims["nonce"] = nonce
-            id_claims["at_hash"] = at_hash(access_token)
-            id_claims.update(
-                {k: v for k, v in mapper_claims(realm, client, scopes, subject, "id").items() if k != "aud"}
-            )
-            id_claims.update(extra)
-            if wrong_audience:
-                id_claims["aud"] = WRONG_AUDIENCE
-            response["id_token"] = self.keys.sign(id_claims)
-        if with_refresh and session is not None and client_session is not None:
-            refresh_exp = self.refresh_expiry(session)
-            # Keycloak's refresh token names every client scope it carries, token-scope or not.
-            refresh_scope = " ".join(dict.fromkeys(scope.split() + [each.name for each in scopes]))
-            refresh = {
-                "exp": refresh_exp,
-                "jti": _jti(),
-                **envelope,
-                "aud": envelope["iss"],
-                "sub": subject.sub,
-                "typ": "Refresh",
-                "scope": refresh_scope,
-            }
-            response["refresh_token"] = self.keys.sign(refresh)
-            response["refresh_expires_in"] = refresh_exp - now
-            self.store.record_refresh_token(client_session, refresh["jti"])
-        response["not-before-policy"] = 0
-        if session is not None:
-            response["session_state"] = session.sid
-        response["scope"] = scope
-        return response
+    # -- refresh expiry (issuance is mock_idp/issuance.py) ---------------------------
 
     def refresh_expiry(self, session: UserSession) -> int:
         return int(
@@ -244,8 +142,6 @@ class IdentityProvider(MockControls):
         self.store.revoke_client_session(client_session)
 
 
-def _jti() -> str:
-    return str(uuid.uuid4())
 
 
 def _same(a: str, b: str) -> bool:

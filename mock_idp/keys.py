@@ -1,5 +1,10 @@
 """RS256 signing keys: persisted in the state directory, published as a JWKS.
 
+Keycloak signs the tokens only the realm reads (refresh, offline and registration access
+tokens) with its HS512 key, whose kid is in no JWKS; the mock's is the one its cookies are
+signed with (:class:`mock_idp.cookies.CookieKeys`), as Keycloak's realm has one such key.
+:meth:`KeyStore.verify` accepts both, picking the key by kid.
+
 Keeping the keys across restarts is what lets tokens issued before a restart
 still validate afterwards. Rotation makes a new active key; the old one can be
 kept (published and still verifying) until a grace deadline on the IdP's clock.
@@ -19,6 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from mock_idp.clock import Clock
+from mock_idp.cookies import CookieKeys
 from mock_idp.persist import move_aside, remove_stale_temp_files, write_atomic
 
 log = logging.getLogger("mock_idp")
@@ -44,23 +50,26 @@ class KeyStore:
     def __init__(
         self,
         key: RSAKey,
+        secret: CookieKeys,
         clock: Clock | None = None,
         state_dir: Path | None = None,
         retired: list[RetiredKey] | None = None,
     ) -> None:
         self.key = key
+        self.secret = secret
         self.kid = key.thumbprint()
         self.clock = clock or Clock()
         self.state_dir = state_dir
         self.retired = retired or []
 
     @classmethod
-    def load_or_create(cls, state_dir: Path, clock: Clock | None = None) -> KeyStore:
+    def load_or_create(cls, state_dir: Path, clock: Clock | None = None, secret: CookieKeys | None = None) -> KeyStore:
         path = state_dir / KEY_FILE
         retired = _load_retired(state_dir / RETIRED_FILE)
+        secret = secret or CookieKeys.load_or_create(state_dir)
         if path.exists():
             try:
-                return cls(RSAKey.import_key(path.read_bytes()), clock, state_dir, retired)
+                return cls(RSAKey.import_key(path.read_bytes()), secret, clock, state_dir, retired)
             except (OSError, ValueError, JoseError) as exc:
                 moved = move_aside(path)
                 log.warning(
@@ -68,7 +77,7 @@ class KeyStore:
                 )
         key = RSAKey.generate_key(2048, private=True)
         write_atomic(path, key.as_pem(private=True), mode=0o600)
-        return cls(key, clock, state_dir, retired)
+        return cls(key, secret, clock, state_dir, retired)
 
     # -- rotation -------------------------------------------------------------------
 
@@ -104,14 +113,21 @@ class KeyStore:
         """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``)."""
         return jwt.encode({"alg": ALGORITHM, "typ": typ, "kid": self.kid}, claims, self.key, algorithms=[ALGORITHM])
 
-    def verify(self, token: str) -> dict[str, Any] | None:
-        """Claims of a token one of our live keys signed, or ``None`` for anything else.
+    def sign_secret(self, claims: dict[str, Any]) -> str:
+        """HS512 under the realm's secret, as Keycloak signs refresh and registration tokens."""
+        return self.secret.sign_jwt(claims)
 
+    def verify(self, token: str) -> dict[str, Any] | None:
+        """Claims of a token one of our live keys or our secret signed, or ``None`` for anything else.
+
+        The kid picks the key and the key the algorithm, so a token cannot choose either.
         Expiry and token type are the caller's business (it owns the clock)."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
             return None
         try:
             kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
+            if kid == self.secret.signing_kid:
+                return self.secret.verify_jwt(token)
             key = self.verification_keys().get(kid) if isinstance(kid, str) else None
             if key is None:
                 return None

@@ -28,7 +28,7 @@ from mock_idp.defaults import (
 
 REGISTRATION_POLICY_TYPE = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy"
 
-# Mapper types tokens.py knows how to apply.
+# Mapper types mappers.py knows how to apply.
 SUPPORTED_MAPPERS = frozenset(
     {
         "oidc-audience-mapper",

@@ -14,14 +14,14 @@ from mock_idp.cookies import CookieKeys
 from mock_idp.keys import KeyStore
 
 
-def shared_signing_keys(backing: Backing, clock: Clock) -> KeyStore:
+def shared_signing_keys(backing: Backing, clock: Clock, secret: CookieKeys) -> KeyStore:
     """The realm's signing key. (A rotation through x-mock changes one replica's key only.)"""
     stored = backing.get("keys", "signing")
     if stored is None:
         fresh = RSAKey.generate_key(2048, private=True)
         backing.add("keys", "signing", {"pem": fresh.as_pem(private=True).decode("ascii")})
         stored = backing.get("keys", "signing") or {}
-    return KeyStore(RSAKey.import_key(str(stored["pem"])), clock)
+    return KeyStore(RSAKey.import_key(str(stored["pem"])), secret, clock)
 
 
 def shared_cookie_keys(backing: Backing) -> CookieKeys:

@@ -18,11 +18,13 @@ from mock_idp.client_auth import authenticate_client
 from mock_idp.endpoints import idp_of
 from mock_idp.errors import NO_STORE, OAuthError, invalid_request
 from mock_idp.idp import IdentityProvider
+from mock_idp.mappers import Subject, applied_scopes, mapper_claims
 from mock_idp.realm import Client
-from mock_idp.tokens import Subject, applied_scopes, mapper_claims
 
 _TYPES = {"access_token": "Bearer", "refresh_token": "Refresh", "id_token": "ID"}
 INACTIVE = {"active": False}
+# The refresh token's own bookkeeping, which Keycloak leaves out of the answer.
+_UNSHOWN = frozenset({"at_hash", "aud_x", "prov", "reuse_id"})
 WRONG_SECRET = OAuthError("invalid_client", "Client authentication failed.", 401)
 
 
@@ -41,7 +43,7 @@ def _answer(idp: IdentityProvider, claims: dict[str, Any]) -> dict[str, Any]:
     """The token's claims, completed by the realm's introspection mappers (Keycloak rebuilds
     the answer from the session, so a refresh or ID token shows the user's claims too)."""
     realm = idp.realm
-    body = {key: value for key, value in claims.items() if key != "at_hash"}
+    body = {key: value for key, value in claims.items() if key not in _UNSHOWN}
     session = idp.live_session(claims.get("sid"))
     holder = idp.find_client(str(claims.get("azp")))
     user = idp.find_user(session.username) if session is not None else None

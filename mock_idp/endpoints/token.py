@@ -15,6 +15,7 @@ from mock_idp.client_auth import authenticate_client
 from mock_idp.endpoints import idp_of
 from mock_idp.errors import NO_STORE, OAuthError, invalid_grant, invalid_request, unauthorized_client
 from mock_idp.idp import IdentityProvider
+from mock_idp.issuance import issue_tokens
 from mock_idp.realm import Client
 from mock_idp.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from mock_idp.token_exchange import token_exchange
@@ -56,18 +57,20 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     user = idp.find_user(code.username)
     if session is None or user is None:
         raise invalid_grant("Session not active")
-    return idp.issue_tokens(
-        client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code"
+    return issue_tokens(
+        idp, client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code"
     )
 
 
 def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not form.get("refresh_token"):
         raise invalid_request("No refresh token")
-    claims = idp.verify(form["refresh_token"], "Refresh")
-    if claims is None:
+    claims = idp.verify(form["refresh_token"], None)
+    if claims is None or claims.get("typ") not in ("Refresh", "Offline"):
         raise invalid_grant("Invalid refresh token")
-    if not isinstance(claims.get("exp"), int) or claims["exp"] <= idp.clock.now():
+    # An offline token has no exp: it lives as long as its session.
+    expired = not isinstance(claims.get("exp"), int) or claims["exp"] <= idp.clock.now()
+    if claims["typ"] == "Refresh" and expired:
         raise invalid_grant("Token is not active")
     if claims.get("azp") != client.client_id:
         raise invalid_grant("Invalid refresh token. Token client and authorized client don't match")
@@ -90,7 +93,7 @@ def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -
     if user is None:
         raise invalid_grant("User not found")
     idp.store.touch_session(session)
-    return idp.issue_tokens(client, user, session, str(claims.get("scope", "")), grant="refresh_token")
+    return issue_tokens(idp, client, user, session, str(claims.get("scope", "")), grant="refresh_token")
 
 
 def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
@@ -107,7 +110,7 @@ def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dic
     if idp.needs_password_update(user) or idp.needs_profile(user):
         raise invalid_grant("Account is not fully set up")
     session = idp.start_session(user.username, browser=False)
-    return idp.issue_tokens(client, user, session, form.get("scope", ""), grant="password")
+    return issue_tokens(idp, client, user, session, form.get("scope", ""), grant="password")
 
 
 def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, st
         raise OAuthError("unauthorized_client", "Public client not allowed to retrieve service account", 401)
     if not client.service_accounts:
         raise OAuthError("unauthorized_client", "Client not enabled to retrieve service account", 401)
-    return idp.issue_tokens(client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
+    return issue_tokens(idp, client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
 
 
 GRANTS: dict[str, Grant] = {

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from mock_idp.bearer import bearer_token
 from mock_idp.bodies import read_form
 from mock_idp.endpoints import idp_of
-from mock_idp.tokens import Subject, applied_scopes, mapper_claims
+from mock_idp.mappers import Subject, applied_scopes, mapper_claims
 
 
 def _refused(realm_name: str, status: int = 401, error: str | None = None, description: str | None = None) -> Response:

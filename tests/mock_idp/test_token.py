@@ -7,7 +7,8 @@ import hashlib
 import itertools
 
 import pytest
-from joserfc import jwt
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
 from mockidp_support import ISSUER, OIDC, PROXY, PROXY_REDIRECT, VERIFIER, code_tokens, login
 
 CODE_FORM = {"grant_type": "authorization_code", "redirect_uri": PROXY_REDIRECT, "code_verifier": VERIFIER}
@@ -70,8 +71,14 @@ async def test_token_response_and_claims_are_keycloak_shaped(client, idp):
     digest = hashlib.sha256(tokens["access_token"].encode()).digest()[:16]
     assert id_claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     assert id_claims["sub"] == claims["sub"] and id_claims["sid"] == claims["sid"] and "realm_access" not in id_claims
-    refresh = decode(idp, tokens["refresh_token"]).claims
+    # Keycloak's refresh token: HS512 under a secret whose kid no JWKS lists, so only the realm reads it.
+    header = jws.extract_compact(tokens["refresh_token"].encode()).headers()
+    assert header["alg"] == "HS512" and header["kid"] not in {key["kid"] for key in idp.keys.jwks()["keys"]}
+    with pytest.raises(JoseError):
+        decode(idp, tokens["refresh_token"])
+    refresh = idp.keys.verify(tokens["refresh_token"])
     assert refresh["typ"] == "Refresh" and refresh["aud"] == ISSUER and refresh["exp"] - refresh["iat"] == 1800
+    assert refresh["aud_x"] == claims["aud"] and refresh["prov"] == "default" and refresh["reuse_id"]
 
 
 async def test_sub_is_stable_per_user_and_differs_between_users(client, idp):
