@@ -10,7 +10,7 @@ import sys
 import uvicorn
 
 from mock_idp.app import create_app
-from mock_idp.realm import RealmError, load_realm
+from mock_idp.realm_file import RealmError, load_realm
 from mock_idp.sockets import bind_listening_socket
 from mock_idp.storage import StoreError
 

@@ -42,7 +42,8 @@ from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
 from mock_idp.keys import default_state_dir, ensure_dir
 from mock_idp.master import MASTER, master_realm
-from mock_idp.realm import Realm, RealmError, load_realm
+from mock_idp.realm import Realm
+from mock_idp.realm_file import RealmError, load_realm
 
 log = logging.getLogger("mock_idp")
 
@@ -161,7 +162,7 @@ def create_app(
     ``admin_username``/``admin_password`` are the master realm's bootstrap
     admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``). ``store``: ``file`` (default), ``memory`` or
     ``redis://HOST:PORT/DB`` (see :mod:`mock_idp.storage`). Raises
-    :class:`~mock_idp.realm.RealmError` for a bad realm, :class:`~mock_idp.storage.StoreError`
+    :class:`~mock_idp.realm_file.RealmError` for a bad realm, :class:`~mock_idp.storage.StoreError`
     for a store it cannot use.
     """
     # A private copy: the admin API edits users and roles in place.

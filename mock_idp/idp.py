@@ -24,7 +24,6 @@ from mock_idp.store import ClientSession, UserSession
 from mock_idp.user_directory import UserDirectory
 
 
-
 class IdentityProvider(MockControls):
     def __init__(
         self, realm: Realm, issuer_base: str, state_dir: Path, clock: Clock | None = None, store: str | None = None
@@ -140,8 +139,6 @@ class IdentityProvider(MockControls):
 
     def revoke_client_session(self, client_session: ClientSession) -> None:
         self.store.revoke_client_session(client_session)
-
-
 
 
 def _same(a: str, b: str) -> bool:

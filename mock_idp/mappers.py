@@ -1,9 +1,10 @@
-"""Keycloak-shaped token claims: client scopes + protocol mappers -> JWT claims.
+"""Protocol mappers: client scopes + the realm's mappers -> JWT claims, one handler per mapper type.
 
 Which claims a token carries is decided by the realm file (the client's own
 ``protocolMappers`` and the mappers of its client scopes), exactly as in
-Keycloak; only the envelope claims (iss, exp, iat, jti, typ, azp, sid, ...) are
-fixed here.
+Keycloak; the envelope claims (iss, exp, iat, jti, typ, azp, sid, ...) are
+mock_idp/issuance.py's. ``MAPPERS`` lists the mapper types implemented; the realm file's
+others are reported at start-up (mock_idp/realm_file.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,62 +62,122 @@ def scope_claim(scopes: list[ClientScope], requested: str) -> str:
     return " ".join(names)
 
 
+@dataclass(frozen=True)
+class Mapping:
+    """What a mapper reads: its own config, the realm, the client, and whom the token is about
+    (``None`` for a client's own token, where mappers that describe a user add nothing)."""
+
+    mapper: ProtocolMapper
+    realm: Realm
+    client: Client
+    subject: Subject | None
+
+    @property
+    def config(self) -> dict[str, str]:
+        return self.mapper.config
+
+
 def mapper_claims(
     realm: Realm, client: Client, scopes: list[ClientScope], subject: Subject | None, kind: TokenKind
 ) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     mappers = [m for scope in scopes for m in scope.protocol_mappers] + list(client.protocol_mappers)
     for mapper in mappers:
-        if mapper.flag(_FLAG[kind], _FLAG_DEFAULT[kind]):
-            _apply(mapper, realm, client, subject, claims)
+        apply = MAPPERS.get(mapper.protocol_mapper)
+        if apply is not None and mapper.flag(_FLAG[kind], _FLAG_DEFAULT[kind]):
+            apply(Mapping(mapper, realm, client, subject), claims)
     return claims
 
 
-def _apply(
-    mapper: ProtocolMapper, realm: Realm, client: Client, subject: Subject | None, claims: dict[str, Any]
-) -> None:
-    kind, config = mapper.protocol_mapper, mapper.config
-    if kind == "oidc-audience-mapper":
-        audience = config.get("included.client.audience") or config.get("included.custom.audience")
-        if audience:
-            _add_audience(claims, audience)
-        return
-    if kind == "oidc-hardcoded-claim-mapper":
-        _set_claim(claims, config.get("claim.name"), _typed(config.get("claim.value"), config))
-        return
-    if kind == "oidc-allowed-origins-mapper":
-        claims["allowed-origins"] = _allowed_origins(client)
-        return
-    if subject is None:  # the rest describe a user
-        return
-    user = subject.user
-    if kind == "oidc-sub-mapper":
-        claims["sub"] = subject.sub
-    elif kind == "oidc-usermodel-realm-role-mapper":
-        _set_claim(claims, config.get("claim.name") or "realm_access.roles", list(subject.roles))
-    elif kind in ("oidc-usermodel-attribute-mapper", "oidc-usermodel-property-mapper"):
-        attribute = config.get("user.attribute", "")
-        if attribute in _USER_PROPERTIES:
-            value: Any = getattr(user, _USER_PROPERTIES[attribute])
-        else:
-            values = user.attributes.get(attribute) or []
-            value = values if config.get("multivalued") == "true" else (values[0] if values else None)
-        if value is not None:
-            _set_claim(claims, config.get("claim.name"), _typed(value, config))
-    elif kind == "oidc-full-name-mapper":
-        name = " ".join(part for part in (user.first_name, user.last_name) if part)
-        if name:
-            claims["name"] = name
-    elif kind == "oidc-usersessionmodel-note-mapper":
-        if config.get("user.session.note") == "AUTH_TIME" and subject.auth_time is not None:
-            _set_claim(claims, config.get("claim.name"), subject.auth_time)
-    elif kind == "oidc-acr-mapper":
-        claims["acr"] = subject.acr
-    elif kind == "oidc-audience-resolve-mapper" and realm.default_role_name in subject.roles:
-        # The only client roles the mock knows: Keycloak's default role holds the account
-        # console's (view-profile, manage-account), so the account client is an audience.
+def _audience(mapping: Mapping, claims: dict[str, Any]) -> None:
+    audience = mapping.config.get("included.client.audience") or mapping.config.get("included.custom.audience")
+    if audience:
+        _add_audience(claims, audience)
+
+
+def _hardcoded_claim(mapping: Mapping, claims: dict[str, Any]) -> None:
+    _set_claim(claims, mapping.config.get("claim.name"), _typed(mapping.config.get("claim.value"), mapping.config))
+
+
+def _allowed_origins_claim(mapping: Mapping, claims: dict[str, Any]) -> None:
+    claims["allowed-origins"] = _allowed_origins(mapping.client)
+
+
+def _sub(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    claims["sub"] = subject.sub
+
+
+def _realm_roles(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    _set_claim(claims, mapping.config.get("claim.name") or "realm_access.roles", list(subject.roles))
+
+
+def _user_attribute(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    config, user = mapping.config, subject.user
+    attribute = config.get("user.attribute", "")
+    if attribute in _USER_PROPERTIES:
+        value: Any = getattr(user, _USER_PROPERTIES[attribute])
+    else:
+        values = user.attributes.get(attribute) or []
+        value = values if config.get("multivalued") == "true" else (values[0] if values else None)
+    if value is not None:
+        _set_claim(claims, config.get("claim.name"), _typed(value, config))
+
+
+def _full_name(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    name = " ".join(part for part in (subject.user.first_name, subject.user.last_name) if part)
+    if name:
+        claims["name"] = name
+
+
+def _session_note(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    if mapping.config.get("user.session.note") == "AUTH_TIME" and subject.auth_time is not None:
+        _set_claim(claims, mapping.config.get("claim.name"), subject.auth_time)
+
+
+def _acr(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    claims["acr"] = subject.acr
+
+
+def _audience_resolve(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    # The only client roles the mock knows: Keycloak's default role holds the account
+    # console's (view-profile, manage-account), so the account client is an audience.
+    if mapping.realm.default_role_name in subject.roles:
         _add_audience(claims, ACCOUNT_CLIENT)
-    # oidc-usermodel-client-role-mapper: no other client roles, so nothing to add.
+
+
+def _client_roles(subject: Subject, mapping: Mapping, claims: dict[str, Any]) -> None:
+    """No client roles but the account console's (see _audience_resolve): nothing to add."""
+
+
+Apply = Callable[[Mapping, dict[str, Any]], None]
+UserApply = Callable[[Subject, Mapping, dict[str, Any]], None]
+
+
+def _of_user(apply: UserApply) -> Apply:
+    """A mapper that describes the user: it adds nothing to a token without one."""
+
+    def run(mapping: Mapping, claims: dict[str, Any]) -> None:
+        if mapping.subject is not None:
+            apply(mapping.subject, mapping, claims)
+
+    return run
+
+
+# Keycloak's protocol mapper types the mock implements (realm.py reports the others).
+MAPPERS: dict[str, Apply] = {
+    "oidc-audience-mapper": _audience,
+    "oidc-hardcoded-claim-mapper": _hardcoded_claim,
+    "oidc-allowed-origins-mapper": _allowed_origins_claim,
+    "oidc-sub-mapper": _of_user(_sub),
+    "oidc-usermodel-realm-role-mapper": _of_user(_realm_roles),
+    "oidc-usermodel-client-role-mapper": _of_user(_client_roles),
+    "oidc-usermodel-attribute-mapper": _of_user(_user_attribute),
+    "oidc-usermodel-property-mapper": _of_user(_user_attribute),
+    "oidc-full-name-mapper": _of_user(_full_name),
+    "oidc-usersessionmodel-note-mapper": _of_user(_session_note),
+    "oidc-acr-mapper": _of_user(_acr),
+    "oidc-audience-resolve-mapper": _of_user(_audience_resolve),
+}
 
 
 def _add_audience(claims: dict[str, Any], audience: str) -> None:

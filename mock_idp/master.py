@@ -7,7 +7,8 @@ exactly as python-keycloak's ``KeycloakAdmin(user_realm_name="master")`` asks.
 
 from __future__ import annotations
 
-from mock_idp.realm import Realm, load_realm
+from mock_idp.realm import Realm
+from mock_idp.realm_file import load_realm
 
 MASTER = "master"
 ADMIN_ROLE = "admin"

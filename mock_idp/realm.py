@@ -1,23 +1,16 @@
-"""Keycloak realm export (JSON) -> validated, read-only :class:`Realm`.
+"""A Keycloak realm as the mock serves it: the realm export's models and the lookups on them.
 
-The mock reads the very file Keycloak imports (``--import-realm``), so every
-user, role, client and mapper it serves comes from that file. Fields the mock
-does not implement are collected in :attr:`Realm.unknown_fields` (JSON paths)
-for one startup warning; a malformed file raises :class:`RealmError` naming the
-file, the JSON path and the problem on one line.
+The mock reads the very file Keycloak imports (``--import-realm``), so every user, role,
+client and mapper it serves comes from that file; reading and checking the file is
+:mod:`mock_idp.realm_file`'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
-from collections.abc import Iterator
 from functools import cached_property
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mock_idp.defaults import (
     BUILTIN_CLIENT_SCOPES,
@@ -27,33 +20,6 @@ from mock_idp.defaults import (
 )
 
 REGISTRATION_POLICY_TYPE = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy"
-
-# Mapper types mappers.py knows how to apply.
-SUPPORTED_MAPPERS = frozenset(
-    {
-        "oidc-audience-mapper",
-        "oidc-audience-resolve-mapper",
-        "oidc-usermodel-realm-role-mapper",
-        "oidc-usermodel-client-role-mapper",
-        "oidc-usermodel-attribute-mapper",
-        "oidc-usermodel-property-mapper",
-        "oidc-full-name-mapper",
-        "oidc-hardcoded-claim-mapper",
-        "oidc-sub-mapper",
-        "oidc-usersessionmodel-note-mapper",
-        "oidc-acr-mapper",
-        "oidc-allowed-origins-mapper",
-    }
-)
-SUPPORTED_POLICIES = frozenset({"trusted-hosts", "consent-required", "max-clients"})
-# Client attributes with behaviour in the mock; other attributes are reported.
-KNOWN_CLIENT_ATTRIBUTES = frozenset(
-    {"pkce.code.challenge.method", "post.logout.redirect.uris", "standard.token.exchange.enabled"}
-)
-
-
-class RealmError(ValueError):
-    """A realm file that cannot be served; ``str()`` is one CLI-ready line."""
 
 
 class _Model(BaseModel):
@@ -311,112 +277,8 @@ class Realm(_Model):
 
     @cached_property
     def unknown_fields(self) -> list[str]:
-        return list(_unknown_fields(self, "$"))
+        """JSON paths of what the file sets and the mock does not implement (one start-up warning)."""
+        # Imported here: realm_file reads these models, and the mapper and policy registries.
+        from mock_idp.realm_file import unknown_fields
 
-
-# -- loading --------------------------------------------------------------------
-
-
-def load_realm(source: str | os.PathLike[str] | dict[str, Any], *, origin: str | None = None) -> Realm:
-    """Parse and validate a realm export from a path or an already-loaded dict.
-
-    ``origin`` names where a dict came from, so errors still point at the file.
-    """
-    if isinstance(source, dict):
-        data, origin = source, origin or "<realm dict>"
-    else:
-        data, origin = read_realm_json(source), origin or str(source)
-    try:
-        realm = Realm.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise RealmError(f"{origin}: {json_path(error['loc'])}: {error['msg']}") from None
-    _check_references(realm, origin)
-    return realm
-
-
-def read_realm_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The realm file as a JSON object, or a one-line RealmError naming the file."""
-    origin = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise RealmError(f"{origin}: $: expected a JSON object (a Keycloak realm export), got {type(data).__name__}")
-    return data
-
-
-def json_path(loc: tuple[int | str, ...]) -> str:
-    path = "$"
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part.isidentifier():
-            path += f".{part}"
-        else:
-            path += f"[{json.dumps(part)}]"
-    return path
-
-
-def _check_references(realm: Realm, origin: str) -> None:
-    """Cross-field rules Keycloak enforces on import."""
-
-    def fail(loc: tuple[int | str, ...], problem: str) -> None:
-        raise RealmError(f"{origin}: {json_path(loc)}: {problem}")
-
-    seen_clients: set[str] = set()
-    for index, client in enumerate(realm.client_list):
-        if client.client_id in seen_clients:
-            fail(("clients", index, "clientId"), f"duplicate clientId {client.client_id!r}")
-        seen_clients.add(client.client_id)
-        if not client.public and not client.secret and client.enabled and not _bearer_only(client):
-            fail(("clients", index, "secret"), "a confidential client needs a secret in the file")
-        method = client.pkce_method
-        if method not in (None, "S256", "plain"):
-            fail(("clients", index, "attributes", "pkce.code.challenge.method"), f"unsupported PKCE method {method!r}")
-    role_names = {role.name for role in realm.roles.realm} | {realm.default_role_name, *DEFAULT_ROLE_COMPOSITES}
-    seen_users: set[str] = set()
-    for index, user in enumerate(realm.user_list):
-        if user.username in seen_users:
-            fail(("users", index, "username"), f"duplicate username {user.username!r}")
-        seen_users.add(user.username)
-        for role_index, role in enumerate(user.realm_roles):
-            if role not in role_names:
-                fail(("users", index, "realmRoles", role_index), f"role {role!r} is not declared in $.roles.realm")
-    for index, policy in enumerate(realm.components.registration_policies):
-        if policy.provider_id == "max-clients":
-            value = (policy.values("max-clients") or ["200"])[0]
-            if not value.isdigit():
-                fail(("components", REGISTRATION_POLICY_TYPE, index, "config", "max-clients", 0), "expected an integer")
-
-
-def _bearer_only(client: Client) -> bool:
-    return bool((client.model_extra or {}).get("bearerOnly"))
-
-
-def _unknown_fields(model: BaseModel, path: str) -> Iterator[str]:
-    for key in model.model_extra or {}:
-        yield f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key)}]"
-    for field_name, info in type(model).model_fields.items():
-        value = getattr(model, field_name)
-        alias = info.alias or field_name
-        child = f"{path}.{alias}" if alias.isidentifier() else f"{path}[{json.dumps(alias)}]"
-        if isinstance(value, BaseModel):
-            yield from _unknown_fields(value, child)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    yield from _unknown_fields(item, f"{child}[{index}]")
-    if isinstance(model, ProtocolMapper) and model.protocol_mapper not in SUPPORTED_MAPPERS:
-        yield f"{path}.protocolMapper={model.protocol_mapper!r} (mapper type not implemented)"
-    if isinstance(model, RegistrationPolicy) and model.provider_id not in SUPPORTED_POLICIES:
-        yield f"{path}.providerId={model.provider_id!r} (registration policy not implemented)"
-    if isinstance(model, Client):
-        for key in model.attributes:
-            if key not in KNOWN_CLIENT_ATTRIBUTES:
-                yield f"{path}.attributes[{json.dumps(key)}]"
+        return unknown_fields(self)

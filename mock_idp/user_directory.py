@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 from mock_idp.clock import Clock
 from mock_idp.defaults import DEFAULT_ROLE_COMPOSITES
 from mock_idp.errors import admin_bad_request, admin_conflict, admin_not_found
-from mock_idp.realm import Credential, Realm, Role, RoleComposites, User, json_path
+from mock_idp.realm import Credential, Realm, Role, RoleComposites, User
+from mock_idp.realm_file import json_path
 from mock_idp.store import Store
 
 log = logging.getLogger("mock_idp")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from mock_idp import Realm, RealmError, load_realm
-from mock_idp.realm import read_realm_json
+from mock_idp.realm_file import read_realm_json
 
 # The realm file is written for the default address; a sandbox on another port
 # rewrites these URLs (redirect URI, MCP audience) before either backend sees them.

@@ -84,26 +84,4 @@ OPEN: dict[tuple[str, str], str] = {
         "logout.no-parameters",
         "body.forms[0].action*",
     ): "the logout confirmation posts to logout, not logout/logout-confirm with client_id and tab_id",
-    (
-        "dcr.read-and-sign-in",
-        "read.*",
-    ): "a registration read lacks Keycloak's fields and does not rotate the registration token",
-    **{
-        (
-            f"dcr.{name}",
-            "*",
-        ): "DCR answers lack Keycloak's fields (response_types code+none, scope, post_logout_redirect_uris, ...) and its validation texts"
-        for name in (
-            "client-secret-jwt",
-            "confidential",
-            "json-array",
-            "no-redirect-uris",
-            "not-json",
-            "public-loopback",
-            "redirect-uri-not-a-list",
-            "unknown-auth-method",
-            "unknown-field",
-            "with-scope",
-        )
-    },
 }

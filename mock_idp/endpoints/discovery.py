@@ -12,9 +12,8 @@ from starlette.routing import Route
 from mock_idp.client_auth import AUTH_METHODS
 from mock_idp.documents import Document, JsonDocument
 from mock_idp.endpoints import idp_of
+from mock_idp.endpoints.token import GRANTS
 from mock_idp.idp import IdentityProvider
-
-GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_credentials"]
 
 
 def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
@@ -46,7 +45,7 @@ def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
         "frontchannel_logout_session_supported": True,
         "frontchannel_logout_supported": True,
         "jwks_uri": f"{oidc}/certs",
-        "grant_types_supported": GRANT_TYPES,
+        "grant_types_supported": list(GRANTS),
         "acr_values_supported": ["0", "1"],
         "response_types_supported": ["code", "none"],
         "subject_types_supported": ["public"],

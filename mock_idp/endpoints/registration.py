@@ -1,136 +1,56 @@
-"""Dynamic Client Registration (RFC 7591, with RFC 7592 read/delete) under the realm's anonymous policies.
+"""Dynamic Client Registration (RFC 7591, with RFC 7592 read/delete) as Keycloak 26.7 answers it.
 
-Policy rejections answer like Keycloak: ``403 insufficient_scope`` with
-"Policy '<name>' rejected request to client-registration service. Details: ...".
-Malformed metadata answers RFC 7591's ``invalid_client_metadata`` /
-``invalid_redirect_uri`` with 400.
+The body is bound by :mod:`mock_idp.registration_metadata` (Keycloak's texts for what it
+cannot bind), the realm's anonymous policies run from :mod:`mock_idp.registration_policies`,
+and the answer is Keycloak's client representation: ``response_types`` ``code`` and
+``none``, the client's optional scopes as ``scope``, and a registration access token, an
+HS512 JWT under the realm's secret that every read replaces (RFC 7592 §3: the old one
+stops working).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mock_idp.bearer import bearer_token
-from mock_idp.bodies import read_json_object
+from mock_idp.bodies import read_body
 from mock_idp.endpoints import idp_of
+from mock_idp.endpoints.token import GRANTS
 from mock_idp.errors import NO_STORE, OAuthError
 from mock_idp.idp import IdentityProvider
-from mock_idp.realm import Client, RegistrationPolicy
+from mock_idp.realm import Client
 from mock_idp.redirects import is_absolute_uri
+from mock_idp.registration_metadata import ClientMetadata, parse_metadata
+from mock_idp.registration_policies import Registration, apply_policies
 from mock_idp.store import RegisteredClient, new_id
 
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password")
-RESPONSE_TYPES = ("code", "none")
-_URI_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri", "jwks_uri")
-_LOOPBACK_NAMES = {"localhost": {"127.0.0.1", "::1"}}
+_AUTHENTICATORS = {"client_secret_jwt": "client-secret-jwt"}
+# What Keycloak answers for every registered client: features the mock does not have, off.
+_FIXED_FIELDS: dict[str, Any] = {
+    "backchannel_logout_session_required": False,
+    "dpop_bound_access_tokens": False,
+    "frontchannel_logout_session_required": False,
+    "request_uris": [],
+    "require_pushed_authorization_requests": False,
+    "subject_type": "public",
+    "tls_client_certificate_bound_access_tokens": False,
+}
 
 
-def _metadata_error(description: str) -> OAuthError:
-    return OAuthError("invalid_client_metadata", description, 400)
-
-
-def _strings(data: dict[str, Any], name: str, default: list[str]) -> list[str]:
-    value = data.get(name, default)
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _metadata_error(f"{name} must be an array of strings")
-    return value
-
-
-def _string(data: dict[str, Any], name: str, default: str | None = None) -> str | None:
-    value = data.get(name, default)
-    if value is not None and not isinstance(value, str):
-        raise _metadata_error(f"{name} must be a string")
-    return value
-
-
-def _validate(data: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7591 §2 metadata -> the subset the mock stores, type-checked."""
-    redirect_uris = _strings(data, "redirect_uris", [])
-    for uri in redirect_uris:
+def _checked(metadata: ClientMetadata) -> ClientMetadata:
+    """What binds but Keycloak refuses: a grant the token endpoint lacks, a relative redirect URI."""
+    if any(grant not in GRANTS for grant in metadata.grant_types):
+        raise OAuthError("invalid_client_metadata", "Client metadata invalid", 400)
+    for uri in metadata.redirect_uris:
         if not is_absolute_uri(uri):
             raise OAuthError("invalid_redirect_uri", f"Invalid redirect_uri: {uri}", 400)
-    method = _string(data, "token_endpoint_auth_method", "client_secret_basic")
-    if method not in AUTH_METHODS:
-        raise _metadata_error(f"Unsupported token_endpoint_auth_method: {method}")
-    grant_types = _strings(data, "grant_types", ["authorization_code", "refresh_token"])
-    response_types = _strings(data, "response_types", ["code"])
-    for name, values, allowed in (
-        ("grant_types", grant_types, GRANT_TYPES),
-        ("response_types", response_types, RESPONSE_TYPES),
-    ):
-        unsupported = [v for v in values if v not in allowed]
-        if unsupported:
-            raise _metadata_error(f"Unsupported {name}: {', '.join(unsupported)}")
-    if "authorization_code" in grant_types and not redirect_uris:
-        raise OAuthError("invalid_redirect_uri", "redirect_uris are required for the authorization_code grant", 400)
-    metadata: dict[str, Any] = {
-        "redirect_uris": redirect_uris,
-        "token_endpoint_auth_method": method,
-        "grant_types": grant_types,
-        "response_types": response_types,
-    }
-    for name in ("client_name", "scope", *_URI_FIELDS):
-        value = _string(data, name)
-        if value is not None:
-            metadata[name] = value
     return metadata
-
-
-def _rejected(policy: RegistrationPolicy, details: str) -> OAuthError:
-    return OAuthError(
-        "insufficient_scope",
-        f"Policy '{policy.name}' rejected request to client-registration service. Details: {details}",
-        403,
-    )
-
-
-def _host_trusted(host: str, trusted: list[str]) -> bool:
-    host = host.lower().strip("[]")
-    for entry in trusted:
-        entry = entry.lower()
-        if entry.startswith("*.") and host.endswith(entry[1:]):
-            return True
-        if host == entry or host in _LOOPBACK_NAMES.get(entry, ()):
-            return True
-    return False
-
-
-def _sender_trusted(request: Request, trusted: list[str]) -> bool:
-    sender = request.client.host if request.client else ""
-    try:
-        ipaddress.ip_address(sender)
-    except ValueError:
-        return False
-    return _host_trusted(sender, trusted)
-
-
-def _apply_policies(idp: IdentityProvider, request: Request, metadata: dict[str, Any], client: dict[str, Any]) -> None:
-    for policy in idp.realm.registration_policies:
-        if policy.provider_id == "trusted-hosts":
-            trusted = policy.values("trusted-hosts")
-            if policy.flag("host-sending-registration-request-must-match", True) and not _sender_trusted(
-                request, trusted
-            ):
-                raise _rejected(policy, "Host not trusted.")
-            if policy.flag("client-uris-must-match", True):
-                urls = list(metadata["redirect_uris"]) + [metadata[n] for n in _URI_FIELDS if n in metadata]
-                if any(not _host_trusted(urlsplit(url).hostname or "", trusted) for url in urls):
-                    raise _rejected(policy, "URI doesn't match any trusted host or trusted domain")
-        elif policy.provider_id == "max-clients":
-            limit = int((policy.values("max-clients") or ["200"])[0])
-            if len(idp.realm.clients) + len(idp.store.registered_clients) >= limit:
-                raise _rejected(policy, f"It's allowed to have max {limit} clients per realm")
-        elif policy.provider_id == "consent-required":
-            client["consentRequired"] = True
 
 
 def _client_scopes(idp: IdentityProvider, scope: str | None) -> dict[str, list[str]]:
@@ -146,8 +66,64 @@ def _client_scopes(idp: IdentityProvider, scope: str | None) -> dict[str, list[s
     }
 
 
-def _registration_uri(idp: IdentityProvider, client_id: str) -> str:
-    return f"{idp.issuer}/clients-registrations/openid-connect/{client_id}"
+def _new_client(idp: IdentityProvider, metadata: ClientMetadata) -> dict[str, Any]:
+    """The Keycloak client representation a registration creates."""
+    grants, public = metadata.grant_types, metadata.public
+    logout_uris = metadata.post_logout_redirect_uris
+    return {
+        "clientId": str(uuid.uuid4()),
+        "name": metadata.client_name,
+        "publicClient": public,
+        "secret": None if public else new_id(24),
+        "clientAuthenticatorType": _AUTHENTICATORS.get(metadata.token_endpoint_auth_method, "client-secret"),
+        "redirectUris": metadata.redirect_uris,
+        "standardFlowEnabled": "authorization_code" in grants,
+        "directAccessGrantsEnabled": "password" in grants,
+        "serviceAccountsEnabled": "client_credentials" in grants and not public,
+        "consentRequired": False,
+        # "+": the redirect URIs, as Keycloak records a registration that names none.
+        "attributes": {"post.logout.redirect.uris": "+" if logout_uris is None else "##".join(logout_uris)},
+        **_client_scopes(idp, metadata.scope),
+    }
+
+
+def _representation(idp: IdentityProvider, metadata: ClientMetadata, client: dict[str, Any]) -> dict[str, Any]:
+    """What Keycloak answers about a registered client (without its registration token)."""
+    model = Client.model_validate(client)
+    client_id = model.client_id
+    answer: dict[str, Any] = {
+        **_FIXED_FIELDS,
+        "client_id": client_id,
+        "grant_types": metadata.grant_types,
+        "post_logout_redirect_uris": model.post_logout_redirect_uris,
+        "redirect_uris": metadata.redirect_uris,
+        "registration_client_uri": f"{idp.issuer}/clients-registrations/openid-connect/{client_id}",
+        "response_types": ["code", "none"],
+        "scope": " ".join(idp.realm.optional_scopes_for(model)),
+        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+    }
+    for name in ("client_name", "client_uri", "logo_uri", "policy_uri", "tos_uri", "jwks_uri"):
+        value = getattr(metadata, name)
+        if value is not None:
+            answer[name] = value
+    if model.secret is not None:
+        answer |= {"client_secret": model.secret, "client_secret_expires_at": 0}
+    return answer
+
+
+def _registration_token(idp: IdentityProvider) -> str:
+    """Keycloak's registration access token; it never expires (exp 0), a read replaces it."""
+    claims = {
+        "exp": 0,
+        "iat": idp.clock.now_int(),
+        "jti": str(uuid.uuid4()),
+        "iss": idp.issuer,
+        "aud": idp.issuer,
+        "typ": "RegistrationAccessToken",
+        "registration_auth": "anonymous",
+        "allowed-origins": [],
+    }
+    return idp.keys.sign_secret(claims)
 
 
 async def register(request: Request) -> JSONResponse:
@@ -155,38 +131,20 @@ async def register(request: Request) -> JSONResponse:
     if request.headers.get("authorization"):
         # Initial access tokens are not implemented; only anonymous registration is.
         raise OAuthError("invalid_token", "Failed decode token", 401)
-    metadata = _validate(await read_json_object(request))
-    client_id = str(uuid.uuid4())
-    public = metadata["token_endpoint_auth_method"] == "none"
-    grants = metadata["grant_types"]
-    client: dict[str, Any] = {
-        "clientId": client_id,
-        "name": metadata.get("client_name"),
-        "publicClient": public,
-        "secret": None if public else new_id(24),
-        "redirectUris": metadata["redirect_uris"],
-        "standardFlowEnabled": "authorization_code" in grants,
-        "directAccessGrantsEnabled": "password" in grants,
-        "serviceAccountsEnabled": "client_credentials" in grants and not public,
-        "consentRequired": False,
-        **_client_scopes(idp, metadata.get("scope")),
-    }
-    _apply_policies(idp, request, metadata, client)
-    token = new_id(32)
-    issued = {
-        **metadata,
-        "client_id": client_id,
-        "client_id_issued_at": idp.clock.now_int(),
-        "registration_client_uri": _registration_uri(idp, client_id),
-    }
-    if not public:
-        issued |= {"client_secret": client["secret"], "client_secret_expires_at": 0}
-    idp.store.register(RegisteredClient(Client.model_validate(client), token, issued))
-    return JSONResponse({**issued, "registration_access_token": token}, status_code=201, headers=NO_STORE)
+    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
+        raise OAuthError("invalid_client_metadata", "Content-Type must be application/json", 400)
+    metadata = _checked(parse_metadata(await read_body(request)))
+    client = _new_client(idp, metadata)
+    apply_policies(Registration(idp, request, metadata, client))
+    stored = {**_representation(idp, metadata, client), "client_id_issued_at": idp.clock.now_int()}
+    token = _registration_token(idp)
+    idp.store.register(RegisteredClient(Client.model_validate(client), token, stored))
+    headers = {**NO_STORE, "Location": stored["registration_client_uri"]}
+    return JSONResponse({**stored, "registration_access_token": token}, status_code=201, headers=headers)
 
 
 def _registered(request: Request) -> tuple[IdentityProvider, RegisteredClient]:
-    """The client addressed by an RFC 7592 request whose bearer token matches."""
+    """The client addressed by an RFC 7592 request whose bearer token is its current one."""
     idp = idp_of(request)
     entry = idp.store.registered(request.path_params["client_id"])
     token = bearer_token(request.headers)
@@ -198,8 +156,12 @@ def _registered(request: Request) -> tuple[IdentityProvider, RegisteredClient]:
 
 
 async def read_client(request: Request) -> JSONResponse:
-    _, entry = _registered(request)
-    return JSONResponse(entry.metadata, headers=NO_STORE)
+    idp, entry = _registered(request)
+    # Keycloak answers a read without the issue time, and with a new token in place of the old.
+    answer = {key: value for key, value in entry.metadata.items() if key != "client_id_issued_at"}
+    token = _registration_token(idp)
+    idp.store.register(RegisteredClient(entry.client, token, entry.metadata))
+    return JSONResponse({**answer, "registration_access_token": token}, headers=NO_STORE)
 
 
 async def delete_client(request: Request) -> Response:

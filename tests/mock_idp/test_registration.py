@@ -23,7 +23,7 @@ async def test_register_public_client_then_run_the_code_flow(client):
         and body["token_endpoint_auth_method"] == "none"
         and "client_secret" not in body
     )
-    assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["response_types"] == ["code"]
+    assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["response_types"] == ["code", "none"]
     assert body["registration_client_uri"] == f"{DCR}/{body['client_id']}" and body["registration_access_token"]
     verifier = "x" * 50
     page = await client.get(
@@ -59,9 +59,11 @@ async def test_register_confidential_client_read_and_delete(client):
     auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
     read = await client.get(body["registration_client_uri"], headers=auth)
     assert read.status_code == 200 and read.json()["client_id"] == body["client_id"]
+    assert read.json()["client_secret"] == body["client_secret"]
     assert (
         await client.get(body["registration_client_uri"], headers={"Authorization": "Bearer nope"})
     ).status_code == 401
+    auth = {"Authorization": f"Bearer {read.json()['registration_access_token']}"}  # a read replaced it
     assert (await client.delete(body["registration_client_uri"], headers=auth)).status_code == 204
     assert (await client.get(body["registration_client_uri"], headers=auth)).status_code == 401
 
@@ -79,38 +81,95 @@ async def test_untrusted_redirect_host_is_rejected_like_keycloak(client, idp):
 
 
 @pytest.mark.parametrize(
-    "body, error",
+    "body, error, description",
     [
-        ({"redirect_uris": "http://localhost/cb"}, "invalid_client_metadata"),
-        ({"redirect_uris": [1]}, "invalid_client_metadata"),
-        ({"redirect_uris": ["not-a-uri"]}, "invalid_redirect_uri"),
-        ({"redirect_uris": ["http://localhost/cb#frag"]}, "invalid_redirect_uri"),
-        ({}, "invalid_redirect_uri"),
+        # Keycloak binds the body with Jackson: a value of the wrong JSON type does not parse.
+        ({"redirect_uris": "http://localhost/cb"}, "unknown_error", "Cannot parse the JSON"),
+        ({"redirect_uris": [1]}, "unknown_error", "Cannot parse the JSON"),
+        ({"redirect_uris": ["http://localhost/cb"], "client_name": {"x": 1}}, "unknown_error", "Cannot parse the JSON"),
+        ({"redirect_uris": ["not-a-uri"]}, "invalid_redirect_uri", "Invalid redirect_uri: not-a-uri"),
+        (
+            {"redirect_uris": ["http://localhost/cb#frag"]},
+            "invalid_redirect_uri",
+            "Invalid redirect_uri: http://localhost/cb#frag",
+        ),
         (
             {"redirect_uris": ["http://localhost/cb"], "token_endpoint_auth_method": "private_key_jwt"},
             "invalid_client_metadata",
+            "Client metadata invalid",
         ),
-        ({"redirect_uris": ["http://localhost/cb"], "grant_types": ["implicit"]}, "invalid_client_metadata"),
-        ({"redirect_uris": ["http://localhost/cb"], "client_name": {"x": 1}}, "invalid_client_metadata"),
+        (
+            {"redirect_uris": ["http://localhost/cb"], "grant_types": ["implicit"]},
+            "invalid_client_metadata",
+            "Client metadata invalid",
+        ),
+        (
+            {"redirect_uris": ["http://localhost/cb"], "response_types": ["token"]},
+            "invalid_client_metadata",
+            "Client metadata invalid",
+        ),
     ],
 )
-async def test_invalid_metadata_is_400(client, body, error):
+async def test_invalid_metadata_is_400_with_keycloaks_texts(client, body, error, description):
     response = await client.post(DCR, json=body)
-    assert response.status_code == 400 and response.json()["error"] == error
+    assert response.status_code == 400 and response.json() == {"error": error, "error_description": description}
+
+
+async def test_unknown_field_is_refused_naming_it_and_where_jackson_stopped(client, idp):
+    content = b'{"redirect_uris": ["http://localhost/cb"],\n "no_such_field": true}'
+    response = await client.post(DCR, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": 'Invalid json representation for OIDCClientRepresentation. Unrecognized field "no_such_field" '
+        "at line 2 column 23."
+    }
+    assert not idp.store.registered_clients
+
+
+async def test_registration_without_redirect_uris_and_with_client_secret_jwt_is_accepted(client):
+    bare = await client.post(DCR, json={"token_endpoint_auth_method": "none"})
+    assert (
+        bare.status_code == 201
+        and bare.json()["redirect_uris"] == []
+        and bare.json()["post_logout_redirect_uris"] == []
+    )
+    jwt_client = await client.post(
+        DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_jwt"}
+    )
+    assert jwt_client.status_code == 201 and jwt_client.json()["client_secret"]
+    assert jwt_client.headers["location"] == jwt_client.json()["registration_client_uri"]
+
+
+async def test_a_read_replaces_the_registration_token(client, idp):
+    body = (await client.post(DCR, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).json()
+    first = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    read = await client.get(body["registration_client_uri"], headers=first)
+    assert read.status_code == 200 and "client_id_issued_at" not in read.json()
+    assert read.json()["response_types"] == ["code", "none"] and read.json()["scope"] == "offline_access"
+    claims = idp.keys.verify(read.json()["registration_access_token"])
+    assert claims["typ"] == "RegistrationAccessToken" and claims["registration_auth"] == "anonymous"
+    assert (await client.get(body["registration_client_uri"], headers=first)).status_code == 401
+    latest = {"Authorization": f"Bearer {read.json()['registration_access_token']}"}
+    assert (await client.delete(body["registration_client_uri"], headers=latest)).status_code == 204
 
 
 @pytest.mark.parametrize(
-    "content, content_type",
+    "content, content_type, error, description",
     [
-        (b"{not json", "application/json"),
-        (b"[1,2]", "application/json"),
-        (b"\xff\xfe", "application/json"),
-        (b"a=b", "application/x-www-form-urlencoded"),
+        (b"{not json", "application/json", "invalid_request", "Cannot parse the JSON"),
+        (b"\xff\xfe", "application/json", "invalid_request", "Cannot parse the JSON"),
+        (b"[1,2]", "application/json", "unknown_error", "Cannot parse the JSON"),
+        (
+            b"a=b",
+            "application/x-www-form-urlencoded",
+            "invalid_client_metadata",
+            "Content-Type must be application/json",
+        ),
     ],
 )
-async def test_malformed_json_is_400(client, content, content_type):
+async def test_malformed_json_is_400(client, content, content_type, error, description):
     response = await client.post(DCR, content=content, headers={"Content-Type": content_type})
-    assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata"
+    assert response.status_code == 400 and response.json() == {"error": error, "error_description": description}
 
 
 async def test_initial_access_tokens_are_not_supported(client):

@@ -320,3 +320,17 @@ async def test_tokens_stay_valid_when_a_second_ticks_over_while_they_are_issued(
         f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
     )
     assert userinfo.status_code == 200, userinfo.text
+
+
+async def test_offline_access_gives_keycloaks_offline_token_which_refreshes(client, idp):
+    tokens = await code_tokens(client, scope="openid offline_access")
+    assert tokens["refresh_expires_in"] == 0
+    offline = idp.keys.verify(tokens["refresh_token"])
+    assert offline["typ"] == "Offline" and "exp" not in offline and "offline_access" in offline["scope"].split()
+    assert decode(idp, tokens["access_token"]).claims["jti"].startswith("ofrtac:")
+    refreshed = await client.post(
+        f"{OIDC}/token", auth=PROXY, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert idp.keys.verify(refreshed.json()["refresh_token"])["typ"] == "Offline"
+    assert decode(idp, refreshed.json()["access_token"]).claims["jti"].startswith("ofrtrt:")
