@@ -12,10 +12,10 @@ from starlette.responses import HTMLResponse
 
 from mock_idp.endpoints import realm_display
 from mock_idp.idp import IdentityProvider
+from mock_idp.mappers import applied_scopes
 from mock_idp.pages import fragment, render
 from mock_idp.realm import Client
 from mock_idp.store import PendingLogin
-from mock_idp.mappers import applied_scopes
 
 
 def action_url(idp: IdentityProvider, action: str, login: PendingLogin, **extra: str) -> str:

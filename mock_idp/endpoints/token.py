@@ -57,6 +57,9 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     user = idp.find_user(code.username)
     if session is None or user is None:
         raise invalid_grant("Session not active")
+    # Keycloak refreshes the session when a code is redeemed: the refresh token's idle
+    # timeout starts now, not at the login a moment before.
+    idp.store.touch_session(session)
     return issue_tokens(
         idp, client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code"
     )
