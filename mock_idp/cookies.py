@@ -16,8 +16,10 @@
 
 Keycloak sets them all ``Secure; SameSite=None``, even over plain http: browsers send them on
 localhost, the standard library's cookie jar does not (``sandbox.testing.headless`` keeps them
-the way a browser does). The mock sets them the same way, so a client that works here works
-against Keycloak.
+the way a browser does). It expires them with a bare header (no flags), sets AUTH_SESSION_ID
+again whenever a new login session starts (each pass through /auth once the last login
+ended), and the SSO cookies on every SSO pass. The mock does all of this the same way, so a
+client that works here works against Keycloak.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ KEY_FILE = "cookie-keys.json"
 IDENTITY_TYPE = "Serialized-ID"
 _MAX_COOKIE = 8192
 _SIGNING, _ENCRYPTION = ["HS512"], ["dir", "A256GCM"]
+_EPOCH = "Thu, 01 Jan 1970 00:00:10 GMT"
 
 
 class CookieKeys:
@@ -161,7 +164,9 @@ def _set(
 
 
 def _clear(response: Response, idp: IdentityProvider, name: str) -> None:
-    response.delete_cookie(name, path=cookie_path(idp), secure=True, httponly=True, samesite="none")
+    # Keycloak 26.7 expires a cookie with a bare header (no HttpOnly, Secure or SameSite);
+    # browsers match a cookie by name, domain and path, so it still goes.
+    response.headers.append("set-cookie", f"{name}=; Max-Age=0; Expires={_EPOCH}; Path={cookie_path(idp)}")
 
 
 # -- the SSO cookie ----------------------------------------------------------------------
@@ -234,10 +239,17 @@ def auth_session_root(request: Request, idp: IdentityProvider) -> str | None:
     return root if root and hmac.compare_digest(signature, idp.cookie_keys.mac(root)) else None
 
 
-def set_login_session(response: Response, idp: IdentityProvider, root: str, request_params: dict[str, str]) -> None:
-    """AUTH_SESSION_ID, KC_AUTH_SESSION_HASH and KC_RESTART for a login form being shown."""
+def set_login_session(response: Response, idp: IdentityProvider, root: str, *, polled: bool = True) -> None:
+    """AUTH_SESSION_ID for a login session that just started, and KC_AUTH_SESSION_HASH where a
+    login page polls it (``polled``; Keycloak's logout sets none)."""
     _set(response, idp, AUTH_SESSION, _b64url(f"{root}.{idp.cookie_keys.mac(root)}".encode("ascii")))
-    _set(response, idp, AUTH_SESSION_HASH, base64.b64encode(_sha384(root)).decode("ascii"), httponly=False, max_age=60)
+    if polled:
+        hashed = base64.b64encode(_sha384(root)).decode("ascii")
+        _set(response, idp, AUTH_SESSION_HASH, hashed, httponly=False, max_age=60)
+
+
+def set_restart(response: Response, idp: IdentityProvider, request_params: dict[str, str]) -> None:
+    """KC_RESTART: the authorization request, for a login that may have to start again."""
     _set(response, idp, RESTART, idp.cookie_keys.encrypt({"iss": idp.issuer, "params": request_params}))
 
 

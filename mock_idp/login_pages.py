@@ -1,26 +1,50 @@
 """Keycloak's login-action pages: the login form, the update-password form and the consent page.
 
-Each posts to a ``login-actions/...`` URL of :mod:`mock_idp.endpoints.login_actions`, naming
-the pending login (``session_code``) the way Keycloak 26.7 does.
+Each posts to a ``login-actions/...`` URL of :mod:`mock_idp.endpoints.login_actions` with the
+parameters Keycloak 26.7 puts there: ``session_code`` (the pending login), ``execution`` (the
+flow step), ``client_id``, ``tab_id`` and ``client_data``.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
 from mock_idp.endpoints import realm_display
 from mock_idp.idp import IdentityProvider
+from mock_idp.login_sessions import tab_id
 from mock_idp.mappers import applied_scopes
 from mock_idp.pages import fragment, render
 from mock_idp.realm import Client
 from mock_idp.store import PendingLogin
 
+UPDATE_PASSWORD = "UPDATE_PASSWORD"
+# Where the answer goes, under Keycloak's short names, in Keycloak's order.
+_CLIENT_DATA = (("ru", "redirect_uri"), ("rt", "response_type"), ("rm", "response_mode"), ("st", "state"))
 
-def action_url(idp: IdentityProvider, action: str, login: PendingLogin, **extra: str) -> str:
-    """A form's target: ``login-actions/<action>`` with the pending login's parameters."""
-    params = {"session_code": login.id, **extra, "client_id": login.client_id, "tab_id": login.id[:11]}
+
+def client_data(params: dict[str, str]) -> str:
+    """Keycloak's ``client_data``: base64url JSON of the request's redirect URI, response type
+    and mode and state, so that a login it no longer finds can still answer the client."""
+    data = {short: params[name] for short, name in _CLIENT_DATA if name in params}
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode("ascii")
+
+
+def password_execution(idp: IdentityProvider) -> str:
+    """The browser flow's username-password step: an id fixed per realm, as Keycloak's is."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{idp.realm.name}/browser/auth-username-password-form"))
+
+
+def action_url(idp: IdentityProvider, action: str, login: PendingLogin, *, execution: str, form: bool = True) -> str:
+    """``login-actions/<action>`` for the pending login: a form's target, or (``form=False``,
+    without ``session_code``) where Keycloak redirects the browser to show the next step."""
+    params = {"session_code": login.id} if form else {}
+    params |= {"execution": execution, "client_id": login.client_id, "tab_id": tab_id(login)}
+    params["client_data"] = client_data(login.params)
     return f"{idp.issuer}/login-actions/{action}?" + urlencode(params)
 
 
@@ -31,16 +55,29 @@ def _error_block(field: str, error: str | None) -> dict[str, str]:
 
 
 def login_form(
-    idp: IdentityProvider, login: PendingLogin, *, error: str | None = None, username: str = ""
+    idp: IdentityProvider,
+    login: PendingLogin,
+    *,
+    error: str | None = None,
+    username: str = "",
+    reauthenticate: str | None = None,
 ) -> HTMLResponse:
+    """The username-password form; for ``reauthenticate`` (the signed-in user's name), the
+    password alone, as Keycloak asks after prompt=login or a max_age that passed."""
+    block = _error_block("password" if reauthenticate else "username", error)
+    if reauthenticate is None:
+        fields = {"username_field": fragment("login_username.html", block, username=username), "notice": ""}
+        fields |= {"password_error": "", "invalid": block["invalid"]}
+    else:
+        fields = {"username_field": "", "notice": fragment("login_reauthenticate.html", username=reauthenticate)}
+        fields |= {"password_error": block["error_block"], "invalid": block["invalid"]}
     return render(
         "login.html",
         title=f"Sign in to {realm_display(idp)}",
         realm_display=realm_display(idp),
-        action=action_url(idp, "authenticate", login),
-        username=username,
+        action=action_url(idp, "authenticate", login, execution=password_execution(idp)),
         client_id=login.client_id,
-        raw=_error_block("username", error),
+        raw=fields,
     )
 
 
@@ -50,7 +87,7 @@ def update_password_form(idp: IdentityProvider, login: PendingLogin, *, error: s
         "update_password.html",
         title="Update password",
         realm_display=realm_display(idp),
-        action=action_url(idp, "required-action", login, execution="UPDATE_PASSWORD"),
+        action=action_url(idp, "required-action", login, execution=UPDATE_PASSWORD),
         raw=_error_block("password-confirm", error),
     )
 

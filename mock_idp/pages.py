@@ -17,9 +17,9 @@ def _template(name: str) -> Template:
     return Template(resources.files("mock_idp").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
-def fragment(name: str, /, **values: str) -> str:
-    """``templates/<name>`` with ``values`` escaped: a piece of a page (a field, a list item)."""
-    return _template(name).substitute({k: escape(v) for k, v in values.items()})
+def fragment(name: str, /, raw: dict[str, str] | None = None, **values: str) -> str:
+    """``templates/<name>``, a piece of a page (a field, a list item); ``values`` are escaped, ``raw`` are not."""
+    return _template(name).substitute({k: escape(v) for k, v in values.items()} | (raw or {}))
 
 
 def render(
@@ -32,7 +32,7 @@ def render(
     **values: str,
 ) -> HTMLResponse:
     """Render ``templates/<name>`` inside the page frame; ``values`` are escaped, ``raw`` are not."""
-    body = _template(name).substitute({k: escape(v) for k, v in values.items()} | (raw or {}))
+    body = fragment(name, raw, **values)
     page = _template("base.html").substitute(title=escape(title), realm_display=escape(realm_display), body=body)
     return HTMLResponse(page, status_code=status_code, headers=_NO_CACHE)
 

@@ -44,6 +44,10 @@ class PendingLogin:
     root: str = ""  # the browser's login session (its AUTH_SESSION_ID); the forms count only with it
     username: str | None = None  # set once the password checked out, pending consent
     sid: str | None = None
+    # The SSO session whose user must sign in again (prompt=login, max_age): Keycloak then asks
+    # for the password only, and the session goes on with a new auth_time.
+    reauth: str | None = None
+    logout: bool = False  # a logout confirmation waiting (logout/logout-confirm), not a login
 
 
 @dataclass

@@ -138,6 +138,11 @@ class Store:
         session.last_refresh = self.clock.now()
         self.durable.put("sessions", session.sid, asdict(session))
 
+    def reauthenticated(self, session: UserSession) -> None:
+        """The user signed in again (prompt=login, max_age): the same session, a new auth_time."""
+        session.auth_time = self.clock.now_int()
+        self.durable.put("sessions", session.sid, asdict(session))
+
     def sessions_of(self, username: str) -> list[str]:
         return [sid for sid, session in self.sessions.items() if session.username == username]
 

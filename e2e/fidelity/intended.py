@@ -40,48 +40,4 @@ INTENDED: dict[tuple[str, str], str] = {
 
 # Differences that are still bugs of the mock, and who is on them. Fix one, and its entry
 # must go (the suite says so).
-_SEC_IDP = (
-    "Keycloak sets its login-session and SSO cookies again on every pass through /auth (SSO, prompt=none) and "
-    "deletes a cookie without HttpOnly, SameSite and Secure; the mock does neither (sec-idp's cookies, issue 10)"
-)
-_COOKIE_CASES = (
-    "auth.prompt-none-without-session",
-    "login.by-email",
-    "login.right-password",
-    "login.sso-second-authorization",
-    "login.username-in-upper-case",
-    "logout.no-parameters",
-    "logout.with-id-token-hint",
-    "login.max-age-passed",
-)
-_LOGIN_FORM_CASES = (
-    "auth.login-page",
-    "auth.no-openid-scope",
-    "login.by-email",
-    "login.empty-form",
-    "login.right-password",
-    "login.sso-second-authorization",
-    "login.unknown-user",
-    "login.username-in-upper-case",
-    "login.wrong-password",
-)
-OPEN: dict[tuple[str, str], str] = {
-    **{(case, "*cookies.*"): _SEC_IDP for case in _COOKIE_CASES},
-    **{
-        (case, "*action_params"): "the login form's action lacks Keycloak's execution and client_data parameters"
-        for case in _LOGIN_FORM_CASES
-    },
-    (
-        "login.sso-second-authorization",
-        "prompt-login.body.*",
-    ): "re-authentication shows the full login form, not Keycloak's password-only one",
-    ("login.max-age-passed", "*"): "max_age is ignored: the mock does not ask a user to sign in again",
-    (
-        "admin.temporary-password",
-        "login.*",
-    ): "a required action is shown at once instead of after Keycloak's redirect to login-actions/required-action",
-    (
-        "logout.no-parameters",
-        "body.forms[0].action*",
-    ): "the logout confirmation posts to logout, not logout/logout-confirm with client_id and tab_id",
-}
+OPEN: dict[tuple[str, str], str] = {}

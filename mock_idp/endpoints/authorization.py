@@ -19,6 +19,7 @@ from mock_idp.errors import OAuthError
 from mock_idp.faults import Fault
 from mock_idp.idp import IdentityProvider
 from mock_idp.login_pages import consent_form, login_form
+from mock_idp.login_sessions import login_session
 from mock_idp.pages import fragment, message_page, render
 from mock_idp.realm import Client
 from mock_idp.redirects import matches, with_params
@@ -137,9 +138,7 @@ def issue_code(idp: IdentityProvider, login: PendingLogin, session: UserSession,
     )
     idp.store.add_code(code)
     idp.store.drop_login(login.id)
-    response = respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
-    cookies.clear_restart(response, idp)  # the login it would restart is over
-    return response
+    return respond(idp, params, login.redirect_uri, {"session_state": session.sid, "code": code.code})
 
 
 def after_authentication(idp: IdentityProvider, login: PendingLogin, session: UserSession, acr: str) -> Response:
@@ -172,6 +171,14 @@ async def authorize(request: Request) -> Response:
     return begin(request, idp, client, redirect_uri, params)
 
 
+def _must_sign_in_again(idp: IdentityProvider, session: UserSession, params: dict[str, str]) -> bool:
+    """prompt=login, or a ``max_age`` shorter than the time since the user signed in (OIDC Core §3.1.2.1)."""
+    if "login" in params.get("prompt", "").split():
+        return True
+    max_age = params.get("max_age", "")
+    return max_age.isdigit() and session.auth_time is not None and session.auth_time + int(max_age) < idp.clock.now()
+
+
 def begin(
     request: Request,
     idp: IdentityProvider,
@@ -181,8 +188,11 @@ def begin(
     *,
     error: str | None = None,
 ) -> Response:
-    """A checked authorization request: skip the form for a genuine SSO cookie, else show it."""
-    root = cookies.auth_session_root(request, idp) or new_id(18)
+    """A checked authorization request: sign in by a genuine SSO cookie, else show the form.
+
+    As in Keycloak 26.7, every pass joins the browser's login session (a new one, its cookie
+    set, once the last login ended), and an SSO pass sets the SSO cookies again."""
+    root, new_root = login_session(request, idp)
     login = PendingLogin(
         id=new_id(24),
         root=root,
@@ -191,18 +201,27 @@ def begin(
         redirect_uri=redirect_uri,
         expires_at=idp.clock.now() + idp.realm.access_code_lifespan_login,
     )
-    prompt = params.get("prompt", "").split()
-    session = cookies.identity_session(request, idp)
-    if session is not None and "login" not in prompt:
-        response = after_authentication(idp, login, session, acr="0")
-    elif "none" in prompt:
+    silent = "none" in params.get("prompt", "").split()
+    signed_in = cookies.identity_session(request, idp)
+    if signed_in is not None and not _must_sign_in_again(idp, signed_in, params):
+        response = after_authentication(idp, login, signed_in, acr="0")
+        cookies.set_identity(response, idp, signed_in)
+        if silent:
+            cookies.clear_restart(response, idp)
+    elif silent:
         response = respond(idp, params, redirect_uri, {"error": "login_required"})  # Keycloak gives no description
     else:
-        idp.store.put_login(login)
-        response = login_form(idp, login, error=error, username=params.get("login_hint", ""))
-    if idp.store.login(login.id) is not None:  # a form is waiting: it counts only from this browser
-        cookies.set_login_session(response, idp, root, params)
-    if session is None and cookies.has_identity(request):
+        login.reauth = signed_in.sid if signed_in is not None else None
+        idp.store.put_login(login)  # the form counts only from this browser (its login session)
+        reauthenticate = signed_in.username if signed_in is not None else None
+        response = login_form(
+            idp, login, error=error, username=params.get("login_hint", ""), reauthenticate=reauthenticate
+        )
+    if not silent:
+        cookies.set_restart(response, idp, params)
+    if new_root:
+        cookies.set_login_session(response, idp, root)
+    if signed_in is None and cookies.has_identity(request):
         cookies.clear_identity(response, idp)  # as Keycloak does with a cookie it cannot use
     return response
 

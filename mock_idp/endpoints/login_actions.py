@@ -11,7 +11,7 @@ import functools
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mock_idp import cookies
@@ -21,11 +21,13 @@ from mock_idp.endpoints.authorization import PageError, after_authentication, be
 from mock_idp.errors import OAuthError
 from mock_idp.faults import LOGIN_DENIED
 from mock_idp.idp import IdentityProvider
-from mock_idp.login_pages import login_form, update_password_form
+from mock_idp.login_pages import UPDATE_PASSWORD, action_url, login_form, update_password_form
+from mock_idp.login_sessions import find_pending
 from mock_idp.pages import message_page
 from mock_idp.store import PendingLogin
 
 INVALID_LOGIN = "Invalid username or password."
+INVALID_PASSWORD = "Invalid password."
 TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
 COOKIE_NOT_FOUND = (
     "Restart login cookie not found. It may have expired; it may have been deleted or cookies are disabled in your browser. "
@@ -40,9 +42,8 @@ def _pending_login(request: Request, idp: IdentityProvider) -> PendingLogin | Re
     a restart of this browser's own login from its KC_RESTART cookie, with the "timed out"
     message, or without that cookie the "Restart login cookie not found" page. A login form
     an attacker POSTs through the victim's browser (login CSRF) thus never logs anyone in."""
-    login = idp.store.login(request.query_params.get("session_code", ""))
-    root = cookies.auth_session_root(request, idp)
-    if login is not None and login.expires_at >= idp.clock.now() and root is not None and login.root == root:
+    login = find_pending(request, idp)
+    if login is not None and not login.logout and login.expires_at >= idp.clock.now():
         return login
     params = cookies.restart_params(request, idp)
     if params is None:
@@ -77,33 +78,50 @@ def _login_action(handler: Action) -> Callable[[Request], Awaitable[Response]]:
 async def authenticate(request: Request, idp: IdentityProvider, login: PendingLogin) -> Response:
     """``POST login-actions/authenticate``: the login form's target."""
     form = await read_form(request)
-    username, password = form.get("username", "").strip(), form.get("password", "")
+    again = idp.live_session(login.reauth) if login.reauth else None  # only the password is asked
+    username = again.username if again is not None else form.get("username", "").strip()
+    password = form.get("password", "")
+    known = again.username if again is not None else None
     denied = idp.faults.take("login", ("login_denied",))
     if denied is not None:
-        return login_form(idp, login, error=denied.error_description or LOGIN_DENIED, username=username)
+        return login_form(
+            idp, login, error=denied.error_description or LOGIN_DENIED, username=username, reauthenticate=known
+        )
     user = idp.check_password(username, password) if username and password else None
     if user is None:
-        return login_form(idp, login, error=INVALID_LOGIN, username=username)
+        return login_form(
+            idp, login, error=INVALID_PASSWORD if known else INVALID_LOGIN, username=username, reauthenticate=known
+        )
     if idp.needs_password_update(user):
         login.username = user.username  # no sid yet: the session starts once the password is changed
         idp.store.put_login(login)
-        return update_password_form(idp, login)
+        # Keycloak redirects to the required action, which shows its form.
+        return RedirectResponse(action_url(idp, "required-action", login, execution=UPDATE_PASSWORD, form=False), 302)
     return _start_session(idp, login, user.username)
 
 
 def _start_session(idp: IdentityProvider, login: PendingLogin, username: str) -> Response:
-    session = idp.start_session(username)
+    """The user signed in: a new SSO session, or, re-authenticated, the same one with a new auth_time."""
+    session = idp.live_session(login.reauth) if login.reauth else None
+    if session is not None and session.username == username:
+        idp.store.reauthenticated(session)
+    else:
+        session = idp.start_session(username)
     response = after_authentication(idp, login, session, acr="1")
     cookies.set_identity(response, idp, session)
+    cookies.clear_restart(response, idp)  # the login it would restart is over
     return response
 
 
 @_login_action
 async def required_action(request: Request, idp: IdentityProvider, login: PendingLogin) -> Response:
-    """``POST login-actions/required-action``: the update-password form's target."""
+    """``login-actions/required-action``: GET shows the update-password form (Keycloak redirects
+    here after the temporary password), POST is that form's target."""
     user = idp.find_user(login.username) if login.username and login.sid is None else None
     if user is None:
         return message_page(realm_display(idp), TIMED_OUT)
+    if request.method == "GET":
+        return update_password_form(idp, login)
     form = await read_form(request)
     new, confirm = form.get("password-new", ""), form.get("password-confirm", "")
     if not new:
@@ -130,12 +148,14 @@ async def consent(request: Request, idp: IdentityProvider, login: PendingLogin) 
             {"error": "access_denied", "error_description": "User denied consent"},
         )
     idp.store.grant_consent(session.username, login.client_id)
-    return issue_code(idp, login, session, acr="1")
+    response = issue_code(idp, login, session, acr="1")
+    cookies.clear_restart(response, idp)  # the login it would restart is over
+    return response
 
 
 def routes(prefix: str) -> list[Route]:
     return [
         Route(f"{prefix}/login-actions/authenticate", authenticate, methods=["POST"]),
         Route(f"{prefix}/login-actions/consent", consent, methods=["POST"]),
-        Route(f"{prefix}/login-actions/required-action", required_action, methods=["POST"]),
+        Route(f"{prefix}/login-actions/required-action", required_action, methods=["GET", "POST"]),
     ]

@@ -72,9 +72,9 @@ async def login(
     return redirect_params(response)
 
 
-async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, Any]:
-    code = (await login(http, **overrides))["code"]
-    response = await http.post(
+async def redeem(http: httpx.AsyncClient, code: str) -> httpx.Response:
+    """The proxy client's code exchange, answered as it is."""
+    return await http.post(
         f"{OIDC}/token",
         auth=PROXY,
         data={
@@ -84,6 +84,10 @@ async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, An
             "code_verifier": VERIFIER,
         },
     )
+
+
+async def code_tokens(http: httpx.AsyncClient, **overrides: str) -> dict[str, Any]:
+    response = await redeem(http, (await login(http, **overrides))["code"])
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -179,7 +179,10 @@ def test_temporary_password_asks_for_a_new_one_at_the_login_form(server: str):
     }
     with httpx.Client(cookies=BrowserCookieJar()) as browser:
         page = browser.get(f"{server}realms/sandbox/protocol/openid-connect/auth", params=params)
-        update = browser.post(form_action(page.text), data={"username": "bob", "password": "temp-pw"})
+        redirect = browser.post(form_action(page.text), data={"username": "bob", "password": "temp-pw"})
+        # As Keycloak does: a redirect to the required action, which shows the form.
+        assert redirect.status_code == 302 and "/login-actions/required-action?" in redirect.headers["location"]
+        update = browser.get(redirect.headers["location"])
         assert update.status_code == 200 and 'id="kc-passwd-update-form"' in update.text
         action = re.search(r'id="kc-passwd-update-form" action="([^"]+)"', update.text).group(1).replace("&amp;", "&")
         mismatch = browser.post(action, data={"password-new": "a", "password-confirm": "b"})
