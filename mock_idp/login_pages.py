@@ -23,6 +23,7 @@ from mock_idp.realm import Client
 from mock_idp.store import PendingLogin
 
 UPDATE_PASSWORD = "UPDATE_PASSWORD"
+REAUTHENTICATE = "Please re-authenticate to continue"
 # Where the answer goes, under Keycloak's short names, in Keycloak's order.
 _CLIENT_DATA = (("ru", "redirect_uri"), ("rt", "response_type"), ("rm", "response_mode"), ("st", "state"))
 
@@ -69,7 +70,9 @@ def login_form(
         fields = {"username_field": fragment("login_username.html", block, username=username), "notice": ""}
         fields |= {"password_error": "", "invalid": block["invalid"]}
     else:
-        fields = {"username_field": "", "notice": fragment("login_reauthenticate.html", username=reauthenticate)}
+        # Keycloak's notice gives way to the error, if any.
+        info = {"info": "" if error else fragment("login_info.html", message=REAUTHENTICATE)}
+        fields = {"username_field": "", "notice": fragment("login_reauthenticate.html", info, username=reauthenticate)}
         fields |= {"password_error": block["error_block"], "invalid": block["invalid"]}
     return render(
         "login.html",

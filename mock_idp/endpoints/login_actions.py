@@ -27,7 +27,6 @@ from mock_idp.pages import message_page
 from mock_idp.store import PendingLogin
 
 INVALID_LOGIN = "Invalid username or password."
-INVALID_PASSWORD = "Invalid password."
 TIMED_OUT = "Your login attempt timed out. Login will start from the beginning."
 COOKIE_NOT_FOUND = (
     "Restart login cookie not found. It may have expired; it may have been deleted or cookies are disabled in your browser. "
@@ -89,9 +88,7 @@ async def authenticate(request: Request, idp: IdentityProvider, login: PendingLo
         )
     user = idp.check_password(username, password) if username and password else None
     if user is None:
-        return login_form(
-            idp, login, error=INVALID_PASSWORD if known else INVALID_LOGIN, username=username, reauthenticate=known
-        )
+        return login_form(idp, login, error=INVALID_LOGIN, username=username, reauthenticate=known)
     if idp.needs_password_update(user):
         login.username = user.username  # no sid yet: the session starts once the password is changed
         idp.store.put_login(login)

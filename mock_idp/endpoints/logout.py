@@ -125,8 +125,15 @@ def _confirmation(idp: IdentityProvider, params: dict[str, str], client_id: str,
 async def logout_confirm(request: Request) -> Response:
     """``POST logout/logout-confirm``: the confirmation page's target, from the browser it was shown in."""
     idp = idp_of(request)
-    pending = find_pending(request, idp)
-    if pending is None or not pending.logout or pending.expires_at < idp.clock.now():
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return message_page(realm_display(idp), exc.description, status_code=exc.status_code)
+    pending = find_pending(request, idp)  # by tab_id, in this browser's login session
+    # Keycloak answers a missing session_code with a 500; the mock says what it says to a wrong one.
+    if pending is None or not pending.logout or pending.id != form.get("session_code"):
+        return message_page(realm_display(idp), LOGOUT_FAILED)
+    if pending.expires_at < idp.clock.now():
         return message_page(realm_display(idp), LOGOUT_FAILED)
     idp.store.drop_login(pending.id)
     return _finish(request, idp, pending.params, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,7 +50,13 @@ async def test_reauthentication_with_a_wrong_password_is_refused(client, idp):
     page = await client.get(f"{OIDC}/auth", params=auth_params(prompt="login"))
     assert REAUTHENTICATE in page.text
     wrong = await client.post(form_action(page.text), data={"password": "not-alice"})
-    assert wrong.status_code == 200 and "Invalid password." in wrong.text and set(idp.store.codes) == codes
+    assert (
+        wrong.status_code == 200
+        and 'id="input-error-password"' in wrong.text
+        and "Invalid username or password." in wrong.text
+        and REAUTHENTICATE not in wrong.text
+        and set(idp.store.codes) == codes
+    )
 
 
 async def test_every_pass_through_auth_sets_the_session_cookies_again(client):
@@ -98,11 +105,15 @@ async def test_logout_confirmation_counts_only_from_the_browser_it_was_shown_in(
     page = await client.get(f"{OIDC}/logout")
     action = form_action(page.text)
     assert action.startswith(f"{OIDC}/logout/logout-confirm?")
+    session_code = re.search(r'name="session_code" value="([^"]+)"', page.text).group(1)
+    confirmed = {"session_code": session_code, "confirmLogout": "doLogout"}
     async with browser(app) as attacker:
-        forged = await attacker.post(action, data={"confirmLogout": "doLogout"})
+        forged = await attacker.post(action, data=confirmed)
     assert forged.status_code == 400 and "Logout failed" in forged.text and idp.store.sessions
+    guessed = await client.post(action, data={"confirmLogout": "doLogout"})  # without the page's session_code
+    assert guessed.status_code == 400 and "Logout failed" in guessed.text and idp.store.sessions
     # A confirmLogout posted straight to the logout endpoint only asks again.
     asked = await client.post(f"{OIDC}/logout", data={"confirmLogout": "doLogout"})
     assert asked.status_code == 200 and 'id="kc-logout"' in asked.text and idp.store.sessions
-    done = await client.post(action, data={"confirmLogout": "doLogout"})
+    done = await client.post(action, data=confirmed)
     assert done.status_code == 200 and "You are logged out" in done.text and not idp.store.sessions

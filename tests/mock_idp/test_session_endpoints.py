@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mockidp_support import OIDC, PROXY, PROXY_REDIRECT, auth_params, code_tokens, form_action, redirect_params
 
 
@@ -159,7 +161,8 @@ async def test_logout_without_hint_asks_for_confirmation(client, idp):
     await code_tokens(client)
     page = await client.get(f"{OIDC}/logout")
     assert page.status_code == 200 and 'id="kc-logout"' in page.text and idp.store.sessions
-    done = await client.post(form_action(page.text), data={"confirmLogout": "doLogout"})
+    session_code = re.search(r'name="session_code" value="([^"]+)"', page.text).group(1)  # as a browser posts it
+    done = await client.post(form_action(page.text), data={"session_code": session_code, "confirmLogout": "doLogout"})
     assert done.status_code == 200 and "You are logged out" in done.text and not idp.store.sessions
 
 
