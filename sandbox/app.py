@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -28,10 +29,13 @@ from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
 from sandbox.realm import RealmFile, read_realm
 from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
+from sandbox.redis_store import REDIS_SCHEMES, ensure_reachable, redacted
+from sandbox.replica import ReplicaHeader
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 from sandbox.stepup import StepUpGate
+from sandbox.store_outage import StoreOutage
 from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
 from sandbox.upstream.setup import UpstreamMode, prepare_upstream
@@ -61,7 +65,9 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     upstream_mode = prepare_upstream(settings) if server is None else None
     if upstream_mode is not None:
         server = upstream_mode.server
-    state = StateDir(settings.state_dir)
+    if settings.store.startswith(REDIS_SCHEMES):
+        ensure_reachable(settings.store)  # before a Keycloak boot, like the checks above
+    state = StateDir(settings.state_dir, secret_file=settings.state_secret_file)
     realm = read_realm(settings.realm_file, settings.base_url)
     client_id, client_secret = realm.upstream_client(settings.upstream_client_id)
     backend = create_backend(settings, realm, state)
@@ -88,9 +94,11 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
         mcp_app = mcp.http_app(
             path=MCP_PATH,
             host_origin_protection=True,
-            allowed_hosts=list(LOOPBACK_NAMES),
-            allowed_origins=sorted(allowed_origins(settings.port)),
+            allowed_hosts=[*LOOPBACK_NAMES, *public_host_names(settings)],
+            allowed_origins=sorted(allowed_origins(settings.port, settings.public_url)),
         )
+        # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
+        mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
     except BaseException:
         backend.stop()
         raise
@@ -179,8 +187,17 @@ def _add_layers(
     if backend.mount:
         app.mount(*backend.mount)
     app.mount("/", mcp_app)
+    # The routes outside FastMCP's app (the trace, step-up) read the store too.
+    app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
+    if settings.public_url:
+        app.add_middleware(ReplicaHeader, replica=f"{settings.host}:{settings.port}")
     # Added last, so it runs first: a rebinding request reaches no route and no trace.
-    app.add_middleware(RebindingGuard, port=settings.port)
+    app.add_middleware(RebindingGuard, port=settings.port, public_url=settings.public_url)
+
+
+def public_host_names(settings: SandboxSettings) -> list[str]:
+    """The public URL's host name, for FastMCP's Host check (which compares names, not ports)."""
+    return [urlsplit(settings.public_url).hostname or ""] if settings.public_url else []
 
 
 def root_resource_metadata_route(mcp_app: Starlette) -> Route:
@@ -228,5 +245,5 @@ def public_oauth_config(
         "scopes": SCOPES,
         "consent_required": settings.consent,
         "pkce": "S256 on both legs (client to proxy, proxy to IdP)",
-        "token_store": settings.store,
+        "token_store": redacted(settings.store),
     }

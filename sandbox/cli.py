@@ -20,6 +20,7 @@ from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
 from sandbox.cli_options import INIT_REALM_FILE, PROG, OneLineParser, StartupError, build_parser, parse_args
 from sandbox.logs import configure_logging
+from sandbox.redis_store import REDIS_SCHEMES, StoreUnavailableError, redacted
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variables
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ def banner(settings: SandboxSettings, realm: Realm, realm_url: str, elapsed: flo
             *([f"  Upstream     : {upstream}"] if upstream else []),
             f"  Demo users   : {users}",
             f"  State        : {settings.state_dir}",
+            *([f"  Replica      : listening on {settings.host}:{settings.port}"] if settings.public_url else []),
+            *([f"  Store        : {redacted(settings.store)}"] if settings.store.startswith(REDIS_SCHEMES) else []),
         ]
         + (ca if settings.mode == "proxy" else [])
     )
@@ -177,12 +180,21 @@ def build(settings: SandboxSettings) -> FastAPI:
     from sandbox.app import create_app
     from sandbox.backends import BackendError
     from sandbox.serverspec import ServerSpecError
+    from sandbox.state import StateSecretError
     from sandbox.tls import TrustAnchorError
     from sandbox.upstream.server import UpstreamError
 
     try:
         return create_app(settings)
-    except (RealmError, BackendError, ServerSpecError, TrustAnchorError, UpstreamError) as exc:
+    except (
+        RealmError,
+        BackendError,
+        ServerSpecError,
+        TrustAnchorError,
+        UpstreamError,
+        StoreUnavailableError,
+        StateSecretError,
+    ) as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:  # state files, realm copies: name the file and the cause
         raise StartupError(f"{exc.filename or 'file'}: {exc.strerror or exc}") from None

@@ -67,7 +67,20 @@ def _add_serving(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
     parser.add_argument(
-        "--store", choices=["file", "memory"], help="proxy token store (default: file, survives restarts)"
+        "--store",
+        metavar="file|memory|redis://HOST:PORT/DB",
+        help="proxy token store (default: file, survives restarts; redis:// is shared by replicas)",
+    )
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the URL clients use, when replicas sit behind a load balancer (default: http://HOST:PORT)",
+    )
+    parser.add_argument(
+        "--state-secret-file",
+        type=Path,
+        metavar="FILE",
+        help="the secret every replica signs and encrypts with (made 0600 if missing; default: in --state-dir)",
     )
     parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"])
 

@@ -18,6 +18,7 @@ from sandbox.issuer import BareIssuer
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
 from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
+from sandbox.store_outage import StoreOutageTokens
 from sandbox.tls import LocalCA
 
 if TYPE_CHECKING:
@@ -31,12 +32,13 @@ SCOPES = ["openid", "profile", "email"]
 STEP_UP_SCOPES = [ADMIN_SCOPE]
 
 
-class SandboxOIDCProxy(StepUpClientScopes, ProxyWorkarounds, OIDCProxy):
+class SandboxOIDCProxy(StoreOutageTokens, StepUpClientScopes, ProxyWorkarounds, OIDCProxy):
     """OIDCProxy that can take the discovery document in hand.
 
     OIDCProxy fetches discovery in its constructor, before the sandbox serves the
     in-process mock IdP; the mock backend hands the document over instead. The
-    workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py.
+    workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py (and,
+    for a store that went away, sandbox/store_outage.py).
     """
 
     # Set by the flow trace: event hooks for the proxy's own calls to the IdP.

@@ -8,11 +8,14 @@ in front of every route, not only FastMCP's /mcp (whose own guard is on as well)
 
 The sandbox is reachable as ``localhost:PORT`` and ``127.0.0.1:PORT`` (it binds IPv4 and
 both spellings resolve there); any other Host answers 421 Misdirected Request, any other
-Origin 403. Requests without an Origin (server to server, such as the proxy's own calls
+Origin 403. Behind a load balancer (``--public-url``) the public URL's host and origin are
+accepted too: the balancer forwards the client's Host. Requests without an Origin (server to server, such as the proxy's own calls
 to the embedded IdP, or MCP clients outside a browser) pass on the Host check alone.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -22,21 +25,23 @@ from starlette.websockets import WebSocketClose
 LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
-def allowed_hosts(port: int) -> frozenset[str]:
-    return frozenset(f"{name}:{port}" for name in LOOPBACK_NAMES)
+def allowed_hosts(port: int, public_url: str | None = None) -> frozenset[str]:
+    own = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    return frozenset(own | ({urlsplit(public_url).netloc.lower()} if public_url else set()))
 
 
-def allowed_origins(port: int) -> frozenset[str]:
-    return frozenset(f"http://{host}" for host in allowed_hosts(port))
+def allowed_origins(port: int, public_url: str | None = None) -> frozenset[str]:
+    own = {f"http://{name}:{port}" for name in LOOPBACK_NAMES}
+    return frozenset(own | ({public_url.lower()} if public_url else set()))
 
 
 class RebindingGuard:
     """ASGI middleware refusing a foreign ``Host`` (421) or ``Origin`` (403) before any route runs."""
 
-    def __init__(self, app: ASGIApp, *, port: int) -> None:
+    def __init__(self, app: ASGIApp, *, port: int, public_url: str | None = None) -> None:
         self.app = app
-        self.hosts = allowed_hosts(port)
-        self.origins = allowed_origins(port)
+        self.hosts = allowed_hosts(port, public_url)
+        self.origins = allowed_origins(port, public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
@@ -45,8 +46,15 @@ class SandboxSettings(BaseSettings):
     upstream_client_id: str = "sandbox-proxy"
     consent: bool = True
     state_dir: Path = Field(default_factory=default_state_dir)
-    # "file" keeps registrations and tokens across restarts; "memory" is faster and forgets.
-    store: Literal["file", "memory"] = "file"
+    # "file" keeps registrations and tokens across restarts; "memory" is faster and forgets;
+    # "redis://HOST:PORT/DB" shares them between replicas (sandbox/redis_store.py).
+    store: str = "file"
+    # Replicas behind a load balancer: the URL clients and browsers use (issuer, resource,
+    # redirect URIs), while `port` is where this replica listens.
+    public_url: str | None = None
+    # The 32-byte secret that signs tokens and cookies and keys the store's encryption; every
+    # replica must read the same one (default: <state-dir>/proxy-secret.key, made on first start).
+    state_secret_file: Path | None = None
     # Lifetime of the tokens the proxy itself issues to MCP clients (None: follow upstream).
     access_token_lifetime: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -125,6 +133,27 @@ class SandboxSettings(BaseSettings):
             PostgresDatabase.from_url(url)  # ValueError names what is wrong, never the password
         return url
 
+    @field_validator("store")
+    @classmethod
+    def _a_store(cls, store: str) -> str:
+        if store in ("file", "memory"):
+            return store
+        from sandbox.redis_store import check_redis_url
+
+        return check_redis_url(store)
+
+    @field_validator("public_url")
+    @classmethod
+    def _a_public_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parsed = urlsplit(url.rstrip("/"))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path or parsed.query:
+            raise ValueError(f"{url!r} must be a base URL such as http://localhost:8000 (scheme, host, port; no path)")
+        if parsed.scheme == "http" and parsed.hostname not in {"localhost", "127.0.0.1"}:
+            raise ValueError(f"{url!r}: plain http is only trusted on localhost or 127.0.0.1; use https")
+        return f"{parsed.scheme}://{parsed.netloc}"
+
     @field_validator("listen_address")
     @classmethod
     def _an_ip_address(cls, address: str) -> str:
@@ -176,7 +205,8 @@ class SandboxSettings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """What clients and browsers use: ``public_url`` behind a load balancer, else this replica."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def mcp_url(self) -> str:

@@ -24,6 +24,7 @@ from key_value.aio.stores.filetree import (
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
 
+from sandbox.redis_store import redis_store
 from sandbox.store_cache import WriteThroughCache
 
 # FastMCP's file store writes each entry through tempfile.mkstemp (``tmpXXXXXXXX.tmp``) in
@@ -31,9 +32,19 @@ from sandbox.store_cache import WriteThroughCache
 STORE_TEMP_FILES = "tmp*.tmp"
 
 
+SECRET_BYTES = 32
+
+
+class StateSecretError(Exception):
+    """The state secret file cannot be used; the message is one line for the CLI."""
+
+
 class StateDir:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, secret_file: Path | None = None) -> None:
         self.root = root
+        # Replicas share one (--state-secret-file); a lone sandbox keeps its own here.
+        self.secret_file = secret_file or root / "proxy-secret.key"
+        self._shared_secret = secret_file is not None
         self._store_claim: IO[bytes] | None = None
 
     @property
@@ -46,7 +57,9 @@ class StateDir:
 
     def proxy_secret(self) -> bytes:
         """32 random bytes, made once: signs proxy-issued tokens and keys the store's encryption."""
-        return _read_or_create_secret(self.root / "proxy-secret.key")
+        if self._shared_secret:
+            return _read_or_create_shared_secret(self.secret_file)
+        return _read_or_create_secret(self.secret_file)
 
     def consent_cookie_key(self) -> bytes:
         """Signs the proxy's consent cookies: derived from the proxy secret, never the upstream
@@ -54,16 +67,10 @@ class StateDir:
         return hashlib.sha256(b"sandbox-consent-cookie:" + self.proxy_secret()).digest()
 
     def client_storage(self, kind: str) -> AsyncKeyValue:
+        """``memory``, ``file`` (this directory) or a ``redis://`` URL; the last two encrypted."""
         if kind == "memory":
             return MemoryStore()
-        directory = self.proxy_store
-        directory.mkdir(parents=True, exist_ok=True)
-        self._store_claim = self._store_claim or _claim_store(directory)
-        store = FileTreeStore(
-            data_directory=directory,
-            key_sanitization_strategy=FileTreeV1KeySanitizationStrategy(directory),
-            collection_sanitization_strategy=FileTreeV1CollectionSanitizationStrategy(directory),
-        )
+        store = self._file_store() if kind == "file" else redis_store(kind)
         encryption_key = base64.urlsafe_b64encode(
             hashlib.sha256(b"sandbox-proxy-store:" + self.proxy_secret()).digest()
         )
@@ -72,8 +79,22 @@ class StateDir:
         encrypted = FernetEncryptionWrapper(
             key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False
         )
+        if kind != "file":
+            # No cache in front of Redis: other replicas write and delete there (a code
+            # redeemed, a token revoked), and a replica's memory would not see it.
+            return encrypted
         # Reads from memory, writes through to disk (sandbox/store_cache.py).
         return WriteThroughCache(encrypted)
+
+    def _file_store(self) -> FileTreeStore:
+        directory = self.proxy_store
+        directory.mkdir(parents=True, exist_ok=True)
+        self._store_claim = self._store_claim or _claim_store(directory)
+        return FileTreeStore(
+            data_directory=directory,
+            key_sanitization_strategy=FileTreeV1KeySanitizationStrategy(directory),
+            collection_sanitization_strategy=FileTreeV1CollectionSanitizationStrategy(directory),
+        )
 
 
 def _claim_store(directory: Path) -> IO[bytes]:
@@ -105,6 +126,40 @@ def _read_or_create_secret(path: Path) -> bytes:
     data = secrets.token_bytes(32)
     write_private_file(path, data)
     return data
+
+
+def _read_or_create_shared_secret(path: Path) -> bytes:
+    """The replicas' shared secret: made once by whichever replica starts first, never replaced.
+
+    Unlike the state directory's own key, a file of the wrong size is an error, not a reason
+    to make a new one: a replica with another secret would refuse every other's tokens.
+    """
+    if not path.exists():
+        _create_exclusively(path, secrets.token_bytes(SECRET_BYTES))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StateSecretError(f"state secret file {path} is not readable: {exc.strerror or exc}") from None
+    if len(data) != SECRET_BYTES:
+        raise StateSecretError(
+            f"state secret file {path} holds {len(data)} bytes, not {SECRET_BYTES} "
+            f"(make one with: head -c {SECRET_BYTES} /dev/urandom > {path}; chmod 600 {path})"
+        )
+    return data
+
+
+def _create_exclusively(path: Path, data: bytes) -> None:
+    """Write ``path`` 0600 unless it exists: two replicas starting together agree on the first one's."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_private_file(temporary, data)
+        os.link(temporary, path)  # atomic, and refuses to replace what another replica wrote
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StateSecretError(f"cannot create state secret file {path}: {exc.strerror or exc}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -48,6 +48,7 @@ def install_trace(
                 fetcher.trace_hooks = DocumentFetchHooks(tracer, settings.base_url)
         if upstream_mcp_clients is not None:  # upstream mode: the proxy's calls to the MCP server behind it
             upstream_mcp_clients.trace_hooks = UpstreamMcpHooks(tracer)
-    app.include_router(trace_router(recorder))
+    replica = f"{settings.host}:{settings.port}" if settings.public_url else None
+    app.include_router(trace_router(recorder, replica=replica))
     app.state.trace = recorder
     return recorder

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from html import escape as html_escape
 from importlib.resources import files
 from typing import Any
 
@@ -44,14 +45,22 @@ def _not_found(flow_id: str) -> JSONResponse:
     )
 
 
-def trace_router(recorder: FlowRecorder) -> APIRouter:
+def trace_router(recorder: FlowRecorder, *, replica: str | None = None) -> APIRouter:
+    """``replica``: where this replica listens, when others share its public URL; the trace is
+    not shared between replicas, so the page says whose hops it shows."""
+    note = (
+        f'<span id="replica">only the hops served by the replica at <b>{html_escape(replica)}</b>; '
+        "each replica behind the load balancer records its own</span>"
+        if replica
+        else ""
+    )
     router = APIRouter(prefix="/sandbox/trace", include_in_schema=False)
 
     @router.get("", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
         labels = json.dumps(participant_labels(recorder.mode))
         html = PAGE.replace("__MODE__", recorder.mode).replace("__LABELS__", labels)
-        html = html.replace("__ENABLED__", "true" if recorder.enabled else "false")
+        html = html.replace("__ENABLED__", "true" if recorder.enabled else "false").replace("__REPLICA__", note)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @router.get(".json")

@@ -59,3 +59,23 @@ async def test_a_second_origin_header_cannot_smuggle_a_foreign_origin():
             "/", headers=[("Origin", f"http://localhost:{PORT}"), ("Origin", "http://evil.example")]
         )
     assert response.status_code == 403
+
+
+PUBLIC_URL = "http://localhost:8112"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "localhost:8112", "Origin": PUBLIC_URL}, 200),  # through the load balancer
+        ({"Host": f"localhost:{PORT}"}, 200),  # this replica, directly
+        ({"Host": "127.0.0.1:8112"}, 421),  # the public URL names one host only
+        ({"Host": "localhost:8112", "Origin": "http://localhost:8113"}, 403),
+    ],
+)
+async def test_a_replica_also_answers_to_its_public_url(headers, status):
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("served"))])
+    transport = httpx.ASGITransport(app=RebindingGuard(app, port=PORT, public_url=PUBLIC_URL))
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://localhost:{PORT}") as http:
+        response = await http.get("/", headers=headers)
+    assert response.status_code == status
