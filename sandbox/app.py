@@ -96,6 +96,9 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
             host_origin_protection=True,
             allowed_hosts=[*LOOPBACK_NAMES, *public_host_names(settings)],
             allowed_origins=sorted(allowed_origins(settings.port, settings.public_url)),
+            # An MCP session lives in one process; replicas sharing a store take any request on
+            # any of them, so there /mcp keeps none (no server-initiated messages, no GET stream).
+            stateless_http=settings.store.startswith(REDIS_SCHEMES),
         )
         # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
         mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
