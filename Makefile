@@ -151,6 +151,7 @@ bench: $(STAMP) mcp-peers bench-tools
 	$(BIN)/python bench/bench_registration.py
 	$(BIN)/python bench/bench_trace.py
 	$(BIN)/python bench/bench_upstream.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
 	$(BIN)/python bench/bench_keycloak_start.py
 	$(BIN)/python bench/bench_plugin_startup.py
