@@ -106,7 +106,8 @@ async def test_the_proxy_keeps_its_state_in_redis_encrypted_with_ttls(tmp_path: 
     with running_sandbox(settings) as sandbox:
         assert "alice" in await greet(sandbox.mcp_url, HeadlessOAuth(HeadlessBrowser("alice", "alice")))
     keys = redis.Redis(port=redis_server.port, decode_responses=True)
-    entries = {key: keys.ttl(key) for key in keys.scan_iter()}
+    # The proxy's collections (the embedded mock IdP keeps its own keys in the same Redis).
+    entries = {key: keys.ttl(key) for key in keys.scan_iter("mcp-*")}
     collections = {key.split("::")[0] for key in entries}
     assert {"mcp-oauth-proxy-clients", "mcp-upstream-tokens", "mcp-jti-mappings", "mcp-refresh-tokens"} <= collections
     # Tokens expire in Redis as FastMCP asked; registrations stay.
