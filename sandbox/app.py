@@ -89,19 +89,7 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
                 consent_key=state.consent_cookie_key(),
             )
         mcp.auth = auth
-        # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
-        # RebindingGuard below is the one that also covers the trace and the IdP.
-        mcp_app = mcp.http_app(
-            path=MCP_PATH,
-            host_origin_protection=True,
-            allowed_hosts=[*LOOPBACK_NAMES, *public_host_names(settings)],
-            allowed_origins=sorted(allowed_origins(settings.port, settings.public_url)),
-            # An MCP session lives in one process; replicas sharing a store take any request on
-            # any of them, so there /mcp keeps none (no server-initiated messages, no GET stream).
-            stateless_http=settings.store.startswith(REDIS_SCHEMES),
-        )
-        # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
-        mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
+        mcp_app = _mcp_app(settings, mcp)
     except BaseException:
         backend.stop()
         raise
@@ -118,6 +106,24 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     _add_pages(app, sandbox)
     _add_layers(app, sandbox, mcp, auth, mcp_app, client_id, upstream_mode, own_server=server is not None)
     return app
+
+
+def _mcp_app(settings: SandboxSettings, mcp: FastMCP) -> StarletteWithLifespan:
+    """FastMCP's app for ``/mcp`` and the proxy's routes, guarded as the sandbox needs."""
+    # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
+    # RebindingGuard is the one that also covers the trace and the IdP.
+    mcp_app = mcp.http_app(
+        path=MCP_PATH,
+        host_origin_protection=True,
+        allowed_hosts=[*LOOPBACK_NAMES, *public_host_names(settings)],
+        allowed_origins=sorted(allowed_origins(settings.port, settings.public_url)),
+        # An MCP session lives in one process; replicas sharing a store take any request on
+        # any of them, so there /mcp keeps none (no server-initiated messages, no GET stream).
+        stateless_http=settings.store.startswith(REDIS_SCHEMES),
+    )
+    # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
+    mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
+    return mcp_app
 
 
 def _lifespan(

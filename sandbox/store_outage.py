@@ -11,14 +11,17 @@ nothing from here.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from key_value.aio.protocols import AsyncKeyValue
 from mcp.server.auth.provider import AccessToken
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.redis_store import STORE_OUTAGE_ERRORS
+
+if TYPE_CHECKING:
+    from fastmcp.server.auth.oidc_proxy import OIDCProxy
 
 log = logging.getLogger("sandbox.store")
 
@@ -84,7 +87,14 @@ def outage_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
-class StoreOutageTokens:
+if TYPE_CHECKING:
+    # The mixin's super() is FastMCP's proxy; the checker sees it so, the runtime MRO makes it so.
+    _Proxy = OIDCProxy
+else:
+    _Proxy = object
+
+
+class StoreOutageTokens(_Proxy):
     """Mixed in before FastMCP's ``OIDCProxy``: a token checked while the store is gone is an
     outage, not an invalid token.
 
@@ -97,18 +107,17 @@ class StoreOutageTokens:
     lets the error through; delete this then.
     """
 
-    _client_storage: AsyncKeyValue  # provided by OAuthProxy
-
-    async def load_access_token(self, token: str) -> AccessToken | None:
-        validated: AccessToken | None = await super().load_access_token(token)  # type: ignore[misc]
+    # FastMCP's own signature (proxy.py:2245), which already differs from its base's the same way.
+    async def load_access_token(self, token: str) -> AccessToken | None:  # type: ignore[override]
+        validated = await super().load_access_token(token)
         if validated is None:
             await self._probe_store()
         return validated
 
-    async def _handle_idp_callback(self, request: Request) -> Response:
+    async def _handle_idp_callback(self, request: Request) -> HTMLResponse | RedirectResponse:
         """Likewise the IdP's callback: FastMCP answers any exception with its 500 page
         (proxy.py:3016, "Internal server error during OAuth callback processing")."""
-        response: Response = await super()._handle_idp_callback(request)  # type: ignore[misc]
+        response = await super()._handle_idp_callback(request)
         if response.status_code >= 500:
             await self._probe_store()
         return response
