@@ -155,6 +155,7 @@ bench: $(STAMP) mcp-peers bench-tools
 	$(BIN)/python bench/bench_sandbox.py --backend keycloak
 	$(BIN)/python bench/bench_keycloak_start.py
 	$(BIN)/python bench/bench_plugin_startup.py
+	$(BIN)/python bench/bench_xdist.py
 
 clean:
 	rm -rf $(VENV) .tools $(JS_DIR)/node_modules .pytest_cache test-artifacts dist build *.egg-info
