@@ -23,6 +23,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from sandbox.testing.upstreams import wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "tests" / "plugin" / "xdist_suite" / "suite_isolation.py"
 
@@ -80,7 +82,8 @@ def design_run(directory: Path, shared: bool, workers: int, flows: int) -> tuple
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_healthy(port)
+        # The CLI binds its port before building the app; a flow sent earlier waits in the backlog.
+        wait_for_port(port, server, timeout=120)
         targets = [[f"http://localhost:{port}/mcp", str(flows)]] * workers
     else:
         targets = [["own", str(flows), str(directory / f"state-{n}")] for n in range(workers)]
@@ -99,20 +102,6 @@ def _free_port() -> int:
     from sandbox.testing.server import free_port
 
     return free_port()
-
-
-def _wait_healthy(port: int) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://localhost:{port}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"the shared sandbox on port {port} never answered /healthz")
 
 
 def _figures(values: list[float]) -> str:
