@@ -41,9 +41,6 @@ from mock_idp.errors import AdminError, OAuthError, SpecError
 from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
 from mock_idp.keys import default_state_dir, ensure_dir
-from mock_idp.master import MASTER, master_realm
-from mock_idp.realm import Realm
-from mock_idp.realm_file import RealmError, load_realm
 
 log = logging.getLogger("mock_idp")
 
@@ -151,8 +148,8 @@ def create_app(
     issuer_base: str,
     state_dir: str | os.PathLike[str] | None = None,
     clock: Clock | None = None,
-    admin_username: str = "admin",
-    admin_password: str = "admin",
+    admin_username: str = ADMIN_USERNAME,
+    admin_password: str = ADMIN_PASSWORD,
     store: str | None = None,
 ) -> Starlette:
     """Serve ``realm`` at ``/realms/<name>/...``; every emitted URL starts with ``issuer_base``.

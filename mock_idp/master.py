@@ -12,6 +12,10 @@ from mock_idp.realm_file import load_realm
 
 MASTER = "master"
 ADMIN_ROLE = "admin"
+# The bootstrap admin, as the sandbox starts Keycloak with it (KC_BOOTSTRAP_ADMIN_*): defined once,
+# here, since mock_idp imports nothing from sandbox and sandbox imports it.
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin"
 
 
 def master_realm(admin_username: str, admin_password: str) -> Realm:

@@ -12,6 +12,8 @@ import os
 import time
 from pathlib import Path
 
+from mock_idp.processes import pid_alive
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -38,20 +40,10 @@ def remove_stale_temp_files(directory: Path) -> list[Path]:
     removed = []
     for tmp in directory.glob(f".*{TEMP_SUFFIX}"):
         pid = tmp.name.removesuffix(TEMP_SUFFIX).rpartition(".")[2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def move_aside(path: Path) -> Path:

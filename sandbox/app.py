@@ -27,7 +27,7 @@ from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
-from sandbox.realm import RealmFile, read_realm
+from sandbox.realm_file import RealmFile, read_realm
 from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.redis_store import REDIS_SCHEMES, ensure_reachable, redacted
 from sandbox.replica import ReplicaHeader

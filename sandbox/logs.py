@@ -37,3 +37,14 @@ def configure_logging(level: str) -> None:
     # One line per outgoing request (JWKS, upstream token calls) drowns the useful ones.
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+def one_line(exc: BaseException, *, named: bool = True) -> str:
+    """An exception for a one-line error: ``Type: message``, the message's line breaks collapsed.
+
+    ``named=False`` leaves the type out, where the message alone already says it.
+    """
+    message = " ".join(str(exc).split())
+    if not named:
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

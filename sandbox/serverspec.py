@@ -13,6 +13,8 @@ from pathlib import Path
 
 from fastmcp import FastMCP
 
+from sandbox.logs import one_line
+
 
 class ServerSpecError(Exception):
     """A ``module:attr`` server spec that does not lead to a FastMCP server."""
@@ -30,11 +32,11 @@ def load_server(spec: str) -> FastMCP:
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ServerSpecError(f"server spec {spec!r}: no module named {exc.name!r}") from None
-        raise ServerSpecError(f"server spec {spec!r}: importing {module_name} failed: {_one_line(exc)}") from None
-    except Exception as exc:  # the user's module raised while importing
         raise ServerSpecError(
-            f"server spec {spec!r}: importing {module_name} failed: {type(exc).__name__}: {_one_line(exc)}"
+            f"server spec {spec!r}: importing {module_name} failed: {one_line(exc, named=False)}"
         ) from None
+    except Exception as exc:  # the user's module raised while importing
+        raise ServerSpecError(f"server spec {spec!r}: importing {module_name} failed: {one_line(exc)}") from None
     target: object = module
     for part in attr_path.split("."):
         try:
@@ -47,9 +49,7 @@ def load_server(spec: str) -> FastMCP:
         try:
             made = target()
         except Exception as exc:
-            raise ServerSpecError(
-                f"server spec {spec!r}: calling {attr_path}() failed: {type(exc).__name__}: {_one_line(exc)}"
-            ) from None
+            raise ServerSpecError(f"server spec {spec!r}: calling {attr_path}() failed: {one_line(exc)}") from None
         if isinstance(made, FastMCP):
             return made
         raise ServerSpecError(
@@ -59,7 +59,3 @@ def load_server(spec: str) -> FastMCP:
         f"server spec {spec!r}: {attr_path} is a {type(target).__name__}, "
         "not a FastMCP server or a function returning one"
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

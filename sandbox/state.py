@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
-import os
 import secrets
 from pathlib import Path
 from typing import IO
@@ -24,6 +23,7 @@ from key_value.aio.stores.filetree import (
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
 
+from mock_idp.persist import write_atomic
 from sandbox.redis_store import redis_store
 from sandbox.store_cache import WriteThroughCache
 
@@ -165,8 +165,4 @@ def _create_exclusively(path: Path, data: bytes) -> None:
 def write_private_file(path: Path, data: bytes) -> None:
     """Owner-only (0600), and whole or not at all: written beside it, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    write_atomic(path, data, mode=0o600)  # the mock IdP's crash-safe write: synced, then renamed

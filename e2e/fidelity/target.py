@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 
 from fidelity.observe import Places, observe
+from mock_idp.master import ADMIN_PASSWORD, ADMIN_USERNAME
 from sandbox.settings import DEFAULT_REALM_FILE
 from sandbox.testing.headless import HeadlessBrowser
 
 CLI = "sandbox-cli"  # public, direct access grants, loopback redirects
 PROXY = "sandbox-proxy"  # confidential, the sandbox's upstream client
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
-ADMIN = ("admin", "admin")
+ADMIN = (ADMIN_USERNAME, ADMIN_PASSWORD)
 
 
 def proxy_secret() -> str:

@@ -12,6 +12,11 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp
 
 
+def discovery_url(realm_url: str) -> str:
+    """The realm's OpenID Connect discovery document (the same path on the mock and on Keycloak)."""
+    return f"{realm_url}/.well-known/openid-configuration"
+
+
 class BackendError(Exception):
     """The backend cannot provide a realm; the message is one line naming the cause."""
 
@@ -26,7 +31,7 @@ class Upstream:
 
     @property
     def discovery_url(self) -> str:
-        return f"{self.realm_url}/.well-known/openid-configuration"
+        return discovery_url(self.realm_url)
 
 
 class Backend(Protocol):

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 import mock_idp
 from mock_idp.storage import StoreError
 from sandbox.backends import BackendError, Upstream
-from sandbox.realm import RealmFile
+from sandbox.realm_file import RealmFile
 
 MOUNT_PATH = "/idp"
 

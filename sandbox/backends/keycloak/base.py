@@ -11,8 +11,6 @@ from typing import Protocol
 
 # 26.6+ is needed for dynamic client registration; 26.7.x is what Maven Central serves.
 KEYCLOAK_VERSION = "26.7.3"
-ADMIN_USERNAME = "admin"
-ADMIN_PASSWORD = "admin"
 
 Progress = Callable[[str], None]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import platformdirs
 
+from mock_idp.processes import pid_alive
 from sandbox.backends.keycloak.base import Progress
 from sandbox.backends.keycloak.maven import download_distribution
-from sandbox.backends.keycloak.process import pid_alive
 
 PARTIAL_PREFIX = ".partial-"
 

@@ -9,9 +9,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mock_idp.master import ADMIN_PASSWORD, ADMIN_USERNAME
 from sandbox.backends.keycloak.base import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
     KEYCLOAK_VERSION,
     KeycloakInfo,
     KeycloakStartError,
@@ -24,6 +23,7 @@ from sandbox.backends.keycloak.cache import default_cache_dir, keycloak_root
 from sandbox.backends.keycloak.ports import port_conflict
 from sandbox.backends.keycloak.readiness import NotReady, wait_until_ready
 from sandbox.backends.keycloak.testcontainers_env import launcher_settings
+from sandbox.logs import one_line
 
 if TYPE_CHECKING:
     from testcontainers.community.keycloak import KeycloakContainer
@@ -167,7 +167,7 @@ class ContainerLauncher(LauncherContext):
                 # The one-line error names the log file: it gets the whole story, not just the first line.
                 self._write_log(f"container {self.image} failed to start:\n{exc}\n")
                 raise ContainerStartError(
-                    f"container {self.image} failed to start: {_one_line(exc)}{_hint(exc)} (log: {self.log_file})"
+                    f"container {self.image} failed to start: {one_line(exc)}{_hint(exc)} (log: {self.log_file})"
                 ) from None
             try:
                 wait_until_ready(
@@ -221,8 +221,3 @@ def _hint(exc: BaseException) -> str:
     if "ImageNotFound" in type(exc).__name__ or "No such image" in text or "pull access denied" in text:
         return "; without a registry, build it with `make keycloak-image`"
     return ""
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -7,9 +7,9 @@ import shutil
 import time
 from pathlib import Path
 
+from mock_idp.master import ADMIN_PASSWORD, ADMIN_USERNAME
+from mock_idp.processes import pid_alive
 from sandbox.backends.keycloak.base import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
     KEYCLOAK_VERSION,
     KeycloakInfo,
     KeycloakStartError,
@@ -30,7 +30,7 @@ from sandbox.backends.keycloak.database import PostgresDatabase
 from sandbox.backends.keycloak.java import JavaNotFound, Jdk, find_jdk
 from sandbox.backends.keycloak.maven import MavenError
 from sandbox.backends.keycloak.ports import port_conflict
-from sandbox.backends.keycloak.process import STOP_GRACE_SECONDS, ProcessGroup, forget_at_exit, pid_alive, stop_at_exit
+from sandbox.backends.keycloak.process import STOP_GRACE_SECONDS, ProcessGroup, forget_at_exit, stop_at_exit
 from sandbox.backends.keycloak.readiness import ExitedEarly, NotReady, wait_until_ready
 from sandbox.backends.keycloak.run_home import place_realm, prepare_run_home, save_seed, seed_path
 

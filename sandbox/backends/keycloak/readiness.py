@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import httpx
 
+from sandbox.backends import discovery_url
+
 POLL_INTERVAL = 0.5
 
 
@@ -18,10 +20,6 @@ class ExitedEarly(Exception):
     def __init__(self, exit_code: int) -> None:
         super().__init__(f"exited early with code {exit_code}")
         self.exit_code = exit_code
-
-
-def discovery_url(realm_url: str) -> str:
-    return f"{realm_url}/.well-known/openid-configuration"
 
 
 def check_realm(client: httpx.Client, health_url: str | None, realm_url: str) -> str | None:
