@@ -15,7 +15,7 @@ PLUGIN_SUITES_ON_BOTH_BACKENDS = (Path(__file__).parent / "tests" / "security",)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # With --sandbox-backend keycloak these need the real Keycloak: `-m keycloak` selects them in
     # the one `make test-keycloak` run, which shares one Keycloak between them and e2e/.
-    from sandbox.pytest_plugin import sandbox_backend
+    from sandbox.testing.options import sandbox_backend
 
     if sandbox_backend(config) != "keycloak":
         return

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sandbox.backends.keycloak.base import KeycloakInfo, KeycloakLauncher
 from sandbox.settings import SandboxSettings
+from sandbox.testing.artifacts import chromium_page
 from sandbox.testing.headless import HeadlessBrowser
 from sandbox.testing.keycloak_session import session_keycloak
 from sandbox.testing.node import NodeMissing
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 from sandbox.testing.upstreams import NodeUpstream, everything_http
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from sandbox.testing.pages import PageTrail
 
 USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 
@@ -169,37 +176,8 @@ def headless_browser():
     return make
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    setattr(item, f"report_{report.when}", report)
-    return report
-
-
 @pytest.fixture
-async def browser_page(request: pytest.FixtureRequest):
-    """A fresh Chromium page; on failure every page the test reached is saved as a PNG."""
-    from playwright.async_api import async_playwright
-
-    from sandbox.testing.pages import PageTrail, launch_chromium
-
-    trail = PageTrail()
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        page = await browser.new_page()
-        try:
-            yield page, trail
-        finally:
-            report = getattr(request.node, "report_call", None)
-            if report is None or report.failed:
-                directory = ARTIFACTS / request.node.name
-                try:
-                    await trail.record(page, "last")
-                except Exception:  # the page may be gone; the trail so far still helps
-                    pass
-                saved = trail.save(directory)
-                print(f"screenshots of the failing flow: {[str(p) for p in saved]}")
-            await browser.close()
+async def browser_page(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Page, PageTrail]]:
+    """A fresh Chromium page; on failure every page the test reached is saved as a PNG (the plugin's hook)."""
+    async with chromium_page(request.node, fixture="browser_page") as (page, trail):
+        yield page, trail

@@ -19,7 +19,7 @@ from key_value.aio.stores.memory import MemoryStore
 from mcp.shared.exceptions import MCPError
 from test_headless_clients import cause_of
 
-from sandbox.control import IdpControl
+from sandbox.idp_control import IdpControl
 from sandbox.testing.headless import AuthorizationDenied, ErrorPage, HeadlessBrowser, HeadlessOAuth, LoginFailed
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 

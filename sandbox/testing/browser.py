@@ -35,12 +35,20 @@ class BrowserLoginFailed(Exception):
 
 
 class BrowserLogin:
-    def __init__(self, page: Page, mcp_url: str, credentials: dict[str, str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        page: Page,
+        mcp_url: str,
+        credentials: dict[str, str],
+        *,
+        timeout: float = 30.0,
+        trail: PageTrail | None = None,
+    ) -> None:
         self.page = page
         self.mcp_url = mcp_url
         self.credentials = credentials
         self.timeout = timeout
-        self.trail = PageTrail()
+        self.trail = trail if trail is not None else PageTrail()
         # The pages answered on the last login, in order: "consent", "login", "idp-consent".
         self.pages: list[str] = []
 

@@ -6,7 +6,7 @@ import anyio
 import httpx
 import pytest
 
-from sandbox.control import IdpControl, IdpControlError, NotSupportedOnKeycloak
+from sandbox.idp_control import IdpControl, IdpControlError, NotSupportedOnKeycloak
 from sandbox.pytest_plugin import UnknownSandboxUser
 
 
@@ -20,7 +20,7 @@ async def greet(mcp_client, user: str, **kwargs) -> str:
 
 
 def clock(idp: IdpControl) -> dict:
-    return idp._x("clock", "GET", "clock")
+    return idp.clock()
 
 
 @pytest.mark.parametrize(
@@ -75,8 +75,8 @@ async def test_reset_undoes_users_roles_passwords_and_mock_state(sandbox, mcp_cl
         idp.get_user("dave")
     assert sandbox.credentials == {"alice": "alice", "bob": "bob"}
     assert idp.faults() == [] and clock(idp)["offset"] == 0
-    assert idp._x("lifetimes", "GET", "lifetimes")["overridden"] == []
-    assert idp._x("claims", "GET", f"users/{idp.user_id('bob')}/claims") == {"claims": {}}
+    assert idp.lifetimes()["overridden"] == []
+    assert idp.claims("bob") == {}
     assert await greet(mcp_client, "bob", password="bob") == greeting_for("bob", "mcp-user")
 
 
