@@ -99,10 +99,11 @@ class SandboxStacks:
         self._exit.close()
 
     def _start(self, server: FastMCP | None) -> SandboxStack:
-        from sandbox.realm_file import read_realm
-        from sandbox.testing.key_rotation import KeyRotations
-        from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
-        from sandbox.upstream.server import UpstreamError
+        with self.phases.phase("imports (FastMCP, the app)"):
+            from sandbox.realm_file import read_realm
+            from sandbox.testing.key_rotation import KeyRotations
+            from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
+            from sandbox.upstream.server import UpstreamError
 
         given = dict(self.settings)
         given.setdefault("state_dir", self.tmp_path_factory.mktemp("sandbox-state"))
