@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.trace.masking import basic_user
@@ -62,9 +62,42 @@ class Hop:
         return self.params.get("client_id")
 
 
+# Every kind of step the trace records, each explained in explain.py (its tests derive their list from here).
+StepKind = Literal[
+    "unauthorized",
+    "prm_discovery",
+    "as_metadata",
+    "registration",
+    "cimd_fetch",
+    "authorize",
+    "consent_shown",
+    "consent_decided",
+    "upstream_redirect",
+    "idp_authorize",
+    "idp_login",
+    "idp_consent",
+    "callback",
+    "upstream_token_exchange",
+    "token_exchange",
+    "token_issued",
+    "mcp_call",
+    "upstream_mcp",
+    "step_up",
+    "refresh",
+    "upstream_refresh",
+    "revocation",
+    "upstream_revocation",
+    "upstream_discovery",
+    "jwks",
+    "userinfo",
+    "other",  # a request on an OAuth path that no other kind describes
+]
+STEP_KINDS: frozenset[str] = frozenset(get_args(StepKind))
+
+
 @dataclass(frozen=True)
 class Kind:
-    kind: str
+    kind: StepKind
     source: str
     target: str
 
@@ -99,8 +132,8 @@ class Classifier:
     def classify(self, hop: Hop) -> Kind | None:
         path = hop.path
         if self.is_mcp(path):
-            kind = {401: "unauthorized", 403: "step_up"}.get(hop.status or 0, "mcp_call")
-            return Kind(kind, "client", "proxy")
+            refused: dict[int, StepKind] = {401: "unauthorized", 403: "step_up"}
+            return Kind(refused.get(hop.status or 0, "mcp_call"), "client", "proxy")
         if self.is_idp(path):
             return self._idp(hop, path[len(self.idp_prefix or "") :])
         if path.startswith("/.well-known/oauth-protected-resource"):
@@ -153,5 +186,6 @@ IDP_ROUTES = {
 def token_kind(hop: Hop, source: str, target: str) -> Kind:
     """A token-endpoint call by its grant; the proxy's own calls upstream are the upstream_* kinds."""
     refresh = hop.params.get("grant_type") == "refresh_token"
-    kind = "refresh" if refresh else "token_exchange"
-    return Kind(f"upstream_{kind}" if source == "proxy" else kind, source, target)
+    if source == "proxy":
+        return Kind("upstream_refresh" if refresh else "upstream_token_exchange", source, target)
+    return Kind("refresh" if refresh else "token_exchange", source, target)

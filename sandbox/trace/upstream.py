@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -54,6 +55,31 @@ def answered(response: httpx2.Response, key: str) -> tuple[Hop, Flow | None] | N
     return hop, flow
 
 
+class LegResponse:
+    """The response hook of one outgoing leg (proxy -> IdP, proxy -> client document, proxy -> upstream
+    MCP): puts the answer on the hop its request hook left in ``request.extensions[extension]``.
+
+    ``read_json``: the IdP's answers are small JSON documents worth showing; the upstream MCP's
+    is a stream the client is still reading, which must not be buffered here.
+    """
+
+    def __init__(self, tracer: Tracer, extension: str, kind: Callable[[Hop], Kind], *, read_json: bool) -> None:
+        self.tracer = tracer
+        self.extension = extension
+        self.kind = kind
+        self.read_json = read_json
+
+    async def __call__(self, response: httpx2.Response) -> None:
+        if (traced := answered(response, self.extension)) is None:
+            return
+        hop, flow = traced
+        if self.read_json and "json" in hop.response_headers.get("content-type", ""):
+            await response.aread()
+            with contextlib.suppress(ValueError):
+                hop.response_json = response.json()
+        self.tracer.finish(hop, flow, self.kind(hop))
+
+
 class UpstreamHooks:
     """httpx2 event hooks recording the proxy's calls to an IdP the sandbox does not serve."""
 
@@ -63,6 +89,7 @@ class UpstreamHooks:
     def __init__(self, tracer: Tracer, local_origin: str) -> None:
         self.tracer = tracer
         self.local_origin = local_origin.rstrip("/")
+        self.on_response = LegResponse(tracer, "sandbox_trace", self.kind, read_json=True)
 
     def install(self, http_client: httpx2.AsyncClient) -> None:
         hooks = http_client.event_hooks
@@ -93,16 +120,6 @@ class UpstreamHooks:
             form=form,
         )
         request.extensions["sandbox_trace"] = (hop, current_flow.get(), time.perf_counter())
-
-    async def on_response(self, response: httpx2.Response) -> None:
-        if (traced := answered(response, "sandbox_trace")) is None:
-            return
-        hop, flow = traced
-        if "json" in hop.response_headers.get("content-type", ""):
-            await response.aread()
-            with contextlib.suppress(ValueError):
-                hop.response_json = response.json()
-        self.tracer.finish(hop, flow, self.kind(hop))
 
 
 class DocumentFetchHooks(UpstreamHooks):

@@ -20,7 +20,7 @@ from fastmcp.server.dependencies import get_http_request
 from sandbox.trace.hops import Hop, Kind
 from sandbox.trace.recorder import Flow
 from sandbox.trace.tracer import Tracer
-from sandbox.trace.upstream import answered
+from sandbox.trace.upstream import LegResponse
 
 UPSTREAM_MCP = Kind("upstream_mcp", "proxy", "upstream")
 
@@ -30,6 +30,7 @@ class UpstreamMcpHooks:
 
     def __init__(self, tracer: Tracer) -> None:
         self.tracer = tracer
+        self.on_response = LegResponse(tracer, "sandbox_trace_upstream", lambda hop: UPSTREAM_MCP, read_json=False)
 
     def install(self, http_client: httpx2.AsyncClient) -> None:
         http_client.event_hooks.setdefault("request", []).append(self.on_request)
@@ -69,9 +70,3 @@ class UpstreamMcpHooks:
             json=body,
         )
         request.extensions["sandbox_trace_upstream"] = (hop, flow, time.perf_counter())
-
-    async def on_response(self, response: httpx2.Response) -> None:
-        if (traced := answered(response, "sandbox_trace_upstream")) is None:
-            return
-        hop, flow = traced
-        self.tracer.finish(hop, flow, UPSTREAM_MCP)
