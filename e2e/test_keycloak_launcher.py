@@ -86,7 +86,7 @@ def test_stop_leaves_nothing_running(keycloak) -> None:
         import docker
         import docker.errors
 
-        container_id = ran._container.get_wrapped_container().id
+        container_id = ran.container_id
         launcher.stop()
         client = docker.from_env()
         try:
@@ -97,7 +97,9 @@ def test_stop_leaves_nothing_running(keycloak) -> None:
         # The container's output outlives it, in the file its errors name.
         assert "Keycloak 26.7.3 on JVM" in Path(info.log_file).read_text(errors="replace")
     else:
-        pgid = ran._group.pgid
+        group = ran.process_group
+        assert group is not None
+        pgid = group.pgid
         run_home = str(ran.run_home)
         launcher.stop()
         assert group_members(pgid) == []

@@ -39,12 +39,14 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
-def one_line(exc: BaseException, *, named: bool = True) -> str:
+def one_line(exc: BaseException, *, named: bool = True, first_line: bool = False) -> str:
     """An exception for a one-line error: ``Type: message``, the message's line breaks collapsed.
 
-    ``named=False`` leaves the type out, where the message alone already says it.
+    ``named=False`` leaves the type out, where the message alone already says it;
+    ``first_line=True`` keeps only the message's first line (an engine's error, with a trace after it).
     """
-    message = " ".join(str(exc).split())
+    text = str(exc).strip()
+    message = " ".join((text.splitlines()[:1] if first_line else [text])[0].split()) if text else ""
     if not named:
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -109,10 +109,11 @@ class HeadlessBrowser:
                         return _callback_result(location)
                     response = await http.get(location)
                     continue
-                response = await self._answer_page(http, response)
+                response = await self.answer_page(http, response)
         raise AuthorizationFailed(f"no redirect to {redirect_uri} after {self.max_steps} steps")
 
-    async def _answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    async def answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+        """Answer one page of the flow (consent, login, IdP consent) as a person would; the next response."""
         if response.status_code != 200:
             raise ErrorPage(response.status_code, str(response.url), _error_message(response.text))
         page = parse_page(response.text)

@@ -44,7 +44,7 @@ def test_auto_prefers_docker_and_keeps_the_distribution_in_reserve(machine, mini
     assert isinstance(launcher, ContainerThenDistribution)
     assert isinstance(launcher.container, ContainerLauncher)
     assert (launcher.container.port, launcher.container.network) == (8081, "host")
-    reserve = launcher._distribution()
+    reserve = launcher.reserve()
     assert isinstance(reserve, DistributionLauncher) and reserve.port == 8081
 
 

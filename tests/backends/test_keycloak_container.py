@@ -109,7 +109,7 @@ def test_testcontainers_probes_the_host_port_itself_on_the_host_network() -> Non
     # Without this, testcontainers asks the engine for a published port that cannot exist.
     # (Called unbound: constructing the real class connects to an engine.)
     on_host_network = mock.Mock(_kwargs={"network_mode": "host"})
-    assert container._container_class()._get_exposed_port(on_host_network, 8081) == 8081
+    assert container.keycloak_container_class()._get_exposed_port(on_host_network, 8081) == 8081
 
 
 def test_start_waits_for_the_realm_and_returns_localhost_urls(

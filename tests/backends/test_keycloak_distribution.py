@@ -192,4 +192,4 @@ def test_stop_before_start_and_twice_is_harmless(tmp_path: Path, make_distributi
     launcher = launcher_for(make_distribution(hangs(tmp_path / "kc.pid")), tmp_path, minimal_realm, (8081, 9001))
     launcher.stop()
     launcher.stop()
-    assert launcher._group is None and not launcher.run_home.exists()
+    assert launcher.process_group is None and not launcher.run_home.exists()

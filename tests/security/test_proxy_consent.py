@@ -109,7 +109,7 @@ async def walk_to_callback(browser: HeadlessBrowser, url: str, base_url: str) ->
                 continue
             if str(response.url).startswith(f"{base_url}/auth/callback"):
                 return response
-            response = await browser._answer_page(http, response)
+            response = await browser.answer_page(http, response)
             if response.is_redirect and response.headers["location"].startswith(f"{base_url}/auth/callback"):
                 return await http.get(response.headers["location"])
     raise AssertionError("never reached /auth/callback")

@@ -58,7 +58,7 @@ def docker_available(timeout: int = DOCKER_PING_TIMEOUT) -> bool:
         return False
 
 
-def _container_class() -> Callable[..., KeycloakContainer]:
+def keycloak_container_class() -> Callable[..., KeycloakContainer]:
     # testcontainers warns about its own internal decorator at import; nothing we can act on.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -100,9 +100,14 @@ class ContainerLauncher(LauncherContext):
         self.base_url = f"http://localhost:{port}"
         # Container logs are copied here when the container stops, since they vanish with it.
         self.log_file = keycloak_root(cache_dir or default_cache_dir()) / "logs" / f"keycloak-container-{port}.log"
-        self._container_class = container_class or _container_class()
+        self._container_class = container_class or keycloak_container_class()
         self._testcontainers_settings = testcontainers_settings
         self._container: KeycloakContainer | None = None
+
+    @property
+    def container_id(self) -> str | None:
+        """The engine's id of the running container (None before start and after stop)."""
+        return None if self._container is None else str(self._container.get_wrapped_container().id)
 
     @property
     def host_network(self) -> bool:
@@ -167,7 +172,7 @@ class ContainerLauncher(LauncherContext):
                 # The one-line error names the log file: it gets the whole story, not just the first line.
                 self._write_log(f"container {self.image} failed to start:\n{exc}\n")
                 raise ContainerStartError(
-                    f"container {self.image} failed to start: {one_line(exc)}{_hint(exc)} (log: {self.log_file})"
+                    f"container {self.image} failed to start: {one_line(exc, first_line=True)}{_hint(exc)} (log: {self.log_file})"
                 ) from None
             try:
                 wait_until_ready(

@@ -89,6 +89,11 @@ class DistributionLauncher(LauncherContext):
         self._ready = False
 
     @property
+    def process_group(self) -> ProcessGroup | None:
+        """Keycloak's process group while it runs (None before start and after stop)."""
+        return self._group
+
+    @property
     def db_vendor(self) -> str:
         # dev-mem: every run starts from the realm file alone, nothing survives a restart.
         if self.database is not None:

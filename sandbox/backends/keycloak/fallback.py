@@ -23,7 +23,8 @@ class ContainerThenDistribution(LauncherContext):
         progress: Progress | None = None,
     ) -> None:
         self.container = container
-        self._distribution = distribution
+        # Made only when the container fails: the launcher kept in reserve.
+        self.reserve = distribution
         self._distribution_unavailable = distribution_unavailable
         self.progress = progress or no_progress
         # The launcher that is running (or last tried): the container until it fails to start.
@@ -37,7 +38,7 @@ class ContainerThenDistribution(LauncherContext):
             if (reason := self._distribution_unavailable()) is not None:
                 raise ContainerStartError(f"{exc}; the distribution cannot run either: {reason}") from None
             self.progress(f"boot: {exc}; falling back to the distribution")
-        self.active = self._distribution()
+        self.active = self.reserve()
         return self.active.start()
 
     def stop(self) -> None:
