@@ -14,7 +14,8 @@ import concurrent.futures
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
-from sandbox.upstream.server import UpstreamError, UpstreamTarget, failure_cause
+from sandbox.upstream.failures import failure_cause
+from sandbox.upstream.server import UpstreamError, UpstreamTarget
 
 
 async def _initialize(target: UpstreamTarget) -> str:
