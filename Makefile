@@ -115,7 +115,7 @@ ifneq ($(KEYCLOAK_LAUNCHER),)
 test-keycloak: export SANDBOX_KEYCLOAK_LAUNCHER := $(KEYCLOAK_LAUNCHER)
 endif
 test-keycloak: $(STAMP) browser servers mcp-peers js-peers
-	$(PYTEST) -m keycloak --backend keycloak --sandbox-backend keycloak tests e2e
+	$(PYTEST) -m keycloak --sandbox-backend keycloak tests e2e
 
 # Keycloak's official image, built here without a registry (Debian base, Debian JRE, Maven): images/.
 keycloak-image:
@@ -130,7 +130,7 @@ test-sandbox-image: sandbox-image
 
 # Keycloak's answers to the differential suite, recorded for `make test` (e2e/fidelity/).
 fidelity-record: $(STAMP)
-	$(PYTEST) e2e/test_fidelity.py --backend keycloak --fidelity-record
+	$(PYTEST) e2e/test_fidelity.py --sandbox-backend keycloak --fidelity-record
 
 # What bench/bench_peers.py needs from Debian: wrk for throughput, a JRE and Maven for navikt's
 # mock-oauth2-server. Installed when root with apt-get; elsewhere each missing one is named.

@@ -1,4 +1,6 @@
-"""E2E fixtures: a running sandbox per test session, and ways to sign in as a demo user."""
+"""E2E fixtures beside the plugin's: the suite's main sandbox is the plugin's ``sandbox`` and its
+backend the plugin's ``--sandbox-backend``; here are the other named sandboxes (short-lived tokens,
+restarts, upstreams), the session's Keycloak, and ways to sign in as a demo user."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sandbox.testing.artifacts import chromium_page
 from sandbox.testing.headless import HeadlessBrowser
 from sandbox.testing.keycloak_session import session_keycloak
 from sandbox.testing.node import NodeMissing
+from sandbox.testing.options import sandbox_backend
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
 from sandbox.testing.upstreams import NodeUpstream, everything_http
 
@@ -27,12 +30,6 @@ USERS = {"alice": ("alice", "alice"), "bob": ("bob", "bob")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--backend",
-        choices=["mock", "keycloak"],
-        default="mock",
-        help="identity backend the e2e suite runs against (default: mock)",
-    )
     parser.addoption(
         "--fidelity-record",
         action="store_true",
@@ -53,7 +50,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Every sandbox of a session has its own port, known up front: a shared Keycloak's realm
 # must list each one's callback and audience before it starts.
 SANDBOX_NAMES = (
-    "main",
     "short-lived",
     "restart",
     "native-dcr",
@@ -70,7 +66,7 @@ SANDBOX_NAMES = (
 
 @pytest.fixture(scope="session")
 def sandbox_ports(request: pytest.FixtureRequest) -> dict[str, int]:
-    if request.config.getoption("--backend") != "keycloak":
+    if sandbox_backend(request.config) != "keycloak":
         return {name: free_port() for name in SANDBOX_NAMES}
     # Ports the session's shared Keycloak lists (one Keycloak for e2e/, tests/ and the plugin).
     shared = session_keycloak(request.config)
@@ -79,10 +75,10 @@ def sandbox_ports(request: pytest.FixtureRequest) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int]) -> tuple[KeycloakLauncher, KeycloakInfo]:
-    """The session's one real Keycloak (``--backend keycloak``): every sandbox and the
+    """The session's one real Keycloak (``--sandbox-backend keycloak``): every sandbox and the
     launcher's own tests use it, so a run boots Keycloak once."""
-    if request.config.getoption("--backend") != "keycloak":
-        pytest.skip("needs --backend keycloak")
+    if sandbox_backend(request.config) != "keycloak":
+        pytest.skip("needs --sandbox-backend keycloak")
     from sandbox.backends.keycloak import keycloak_unavailable_reason
 
     reason = keycloak_unavailable_reason()
@@ -96,7 +92,7 @@ def keycloak(request: pytest.FixtureRequest, sandbox_ports: dict[str, int]) -> t
 
 @pytest.fixture(scope="session")
 def keycloak_url(request: pytest.FixtureRequest) -> str | None:
-    if request.config.getoption("--backend") != "keycloak":
+    if sandbox_backend(request.config) != "keycloak":
         return None
     _, info = request.getfixturevalue("keycloak")
     return info.base_url
@@ -109,7 +105,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # On Keycloak every e2e test needs the real one: `-m keycloak` then selects them along with
     # the Keycloak tests under tests/, in one run (`make test-keycloak`) that boots Keycloak once.
     # tryfirst: before -m deselects anything.
-    if config.getoption("--backend") == "keycloak":
+    if sandbox_backend(config) == "keycloak":
         for item in ours:
             item.add_marker(pytest.mark.keycloak)
     # A test that stops the shared Keycloak runs after every other.
@@ -121,7 +117,7 @@ def _settings(
     request, ports: dict[str, int], keycloak_url: str | None, name: str, state_dir: Path, **overrides
 ) -> SandboxSettings:
     return IsolatedSettings(
-        backend=request.config.getoption("--backend"),
+        backend=sandbox_backend(request.config),
         port=ports[name],
         state_dir=state_dir,
         keycloak_url=keycloak_url,
@@ -139,13 +135,6 @@ def session_sandbox_settings(request: pytest.FixtureRequest, sandbox_ports: dict
 def sandbox_settings(request: pytest.FixtureRequest, sandbox_ports: dict[str, int], keycloak_url: str | None):
     """``sandbox_settings(name, state_dir, **overrides)``: settings for one of the session's sandboxes."""
     return functools.partial(_settings, request, sandbox_ports, keycloak_url)
-
-
-@pytest.fixture(scope="session")
-def sandbox(request, sandbox_ports, keycloak_url, tmp_path_factory) -> Iterator[RunningSandbox]:
-    settings = _settings(request, sandbox_ports, keycloak_url, "main", tmp_path_factory.mktemp("state"))
-    with running_sandbox(settings) as running:
-        yield running
 
 
 @pytest.fixture(scope="session")

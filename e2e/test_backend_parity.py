@@ -1,6 +1,6 @@
 """Backend parity: what the proxy and the suites rely on is the same on the mock and on Keycloak.
 
-Run on both (`pytest e2e` and `pytest e2e --backend keycloak`). A difference found here is
+Run on both (`pytest e2e` and `pytest e2e --sandbox-backend keycloak`). A difference found here is
 fixed in the mock, not papered over in the test.
 """
 

@@ -20,7 +20,7 @@ from mcp.shared.auth import OAuthClientMetadata
 
 from e2e.test_headless_clients import InMemoryTokenStorage
 from sandbox.testing.cimd import hosted_client_metadata
-from sandbox.testing.server import RunningSandbox
+from sandbox.testing.stack import SandboxStack
 from sandbox.tls import LocalCA
 
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
@@ -38,15 +38,15 @@ def document(**fields: object) -> dict[str, object]:
     }
 
 
-def sandbox_ca(sandbox: RunningSandbox) -> LocalCA:
+def sandbox_ca(sandbox: SandboxStack) -> LocalCA:
     return LocalCA(sandbox.settings.tls_dir)
 
 
-def authorize_url(sandbox: RunningSandbox, client_id: str, redirect_uri: str = REDIRECT_URI) -> str:
+def authorize_url(sandbox: SandboxStack, client_id: str, redirect_uri: str = REDIRECT_URI) -> str:
     return authorization_request(sandbox, client_id, redirect_uri)[0]
 
 
-def authorization_request(sandbox: RunningSandbox, client_id: str, redirect_uri: str = REDIRECT_URI) -> tuple[str, str]:
+def authorization_request(sandbox: SandboxStack, client_id: str, redirect_uri: str = REDIRECT_URI) -> tuple[str, str]:
     """An authorization URL by hand, and its PKCE verifier."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()

@@ -13,7 +13,8 @@ from fastmcp import Client
 from fastmcp.client.auth import BearerAuth
 
 from e2e.test_proxy_faults import idp  # noqa: F401  (the mock's control API, reset after each test)
-from sandbox.testing.server import RunningSandbox
+from sandbox.testing.options import sandbox_backend
+from sandbox.testing.stack import SandboxStack
 
 AGENT = ("sandbox-agent", "sandbox-agent-secret")
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -22,7 +23,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 @pytest.fixture(autouse=True, scope="module")
 def mock_only(request: pytest.FixtureRequest) -> None:
-    if request.config.getoption("--backend") != "mock":
+    if sandbox_backend(request.config) != "mock":
         pytest.skip("mock-only: Keycloak 26.7 has no token exchange that issues an ID-JAG (see README)")
 
 
@@ -36,7 +37,7 @@ def header(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
-def id_token(sandbox: RunningSandbox, user: str = "alice") -> str:
+def id_token(sandbox: SandboxStack, user: str = "alice") -> str:
     """The agent's own sign-in at the enterprise IdP (here: a password grant, no browser)."""
     answer = httpx.post(
         f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token",
@@ -47,7 +48,7 @@ def id_token(sandbox: RunningSandbox, user: str = "alice") -> str:
     return answer.json()["id_token"]
 
 
-def id_jag(sandbox: RunningSandbox, subject_token: str, *, audience: str | None = None) -> httpx.Response:
+def id_jag(sandbox: SandboxStack, subject_token: str, *, audience: str | None = None) -> httpx.Response:
     return httpx.post(
         f"{sandbox.sandbox.upstream.realm_url}/protocol/openid-connect/token",
         data={
@@ -63,7 +64,7 @@ def id_jag(sandbox: RunningSandbox, subject_token: str, *, audience: str | None 
     )
 
 
-def present(sandbox: RunningSandbox, assertion: str) -> httpx.Response:
+def present(sandbox: SandboxStack, assertion: str) -> httpx.Response:
     return httpx.post(
         f"{sandbox.base_url}/token",
         data={"grant_type": JWT_BEARER, "assertion": assertion, "client_id": AGENT[0], "resource": sandbox.mcp_url},

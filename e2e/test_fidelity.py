@@ -1,7 +1,7 @@
 """The differential suite: every case of ``fidelity.cases`` against the mock, compared with Keycloak 26.7.3.
 
 ``pytest e2e`` (``make test``) compares the mock with Keycloak's recorded answers
-(``fidelity/recorded/``), no JVM needed. ``pytest e2e --backend keycloak`` (``make
+(``fidelity/recorded/``), no JVM needed. ``pytest e2e --sandbox-backend keycloak`` (``make
 test-keycloak``) sends each case to the real Keycloak and to a mock of its own, compares
 them, and checks that the recording still matches the live Keycloak; with
 ``--fidelity-record`` it rewrites the recording instead. Differences the mock keeps on
@@ -19,7 +19,9 @@ from fidelity.compare import differences, load_recording, report, save_recording
 from fidelity.target import Target
 
 from sandbox.backends.keycloak.base import KEYCLOAK_VERSION
+from sandbox.testing.options import sandbox_backend
 from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
+from sandbox.testing.stack import plugin_sandbox
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -29,9 +31,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def live(request: pytest.FixtureRequest) -> bool:
-    return request.config.getoption("--backend") == "keycloak" or bool(
-        request.config.getoption("--fidelity-keycloak-url")
-    )
+    return sandbox_backend(request.config) == "keycloak" or bool(request.config.getoption("--fidelity-keycloak-url"))
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def keycloak_target(request: pytest.FixtureRequest, live: bool) -> Iterator[Targ
             "keycloak", f"{given.rstrip('/')}/realms/sandbox", request.config.getoption("--fidelity-sandbox-url")
         )
     elif live:
-        running = request.getfixturevalue("sandbox")
+        running = plugin_sandbox(request)
         yield Target("keycloak", running.sandbox.upstream.realm_url, running.base_url)
     else:
         yield None
@@ -53,7 +53,7 @@ def mock_target(
     request: pytest.FixtureRequest, live: bool, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
     if not live:
-        running = request.getfixturevalue("sandbox")
+        running = plugin_sandbox(request)
         yield Target("mock", running.sandbox.upstream.realm_url, running.base_url)
         return
     settings = IsolatedSettings(backend="mock", port=free_port(), state_dir=tmp_path_factory.mktemp("fidelity-mock"))
@@ -91,11 +91,11 @@ async def test_mock_answers_as_keycloak_does(
             stale = differences(recording.get(case_name), expected)
             assert not stale, (
                 f"{case_name}: Keycloak {KEYCLOAK_VERSION} no longer answers as recorded "
-                f"(re-record: pytest e2e/test_fidelity.py --backend keycloak --fidelity-record): {stale}"
+                f"(re-record: pytest e2e/test_fidelity.py --sandbox-backend keycloak --fidelity-record): {stale}"
             )
     else:
         assert case_name in recording, (
-            f"{case_name}: no recorded answer; record with --backend keycloak --fidelity-record"
+            f"{case_name}: no recorded answer; record with --sandbox-backend keycloak --fidelity-record"
         )
         expected = recording[case_name]
     left, stale_entries = unexplained(case_name, differences(expected, await run(mock_target)))

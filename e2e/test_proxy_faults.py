@@ -21,7 +21,9 @@ from test_headless_clients import cause_of
 
 from sandbox.idp_control import IdpControl
 from sandbox.testing.headless import AuthorizationDenied, ErrorPage, HeadlessBrowser, HeadlessOAuth, LoginFailed
+from sandbox.testing.options import sandbox_backend
 from sandbox.testing.server import IsolatedSettings, RunningSandbox, free_port, running_sandbox
+from sandbox.testing.stack import SandboxStack
 
 FLOW_TIMEOUT = 30  # seconds; every flow here must end (succeed or fail) well within it
 GREETING = "Hello, faults! You are signed in as alice (roles: mcp-admin, mcp-user)."
@@ -31,12 +33,12 @@ JWKS_REFRESH_INTERVAL = 30
 
 @pytest.fixture(autouse=True, scope="module")
 def mock_only(request: pytest.FixtureRequest) -> None:
-    if request.config.getoption("--backend") != "mock":
+    if sandbox_backend(request.config) != "mock":
         pytest.skip("faults are mock-only (x-mock controls); a real Keycloak has none")
 
 
 @pytest.fixture
-def idp(sandbox: RunningSandbox) -> Iterator[IdpControl]:
+def idp(sandbox: SandboxStack) -> Iterator[IdpControl]:
     control = IdpControl(f"{sandbox.base_url}/idp/", "sandbox", "mock")
     control.clear_faults()
     yield control
@@ -57,7 +59,7 @@ class CountingBrowser(HeadlessBrowser):
             self.walks.append(list(self.pages))
 
 
-async def sign_in(sandbox: RunningSandbox) -> tuple[str, CountingBrowser]:
+async def sign_in(sandbox: RunningSandbox | SandboxStack) -> tuple[str, CountingBrowser]:
     browser = CountingBrowser()
     auth = HeadlessOAuth(browser, token_storage=MemoryStore())
     with anyio.fail_after(FLOW_TIMEOUT):
@@ -65,7 +67,7 @@ async def sign_in(sandbox: RunningSandbox) -> tuple[str, CountingBrowser]:
             return (await client.call_tool("greet", {"name": "faults"})).data, browser
 
 
-async def failed_sign_in(sandbox: RunningSandbox) -> tuple[BaseException, CountingBrowser]:
+async def failed_sign_in(sandbox: RunningSandbox | SandboxStack) -> tuple[BaseException, CountingBrowser]:
     browser = CountingBrowser()
     auth = HeadlessOAuth(browser, token_storage=MemoryStore())
     with anyio.fail_after(FLOW_TIMEOUT):
@@ -77,7 +79,7 @@ async def failed_sign_in(sandbox: RunningSandbox) -> tuple[BaseException, Counti
     raise AssertionError(f"the flow succeeded despite the fault; walks: {browser.walks}")
 
 
-async def assert_next_flow_succeeds(sandbox: RunningSandbox, idp: IdpControl) -> None:
+async def assert_next_flow_succeeds(sandbox: SandboxStack, idp: IdpControl) -> None:
     idp.clear_faults()
     greeting, browser = await sign_in(sandbox)
     assert greeting == GREETING and len(browser.walks) == 1

@@ -23,13 +23,14 @@ from mcp.client.streamable_http import streamable_http_client
 from test_headless_clients import InMemoryTokenStorage, sdk_auth
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+from sandbox.testing.options import sandbox_backend
 
 MODES = ["proxy", "native-dcr"]
 
 
 @pytest.fixture(scope="module", params=MODES)
 def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    if request.config.getoption("--backend") != "mock":
+    if sandbox_backend(request.config) != "mock":
         pytest.skip("the trace suite drives the in-process mock IdP")
     with traced_sandbox(tmp_path_factory.mktemp(f"trace-{request.param}"), request.param) as running:
         yield running

@@ -12,6 +12,7 @@ from fastmcp import Client
 from key_value.aio.stores.memory import MemoryStore
 
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+from sandbox.testing.options import sandbox_backend
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +23,7 @@ LAYOUT_SCREENSHOT = SCREENSHOT.with_name("trace-page-1280.png")
 
 @pytest.fixture(scope="module")
 def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    if request.config.getoption("--backend") != "mock":
+    if sandbox_backend(request.config) != "mock":
         pytest.skip("the trace suite drives the in-process mock IdP")
     with traced_sandbox(tmp_path_factory.mktemp("trace-browser"), "proxy") as running:
         yield running

@@ -153,6 +153,16 @@ class SandboxStacks:
         return session_keycloak(self.config).claim_port()
 
 
+def plugin_sandbox(request: pytest.FixtureRequest) -> SandboxStack:
+    """The stack the ``sandbox`` fixture gives, for a session- or module-scoped fixture.
+
+    ``sandbox`` itself is per test, so that a directory's conftest overriding ``sandbox_server``
+    gets its own stack; a wider fixture asks the session's stacks for the server in its scope.
+    """
+    stacks: SandboxStacks = request.getfixturevalue("sandbox_stacks")
+    return stacks.get(request.getfixturevalue("sandbox_server"))
+
+
 def resolve_server(server: object) -> FastMCP | None:
     """The ``sandbox_server`` fixture's value as a FastMCP server (None: the sample tools)."""
     from fastmcp import FastMCP
