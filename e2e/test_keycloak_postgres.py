@@ -15,7 +15,7 @@ from fastmcp import Client
 from key_value.aio.stores.memory import MemoryStore
 
 from sandbox.backends.keycloak.choose import distribution_unavailable_reason
-from sandbox.control import IdpControl
+from sandbox.idp_control import IdpControl
 from sandbox.settings import SandboxSettings
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 from sandbox.testing.postgres import PostgresServer, PostgresUnavailable, postgres_server
