@@ -41,6 +41,9 @@ from mock_idp.errors import AdminError, OAuthError, SpecError
 from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
 from mock_idp.keys import default_state_dir, ensure_dir
+from mock_idp.master import ADMIN_PASSWORD, ADMIN_USERNAME, MASTER, master_realm
+from mock_idp.realm import Realm
+from mock_idp.realm_file import RealmError, load_realm
 
 log = logging.getLogger("mock_idp")
 

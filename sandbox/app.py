@@ -27,10 +27,10 @@ from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
-from sandbox.realm_file import RealmFile, read_realm
 from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
 from sandbox.redis_store import REDIS_SCHEMES, ensure_reachable, redacted
 from sandbox.replica import ReplicaHeader
+from sandbox.served_realm import RealmFile, read_realm
 from sandbox.serverspec import load_server
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import os
 import secrets
 from pathlib import Path
 from typing import IO

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.backends import Backend
-from sandbox.realm_file import RealmFile
+from sandbox.served_realm import RealmFile
 from sandbox.settings import SandboxSettings
 from sandbox.state import StateDir
 

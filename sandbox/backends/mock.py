@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 import mock_idp
 from mock_idp.storage import StoreError
 from sandbox.backends import BackendError, Upstream
-from sandbox.realm_file import RealmFile
+from sandbox.served_realm import RealmFile
 
 MOUNT_PATH = "/idp"
 

@@ -152,7 +152,7 @@ def _given(config: pytest.Config) -> dict[str, Any]:
 
 def _check_realm(realm_file: Path) -> None:
     from mock_idp import RealmError
-    from sandbox.realm_file import read_realm
+    from sandbox.served_realm import read_realm
 
     try:
         read_realm(realm_file)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.realm import read_realm
+from sandbox.served_realm import read_realm
 from sandbox.settings import DEFAULT_REALM_FILE
 from sandbox.testing.server import clean_environment, free_port
 

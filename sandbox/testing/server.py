@@ -55,7 +55,7 @@ def shared_keycloak_launcher(
     """
     from sandbox.backends.keycloak import choose_launcher
     from sandbox.backends.keycloak.container import DEFAULT_NETWORK
-    from sandbox.realm_file import realm_for_base_urls
+    from sandbox.served_realm import realm_for_base_urls
 
     expanded = directory / "sandbox-realm.json"
     expanded.write_text(json.dumps(realm_for_base_urls(realm_file, base_urls)))

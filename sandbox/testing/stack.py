@@ -100,7 +100,7 @@ class SandboxStacks:
 
     def _start(self, server: FastMCP | None) -> SandboxStack:
         with self.phases.phase("imports (FastMCP, the app)"):
-            from sandbox.realm_file import read_realm
+            from sandbox.served_realm import read_realm
             from sandbox.testing.key_rotation import KeyRotations
             from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
             from sandbox.upstream.server import UpstreamError

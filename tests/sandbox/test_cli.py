@@ -215,7 +215,7 @@ def test_an_unusable_cimd_ca_is_one_line(tmp_path, content, needle):
 
 def test_the_banner_names_the_local_ca_it_made():
     from sandbox.cli import banner
-    from sandbox.realm_file import read_realm
+    from sandbox.served_realm import read_realm
     from sandbox.settings import DEFAULT_REALM_FILE
     from sandbox.testing.server import IsolatedSettings
 

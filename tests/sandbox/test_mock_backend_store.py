@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.backends import BackendError
 from sandbox.backends.mock import MockBackend
-from sandbox.realm_file import read_realm
+from sandbox.served_realm import read_realm
 from sandbox.settings import DEFAULT_REALM_FILE
 
 

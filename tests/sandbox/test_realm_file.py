@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from mock_idp import RealmError
-from sandbox.realm_file import REALM_FILE_BASE_URL, read_realm
+from sandbox.served_realm import REALM_FILE_BASE_URL, read_realm
 from sandbox.settings import DEFAULT_REALM_FILE
 
 
@@ -60,7 +60,7 @@ def test_public_or_missing_upstream_client_is_refused(tmp_path: Path):
 
 
 def test_realm_for_several_sandboxes_repeats_callbacks_and_audiences():
-    from sandbox.realm_file import realm_for_base_urls
+    from sandbox.served_realm import realm_for_base_urls
 
     urls = ["http://localhost:9001", "http://localhost:9002"]
     data = realm_for_base_urls(DEFAULT_REALM_FILE, urls)

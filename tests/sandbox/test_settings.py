@@ -39,7 +39,7 @@ def test_keycloak_settings_given_to_the_mock_backend_are_named(monkeypatch: pyte
 def test_the_keycloak_network_reaches_the_launcher(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     from sandbox.backends.keycloak import backend as keycloak_backend
     from sandbox.cli import parse_args
-    from sandbox.realm_file import read_realm
+    from sandbox.served_realm import read_realm
 
     assert parse_args(["--keycloak-network", "host"])["keycloak_network"] == "host"
     monkeypatch.setenv("SANDBOX_KEYCLOAK_NETWORK", "host")

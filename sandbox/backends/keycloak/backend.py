@@ -12,7 +12,7 @@ from sandbox.backends import BackendError, Upstream
 from sandbox.backends.keycloak.base import KeycloakLauncher, KeycloakStartError
 from sandbox.backends.keycloak.choose import choose_launcher
 from sandbox.backends.keycloak.database import PostgresDatabase
-from sandbox.realm_file import RealmFile
+from sandbox.served_realm import RealmFile
 from sandbox.settings import SandboxSettings
 
 
