@@ -25,6 +25,7 @@ from mcp.types import INTERNAL_ERROR
 
 from sandbox.replica import REPLICA_HEADER
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+from sandbox.testing.options import sandbox_backend
 from sandbox.testing.redis_server import RedisServer, redis_server_missing
 from sandbox.testing.replicas import Nginx, Replica, StandaloneIdp, nginx_missing
 from sandbox.testing.server import free_port
@@ -67,7 +68,7 @@ class Stack:
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if missing := redis_server_missing() or nginx_missing():
         pytest.skip(missing)
-    if request.config.getoption("--backend") == "keycloak":
+    if sandbox_backend(request.config) == "keycloak":
         pytest.skip("replicas run on one standalone mock IdP for now, not on the session's Keycloak")
     root = tmp_path_factory.mktemp("replicas")
     port = free_port()
