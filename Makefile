@@ -99,7 +99,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python .ci/shape.py sandbox mock_idp
 
-test: $(STAMP) browser servers mcp-peers js-peers
+# Lint first: a type or shape error fails in seconds, before the browsers and servers install.
+test: lint browser servers mcp-peers js-peers
 	$(PYTEST) -m "not keycloak"
 
 test-unit: $(STAMP) servers
