@@ -2,8 +2,8 @@
 
 Each flow records which replica answered each of its hops (the ``X-Sandbox-Replica``
 header), so "every flow spread over both replicas" is read from the answers themselves.
-Until the embedded mock IdP can share its state, the replicas use one standalone mock IdP
-(``--backend keycloak --keycloak-url``): the proxy's hops are the ones balanced here.
+The replicas embed the mock IdP on the same Redis, so the IdP's hops (the login page, the
+login POST, its token endpoint) are balanced as well as the proxy's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sandbox.replica import REPLICA_HEADER
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 from sandbox.testing.options import sandbox_backend
 from sandbox.testing.redis_server import RedisServer, redis_server_missing
-from sandbox.testing.replicas import Nginx, Replica, StandaloneIdp, nginx_missing
+from sandbox.testing.replicas import Nginx, Replica, nginx_missing
 from sandbox.testing.server import free_port
 
 FLOWS = 50
@@ -69,24 +69,22 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if missing := redis_server_missing() or nginx_missing():
         pytest.skip(missing)
     if sandbox_backend(request.config) == "keycloak":
-        pytest.skip("replicas run on one standalone mock IdP for now, not on the session's Keycloak")
+        pytest.skip("replicas embed the mock IdP on the shared Redis; the session's Keycloak is not used here")
     root = tmp_path_factory.mktemp("replicas")
     port = free_port()
     public_url = f"http://localhost:{port}"
-    idp = StandaloneIdp(root / "idp", public_url)
     redis = RedisServer(root / "redis")
-    options = {"public_url": public_url, "store": redis.url, "secret": root / "shared-secret", "idp": idp.url}
+    options = {"public_url": public_url, "store": redis.url, "secret": root / "shared-secret"}
     replicas = [Replica(f"replica-{n}", root / f"replica-{n}", **options) for n in (1, 2)]
     nginx = Nginx(root / "nginx", port, replicas)
     try:
-        idp.start()
         redis.start()
         for replica in replicas:
             replica.start()
         nginx.start()
         yield Stack(public_url, redis, replicas)
     finally:
-        for process in (nginx, *replicas, idp):
+        for process in (nginx, *replicas):
             process.stop()
         redis.stop()
 
@@ -214,6 +212,9 @@ async def test_fifty_concurrent_flows_spread_over_both_replicas_without_cross_ta
             len(flow.greetings),
             running.hops[flow.number],
         )
+    # The embedded IdP's hops are balanced too: its login reached both replicas over the run.
+    idp_replicas = {hop.split()[-1] for hops in running.hops.values() for hop in hops if " /idp/" in hop}
+    assert idp_replicas == {replica.address for replica in running.replicas}, idp_replicas
     await assert_still_valid(running, flows)
 
 

@@ -1,8 +1,9 @@
 """Sandbox replicas behind nginx, as separate processes on free loopback ports, for the scale-out e2e.
 
 ``Replica`` is ``python -m sandbox`` with ``--public-url``/``--store``/``--state-secret-file``;
-``Nginx`` is Debian's nginx, round-robin over them with no sticky sessions; ``StandaloneIdp``
-is the mock IdP on its own, the one IdP every replica uses. Each logs to a file in its
+``Nginx`` is Debian's nginx, round-robin over them with no sticky sessions. The replicas embed
+the mock IdP, shared through the store, or use one IdP of their own: ``StandaloneIdp``, the
+mock IdP on its own (bench/bench_scale.py). Each logs to a file in its
 directory, so a failing test can be read afterwards.
 """
 
@@ -121,11 +122,16 @@ class StandaloneIdp(Process):
 
 
 class Replica(Process):
-    def __init__(self, name: str, directory: Path, *, public_url: str, store: str, secret: Path, idp: str) -> None:
+    def __init__(
+        self, name: str, directory: Path, *, public_url: str, store: str, secret: Path, idp: str | None = None
+    ) -> None:
         super().__init__(name, directory, free_port())
+        # Without ``idp``, the embedded mock IdP: on a redis:// store the replicas share its
+        # sessions, codes and keys too, so its login hops are balanced like the proxy's.
+        backend = ["--backend", "keycloak", "--keycloak-url", idp] if idp else ["--backend", "mock"]
         self.options = [
             *["--public-url", public_url, "--store", store, "--state-secret-file", str(secret)],
-            *["--backend", "keycloak", "--keycloak-url", idp, "--state-dir", str(directory / "state")],
+            *[*backend, "--state-dir", str(directory / "state")],
         ]
 
     @property
