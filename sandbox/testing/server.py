@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from sandbox.app import Sandbox, create_app
 from sandbox.backends.keycloak.base import KeycloakLauncher
+
+# Re-exported: the tests and helpers take their free ports from here, one definition for all.
+from sandbox.backends.keycloak.ports import free_port as free_port
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
 
 
@@ -79,13 +81,6 @@ def shared_keycloak(base_urls: list[str], directory: Path, *, realm_file: Path =
 def _keycloak_progress(message: str) -> None:
     # Shown with -s, and in a failing run's captured output: which launcher ran, and how long it took.
     print(f"keycloak: {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RunningSandbox:
