@@ -143,6 +143,7 @@ def _lifespan(
             if upstream_mode is not None:
                 stack.push_async_callback(upstream_mode.transport.close)  # stops a stdio server
             if isinstance(auth, SandboxOIDCProxy):  # proxy mode
+                stack.push_async_callback(auth.close_idp_client)  # its pooled IdP connection
                 await provision_enterprise_client(auth)
             yield
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.models import ClientCode
 from mcp.server.auth.handlers.revoke import RevocationRequest
@@ -25,20 +24,13 @@ from mcp.server.auth.provider import TokenError
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 from pydantic import AnyUrl, ValidationError
 
-from sandbox.proxy import CLIENT_REDIRECT_PATTERNS
 from sandbox.proxy_routes import redirect_uri_problem
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.state import StateDir
+from tests.security.offline_proxy import offline_proxy
 
 PUBLISHED_SECRET = "the-secret-in-realms-sandbox.json"
 REDIRECT = "http://127.0.0.1:53111/callback"
-
-
-class AnyUpstreamToken(TokenVerifier):
-    """Stands in for the JWKS check of the upstream token: every upstream token is valid."""
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        return AccessToken(token=token, client_id="upstream", scopes=["openid"], expires_at=int(time.time()) + 300)
 
 
 class FakeUpstream:
@@ -83,21 +75,10 @@ def make(kind: type[OAuthProxy], state: Path) -> Any:
         # Beneath its memory cache (sandbox/store_cache.py), whose hits do not await: FastMCP's
         # defects below need reads that await, as every read after a restart does.
         storage = storage.key_value
-    options: dict[str, Any] = dict(
-        upstream_authorization_endpoint="http://idp.invalid/auth",
-        upstream_token_endpoint="http://idp.invalid/token",
-        upstream_client_id="sandbox-proxy",
-        upstream_client_secret=PUBLISHED_SECRET,
-        token_verifier=AnyUpstreamToken(),
-        base_url="http://localhost:8000",
-        allowed_client_redirect_uris=CLIENT_REDIRECT_PATTERNS,
-        client_storage=storage,
-        jwt_signing_key=b"k" * 32,
-        enable_cimd=False,
-    )
+    options: dict[str, Any] = {"upstream_client_secret": PUBLISHED_SECRET}
     if kind is SandboxProxy:
         options["consent_key"] = StateDir(state).consent_cookie_key()
-    proxy = kind(**options)
+    proxy = offline_proxy(kind, storage, **options)
     proxy.upstream = FakeUpstream()
     proxy.set_mcp_path("/mcp")  # creates FastMCP's JWT issuer, as get_routes() would
     return proxy

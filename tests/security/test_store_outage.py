@@ -17,11 +17,10 @@ from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 
-from sandbox.proxy import CLIENT_REDIRECT_PATTERNS
 from sandbox.redis_store import redis_store
 from sandbox.store_outage import StoreOutageTokens, outage_cause
 from sandbox.testing.server import free_port
-from tests.security.test_proxy_upstream_defects import AnyUpstreamToken
+from tests.security.offline_proxy import offline_proxy
 
 
 class SandboxProxy(StoreOutageTokens, OAuthProxy):
@@ -30,18 +29,7 @@ class SandboxProxy(StoreOutageTokens, OAuthProxy):
 
 def proxy_without_redis(kind: type[OAuthProxy]) -> Any:
     """A proxy whose store is a Redis nobody listens for (a free port)."""
-    proxy = kind(
-        upstream_authorization_endpoint="http://idp.invalid/auth",
-        upstream_token_endpoint="http://idp.invalid/token",
-        upstream_client_id="sandbox-proxy",
-        upstream_client_secret="secret",
-        token_verifier=AnyUpstreamToken(),
-        base_url="http://localhost:8000",
-        allowed_client_redirect_uris=CLIENT_REDIRECT_PATTERNS,
-        client_storage=redis_store(f"redis://127.0.0.1:{free_port()}/0"),
-        jwt_signing_key=b"k" * 32,
-        enable_cimd=False,
-    )
+    proxy = offline_proxy(kind, redis_store(f"redis://127.0.0.1:{free_port()}/0"))
     proxy.set_mcp_path("/mcp")  # creates FastMCP's JWT issuer
     return proxy
 
