@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mock_idp import admin
 from mock_idp.backing import BackingUnavailable
 from mock_idp.clock import Clock
+from mock_idp.documents import DocumentShortcut
 from mock_idp.endpoints import (
     authorization,
     discovery,
@@ -134,8 +135,12 @@ class _RealmRoute(BaseRoute):
         await self.app(scope, receive, send)
 
 
+def _prefix(idp: IdentityProvider) -> str:
+    return f"/realms/{quote(idp.realm.name, safe='')}"
+
+
 def _realm_app(idp: IdentityProvider) -> tuple[str, Starlette]:
-    prefix = f"/realms/{quote(idp.realm.name, safe='')}"
+    prefix = _prefix(idp)
     app = Starlette(
         routes=[route for module in ENDPOINT_MODULES for route in module.routes(prefix)],
         middleware=[Middleware(FaultMiddleware, prefix=prefix, renderers={"authorize": authorization.fault_redirect})],
@@ -185,8 +190,12 @@ def create_app(
         master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock, store
     )
     realms = {idp.realm.name: idp, MASTER: master}
+    shortcut = {
+        path: (each, doc) for each in realms.values() for path, doc in discovery.documents(_prefix(each)).items()
+    }
     app = Starlette(
         routes=[*(_RealmRoute(*_realm_app(each)) for each in realms.values()), *admin.routes()],
+        middleware=[Middleware(DocumentShortcut, documents=shortcut)],
         exception_handlers=HANDLERS,
     )
     app.state.idp = idp

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,10 @@ ALGORITHM = "RS256"
 class RetiredKey:
     key: RSAKey
     until: float  # epoch seconds on the IdP clock; dropped from the JWKS after this
+    kid: str = field(init=False)  # a thumbprint is a hash: computed once, not per JWKS request
 
-    @property
-    def kid(self) -> str:
-        return self.key.thumbprint()
+    def __post_init__(self) -> None:
+        self.kid = self.key.thumbprint()
 
 
 class KeyStore:
@@ -102,6 +102,12 @@ class KeyStore:
         assert self.state_dir is not None
         data = [{"pem": entry.key.as_pem(private=True).decode("ascii"), "until": entry.until} for entry in self.retired]
         write_atomic(self.state_dir / RETIRED_FILE, json.dumps({"keys": data}).encode("utf-8"), mode=0o600)
+
+    def verification_kids(self) -> tuple[str, ...]:
+        """The kids :meth:`verification_keys` has, cheaply: the JWKS's version."""
+        if not self.retired:  # the usual case: no clock read, no list
+            return (self.kid,)
+        return (self.kid, *(entry.kid for entry in self._live_retired()))
 
     def verification_keys(self) -> dict[str, RSAKey]:
         """kid -> key for every key whose signatures are currently accepted."""

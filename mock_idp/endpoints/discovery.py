@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mock_idp.client_auth import AUTH_METHODS
-from mock_idp.documents import Document, JsonDocument
+from mock_idp.documents import JsonDocument
 from mock_idp.endpoints import idp_of
 from mock_idp.endpoints.token import GRANTS
 from mock_idp.idp import IdentityProvider
@@ -75,18 +75,25 @@ def openid_configuration(idp: IdentityProvider) -> dict[str, object]:
     }
 
 
-def _discovery(idp: IdentityProvider) -> Document:
-    return Document((idp.issuer, tuple(idp.realm.client_scopes)), lambda: openid_configuration(idp))
-
-
-def _jwks(idp: IdentityProvider) -> Document:
-    # A new version whenever the set of verifying keys changes: rotation, or a retired key's grace ending.
-    return Document(tuple(idp.keys.verification_keys()), idp.keys.jwks)
+def _discovery_version(idp: IdentityProvider) -> tuple[str, tuple[str, ...]]:
+    return idp.issuer, tuple(idp.realm.client_scopes)
 
 
 # Keycloak 26.7.3's Cache-Control on each (seen on a live one; it sends no ETag).
-well_known = JsonDocument(_discovery, cache_control="no-cache, must-revalidate, no-transform, no-store")
-certs = JsonDocument(_jwks, cache_control="no-cache")
+well_known = JsonDocument(
+    _discovery_version, openid_configuration, cache_control="no-cache, must-revalidate, no-transform, no-store"
+)
+# A new version whenever the set of verifying keys changes: rotation, or a retired key's grace ending.
+certs = JsonDocument(lambda idp: idp.keys.verification_kids(), lambda idp: idp.keys.jwks(), cache_control="no-cache")
+
+
+def documents(prefix: str) -> dict[str, JsonDocument]:
+    """The realm's precomputed documents by path (its routes, and the app's shortcut to them)."""
+    return {
+        f"{prefix}/.well-known/openid-configuration": well_known,
+        f"{prefix}/.well-known/oauth-authorization-server": well_known,
+        f"{prefix}/protocol/openid-connect/certs": certs,
+    }
 
 
 async def realm_info(request: Request) -> JSONResponse:
@@ -107,9 +114,5 @@ async def realm_info(request: Request) -> JSONResponse:
 
 
 def routes(prefix: str) -> list[Route]:
-    return [
-        Route(prefix, realm_info, methods=["GET"]),
-        Route(f"{prefix}/.well-known/openid-configuration", well_known, methods=["GET"]),
-        Route(f"{prefix}/.well-known/oauth-authorization-server", well_known, methods=["GET"]),
-        Route(f"{prefix}/protocol/openid-connect/certs", certs, methods=["GET"]),
-    ]
+    served = [Route(path, document, methods=["GET"]) for path, document in documents(prefix).items()]
+    return [Route(prefix, realm_info, methods=["GET"]), *served]
