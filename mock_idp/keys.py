@@ -12,6 +12,7 @@ kept (published and still verifying) until a grace deadline on the IdP's clock.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
@@ -116,8 +120,16 @@ class KeyStore:
     # -- signing and verification ------------------------------------------------------
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``)."""
-        return jwt.encode({"alg": ALGORITHM, "typ": typ, "kid": self.kid}, claims, self.key, algorithms=[ALGORITHM])
+        """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``).
+
+        The bytes joserfc's ``jwt.encode`` writes, without its per-call work (header encoding,
+        key lookup, registry checks: a tenth of a token request's CPU besides RSA itself)."""
+        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        signing_input = _header_segment(self.kid, typ) + b"." + urlsafe_b64encode(payload)
+        signer = self.key.private_key
+        assert signer is not None  # the active key is always a private one
+        signature = signer.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
 
     def sign_secret(self, claims: dict[str, Any]) -> str:
         """HS512 under the realm's secret, as Keycloak signs refresh and registration tokens."""
@@ -149,6 +161,12 @@ class KeyStore:
                 for kid, key in self.verification_keys().items()
             ]
         }
+
+
+@functools.lru_cache(maxsize=64)
+def _header_segment(kid: str, typ: str) -> bytes:
+    # As jwt.encode orders it: its default typ first, then ours over it.
+    return json_b64encode({"typ": "JWT", **{"alg": ALGORITHM, "typ": typ, "kid": kid}})
 
 
 def _load_retired(path: Path) -> list[RetiredKey]:
