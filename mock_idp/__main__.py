@@ -7,10 +7,9 @@ import errno
 import logging
 import sys
 
-import uvicorn
-
 from mock_idp.app import create_app
 from mock_idp.realm_file import RealmError, load_realm
+from mock_idp.serving import serve
 from mock_idp.sockets import bind_listening_socket
 from mock_idp.storage import StoreError
 
@@ -89,8 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(app, sock)
     return 0
 
 
