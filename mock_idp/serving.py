@@ -7,7 +7,7 @@ discovery, tokens) that second syscall was a sixth of the server's CPU per reque
 :class:`OneWritePerResponse` holds the first write until the next one joins it (the body,
 in the same loop iteration), a response's end, or the next loop iteration, whichever comes
 first, so a streamed answer is never held back longer than that.
-``tests/mock_idp/test_serving.py`` notices when uvicorn itself coalesces the two writes.
+``tests/mock_idp/test_standalone_serving.py`` notices when uvicorn itself coalesces the two writes.
 """
 
 from __future__ import annotations
