@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fastmcp.server.auth import TokenVerifier
 from fastmcp.server.auth.cimd import CIMDFetcher
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration, OIDCProxy
+from fastmcp.server.auth.providers.jwt import JWTVerifier
 from key_value.aio.protocols import AsyncKeyValue
 from pydantic import AnyHttpUrl
 
@@ -21,6 +23,7 @@ from sandbox.settings import SandboxSettings
 from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
 from sandbox.store_outage import StoreOutageTokens
 from sandbox.tls import LocalCA
+from sandbox.verified_tokens import VerifiedTokens
 
 if TYPE_CHECKING:
     from sandbox.trace.upstream import ClientHooks
@@ -68,6 +71,14 @@ class SandboxOIDCProxy(StoreOutageTokens, StepUpClientScopes, ProxyWorkarounds, 
         if self._discovery is None:
             return super().get_oidc_configuration(config_url, strict, timeout_seconds)
         return OIDCConfiguration.model_validate({**self._discovery, "strict": strict is not False})
+
+    def get_token_verifier(self, **kwargs: Any) -> TokenVerifier:
+        """FastMCP's verifier of upstream tokens, remembering what it accepted (sandbox/verified_tokens.py).
+
+        One reason: FastMCP re-verifies the same stored upstream token on every MCP call.
+        """
+        verifier = super().get_token_verifier(**kwargs)
+        return VerifiedTokens(verifier) if isinstance(verifier, JWTVerifier) else verifier
 
 
 def build_proxy(

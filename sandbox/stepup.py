@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from fastmcp import FastMCP
 from fastmcp.server.auth import AccessToken, AuthContext, AuthProvider
 from fastmcp.server.auth.oidc_proxy import OIDCProxy
+from fastmcp.tools import Tool
 from fastmcp.utilities.authorization import run_auth_checks_with_shortfall
 from mcp.shared.auth import OAuthClientInformationFull
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,19 +96,32 @@ class StepUpGate:
         replay = _replaying(body, complete, receive)
         tools = _called_tools(body) if complete else set()
         bearer = _bearer(scope)
-        if tools and bearer:
+        # Only a call of a scoped tool needs the token here: FastMCP verifies it again right
+        # after, so verifying it for every other call would double the cost of each one.
+        if bearer and (scoped := await self.scoped(tools)):
             token = await self.verifier.verify_token(bearer)
             # No valid token: FastMCP's own 401 follows. A valid one missing scopes: 403 here.
-            if token is not None and (missing := await self.missing_scopes(tools, token)):
+            if token is not None and (missing := await self.missing_scopes(scoped, token)):
                 await self._challenge(send, missing)
                 return
         await self.app(scope, replay, send)
 
-    async def missing_scopes(self, tools: set[str], token: AccessToken) -> frozenset[str]:
-        missing: set[str] = set()
+    async def scoped(self, tools: set[str]) -> list[tuple[frozenset[str], Tool | None]]:
+        """What each called tool that needs a scope asks for: the sample server's scopes, FastMCP's check."""
+        needs: list[tuple[frozenset[str], Tool | None]] = []
         for name in tools:
-            missing |= self.scoped_tools.get(name, frozenset()) - set(token.scopes)
             tool = await self.server.local_provider.get_tool(name)
+            checked = tool if tool is not None and tool.auth is not None else None
+            if name in self.scoped_tools or checked is not None:
+                needs.append((self.scoped_tools.get(name, frozenset()), checked))
+        return needs
+
+    async def missing_scopes(
+        self, scoped: list[tuple[frozenset[str], Tool | None]], token: AccessToken
+    ) -> frozenset[str]:
+        missing: set[str] = set()
+        for scopes, tool in scoped:
+            missing |= scopes - set(token.scopes)
             if tool is not None and tool.auth is not None:
                 authorized, shortfall = await run_auth_checks_with_shortfall(
                     tool.auth, AuthContext(token=token, component=tool)

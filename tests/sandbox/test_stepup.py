@@ -112,6 +112,35 @@ async def test_everything_else_reaches_the_server_unchanged(body, token):
     assert downstream.bodies == [body]
 
 
+class CountingVerifier(StaticTokenVerifier):
+    """The static tokens, counting how often the gate asks about one."""
+
+    def __init__(self) -> None:
+        super().__init__(tokens=TOKENS)
+        self.verified = 0
+
+    async def verify_token(self, token: str):
+        self.verified += 1
+        return await super().verify_token(token)
+
+
+@pytest.mark.parametrize("tool, verified", [("greet", 0), ("admin_report", 1), ("write", 1)])
+async def test_only_a_call_of_a_scoped_tool_has_its_token_verified_here(tool, verified):
+    """FastMCP verifies every token right after the gate; a second check is for scoped tools only."""
+    verifier = CountingVerifier()
+    mcp = server()
+    app = StepUpGate(
+        Downstream(),
+        verifier=verifier,
+        server=mcp,
+        scoped_tools={"admin_report": frozenset({"mcp:admin"})},
+        mcp_path="/mcp",
+        resource_metadata_url=METADATA,
+    )
+    await post(app, call(tool), "admin")
+    assert verifier.verified == verified
+
+
 async def test_a_body_too_big_to_inspect_is_passed_on_whole():
     downstream = Downstream()
     body = call("admin_report")[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'

@@ -36,6 +36,8 @@ async def test_revoking_the_refresh_token_ends_the_grants_access_tokens(sandbox)
     grant (Keycloak ends the session); FastMCP 4.2.3 kept serving them at /mcp."""
     client = await register(sandbox)
     grant = await client.tokens()
+    # Used once first, so the proxy has verified its upstream token (sandbox/verified_tokens.py).
+    assert (await call_mcp(sandbox, grant["access_token"])).status_code == 200
     assert (await client.revoke(grant["refresh_token"], token_type_hint="refresh_token")).status_code == 200
     assert (await call_mcp(sandbox, grant["access_token"])).status_code == 401
 

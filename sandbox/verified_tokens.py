@@ -1,0 +1,100 @@
+"""Upstream tokens FastMCP's JWTVerifier accepted, remembered until they expire.
+
+FastMCP's proxy re-verifies the stored upstream token on every MCP call (JWKS lookup,
+RS256 signature, claims), the same bytes each time. This verifier answers a token it
+accepted before from memory, and only while FastMCP's own verifier would accept it again:
+
+- never past the token's ``exp`` (the same ``exp < now`` rule as FastMCP's), so expiry is
+  never extended;
+- only while FastMCP still holds the very key object the token was verified with: a JWKS
+  refetch that drops the key (or replaces it under the same ``kid``) ends every answer
+  given with it, and so does FastMCP's cache of the JWKS going stale (it would refetch);
+- revocation is not this layer's: FastMCP looks up the proxy token's jti mapping and the
+  upstream token set in the store before it asks the verifier, and the sandbox's revocation
+  check (sandbox/proxy_workarounds.py) runs before that, so a revoked or ended grant never
+  reaches this cache.
+
+It relies on ``JWTVerifier``'s key cache (``_jwks_cache``, ``_jwks_cache_time``, ``_cache_ttl``);
+tests/sandbox/test_verified_tokens.py fails if FastMCP renames or reshapes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastmcp.server.auth import AccessToken, TokenVerifier
+from fastmcp.server.auth.providers.jwt import JWTVerifier
+from fastmcp.utilities.auth import decode_jwt_header
+
+# Tokens remembered at most; the oldest go first. One per signed-in grant is typical.
+CAPACITY = 4096
+
+
+@dataclass(frozen=True)
+class _Verified:
+    token: AccessToken
+    kid: str | None
+    key: object  # the key object FastMCP verified with, compared by identity
+    expires: float
+
+
+class VerifiedTokens(TokenVerifier):
+    """``verifier`` (FastMCP's ``JWTVerifier``), answering what it accepted from memory while that still holds."""
+
+    def __init__(
+        self, verifier: JWTVerifier, *, clock: Callable[[], float] = time.time, capacity: int = CAPACITY
+    ) -> None:
+        super().__init__(base_url=verifier.base_url, required_scopes=verifier.required_scopes)
+        self.verifier = verifier
+        self._clock = clock
+        self._capacity = capacity
+        self._verified: dict[str, _Verified] = {}
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        known = self._verified.get(token)
+        if known is not None:
+            if self._clock() > known.expires:  # FastMCP refuses it too: exp < now
+                del self._verified[token]
+                return None
+            if self._current_key(known.kid) is known.key:
+                return known.token.model_copy()
+            del self._verified[token]  # the key went: FastMCP decides afresh
+        kid = _kid(token)
+        before = self._current_key(kid)
+        validated = await self.verifier.verify_token(token)
+        if validated is None or validated.expires_at is None:
+            return validated
+        # The key it was checked with: the one held before, unless there was none and the check
+        # fetched it. A key swapped while the check ran (a refetch under way) leaves nothing behind.
+        used = self._current_key(kid)
+        if used is not None and before in (None, used):
+            self._remember(token, _Verified(validated.model_copy(), kid, used, float(validated.expires_at)))
+        return validated
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._verified) >= self._capacity:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified
+
+    def _current_key(self, kid: str | None) -> object | None:
+        """The key FastMCP would verify a token with ``kid`` with right now; None if it would fetch or refuse."""
+        verifier = self.verifier
+        if verifier.public_key:
+            return verifier.public_key
+        if time.monotonic() - verifier._jwks_cache_time >= verifier._cache_ttl:
+            return None
+        keys = verifier._jwks_cache
+        if kid:
+            return keys.get(kid)
+        return next(iter(keys.values())) if len(keys) == 1 else None
+
+
+def _kid(token: str) -> str | None:
+    try:
+        header = decode_jwt_header(token)
+    except ValueError:  # not a JWT: FastMCP's verifier refuses it, nothing is remembered
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None

@@ -1,0 +1,161 @@
+"""Upstream tokens remembered once verified (sandbox/verified_tokens.py), only while FastMCP would accept them."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+import httpx2
+from fastmcp.server.auth import AccessToken
+from fastmcp.server.auth.oauth_proxy import OAuthProxy
+from fastmcp.server.auth.providers.jwt import JWTVerifier
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from sandbox.proxy import SandboxOIDCProxy
+from sandbox.verified_tokens import VerifiedTokens
+
+ISSUER = "http://idp.test/realms/sandbox"
+AUDIENCE = "http://localhost:9/mcp"
+JWKS_URI = f"{ISSUER}/protocol/openid-connect/certs"
+
+
+class PublishedKeys:
+    """The IdP's JWKS endpoint, whose key set a test changes."""
+
+    def __init__(self, *keys: RSAKey) -> None:
+        self.keys = list(keys)
+        self.fetches = 0
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.fetches += 1
+        return httpx2.Response(200, json={"keys": [key.as_dict(private=False) for key in self.keys]})
+
+
+class CountingVerifier(JWTVerifier):
+    """FastMCP's verifier, counting the tokens it really checked."""
+
+    checked = 0
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        self.checked += 1
+        return await super().load_access_token(token)
+
+
+def key(kid: str) -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": kid})
+
+
+def token(signer: RSAKey, *, lifetime: float = 300) -> str:
+    claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": int(time.time() + lifetime)}
+    return jwt.encode({"alg": "RS256", "kid": signer.kid}, claims, signer)
+
+
+def verifier(published: PublishedKeys) -> CountingVerifier:
+    # No refetch window, so a token with an unknown kid makes it fetch the key set at once.
+    return CountingVerifier(
+        jwks_uri=JWKS_URI,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(published.handle)),
+        jwks_refresh_interval=0,
+    )
+
+
+async def test_a_token_verified_once_is_answered_without_checking_it_again():
+    first = key("k1")
+    inner = verifier(PublishedKeys(first))
+    tokens = VerifiedTokens(inner)
+    alice = token(first)
+    answers = [await tokens.verify_token(alice) for _ in range(3)]
+    assert all(answer is not None and answer.subject == "alice" for answer in answers)
+    assert inner.checked == 1
+
+
+async def test_a_refused_token_is_checked_again_every_time():
+    first = key("k1")
+    inner = verifier(PublishedKeys(first))
+    tokens = VerifiedTokens(inner)
+    forged = token(key("k1"))  # same kid, another key
+    assert [await tokens.verify_token(forged) for _ in range(2)] == [None, None]
+    assert inner.checked == 2
+
+
+async def test_a_key_dropped_from_the_jwks_ends_what_it_verified():
+    """A key removed without grace: once FastMCP refetches the key set, its tokens are refused."""
+    old, new = key("old"), key("new")
+    published = PublishedKeys(old)
+    tokens = VerifiedTokens(verifier(published))
+    before = token(old)
+    assert await tokens.verify_token(before) is not None
+    published.keys = [new]
+    assert await tokens.verify_token(token(new)) is not None  # an unknown kid: FastMCP refetches
+    assert published.fetches == 2
+    assert await tokens.verify_token(before) is None
+
+
+async def test_a_key_replaced_under_the_same_kid_ends_what_the_old_one_verified():
+    old, replacement, other = key("k1"), key("k1"), key("k2")
+    published = PublishedKeys(old)
+    tokens = VerifiedTokens(verifier(published))
+    before = token(old)
+    assert await tokens.verify_token(before) is not None
+    published.keys = [replacement, other]
+    assert await tokens.verify_token(token(other)) is not None  # the refetch
+    assert await tokens.verify_token(before) is None
+    assert await tokens.verify_token(token(replacement)) is not None
+
+
+async def test_a_remembered_token_expires_when_the_token_does():
+    first = key("k1")
+    inner = verifier(PublishedKeys(first))
+    now = [time.time()]
+    tokens = VerifiedTokens(inner, clock=lambda: now[0])
+    alice = token(first, lifetime=60)
+    assert await tokens.verify_token(alice) is not None
+    now[0] += 59
+    assert await tokens.verify_token(alice) is not None
+    now[0] += 2
+    assert await tokens.verify_token(alice) is None
+    assert inner.checked == 1
+
+
+async def test_the_oldest_token_goes_first_past_the_capacity():
+    first = key("k1")
+    inner = verifier(PublishedKeys(first))
+    tokens = VerifiedTokens(inner, capacity=2)
+    oldest, middle, newest = token(first, lifetime=100), token(first, lifetime=200), token(first, lifetime=300)
+    for each in (oldest, middle, newest, newest, middle):
+        assert await tokens.verify_token(each) is not None
+    assert inner.checked == 3
+    assert await tokens.verify_token(oldest) is not None
+    assert inner.checked == 4
+
+
+def test_fastmcp_still_builds_the_proxy_s_verifier_through_get_token_verifier():
+    """The sandbox's proxy gets this cache by overriding OIDCProxy.get_token_verifier (sandbox/proxy.py)
+    and FastMCP's load_access_token must still ask that verifier after its store lookups."""
+    discovery = {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/protocol/openid-connect/auth",
+        "token_endpoint": f"{ISSUER}/protocol/openid-connect/token",
+        "jwks_uri": JWKS_URI,
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+    proxy = SandboxOIDCProxy(
+        discovery=discovery,
+        config_url=f"{ISSUER}/.well-known/openid-configuration",
+        client_id="sandbox-proxy",
+        client_secret="secret",
+        audience=AUDIENCE,
+        base_url="http://localhost:9",
+        jwt_signing_key=b"k" * 32,
+        consent_key=b"c" * 32,
+        client_storage=None,
+    )
+    assert isinstance(proxy._token_validator, VerifiedTokens)
+    source = inspect.getsource(OAuthProxy.load_access_token)
+    assert source.index("_upstream_token_store.get") < source.index("self._token_validator.verify_token")
