@@ -3,7 +3,9 @@
 - stack cold start: `python -m sandbox` spawned until /healthz answers (s)
 - full headless flow: first 401 to the first `greet` result, fresh client each time (ms, median)
 - `greet` throughput: 200 sequential calls on one session, authenticated (file and memory
-  token store) vs the same tools served without auth, and the ratio
+  token store) vs the same tools served without auth, and the ratio. The two servers run side
+  by side and take turns, ROUNDS rounds of 200 calls each, so a neighbour's load falls on both;
+  each rate is the median over rounds, each ratio the median of the rounds' own ratios
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 import time
 import warnings
 from contextlib import contextmanager
+from operator import truediv
 from pathlib import Path
 
 import httpx
@@ -32,6 +35,7 @@ from sandbox.testing.server import free_port  # noqa: E402
 
 FLOWS = 10
 CALLS = 200
+ROUNDS = 5
 
 NO_AUTH_SERVER = """
 import sys, uvicorn
@@ -92,13 +96,32 @@ async def one_flow(mcp_url: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def greet_rate(mcp_url: str, auth: HeadlessOAuth | None) -> float:
-    async with Client(mcp_url, auth=auth) as client:
-        await client.call_tool("greet", {"name": "warm-up"})
-        started = time.perf_counter()
-        for _ in range(CALLS):
-            await client.call_tool("greet", {"name": "bench"})
-        return CALLS / (time.perf_counter() - started)
+async def greet_rate(client: Client) -> float:
+    started = time.perf_counter()
+    for _ in range(CALLS):
+        await client.call_tool("greet", {"name": "bench"})
+    return CALLS / (time.perf_counter() - started)
+
+
+async def greet_rounds(open_url: str, mcp_url: str) -> tuple[list[float], list[float]]:
+    """Calls/s per round, without auth and authenticated, each on one session, taking turns."""
+    auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
+    open_rates: list[float] = []
+    auth_rates: list[float] = []
+    async with Client(open_url) as open_client, Client(mcp_url, auth=auth) as auth_client:
+        await open_client.call_tool("greet", {"name": "warm-up"})
+        await auth_client.call_tool("greet", {"name": "warm-up"})
+        for _ in range(ROUNDS):
+            open_rates.append(await greet_rate(open_client))
+            auth_rates.append(await greet_rate(auth_client))
+    return open_rates, auth_rates
+
+
+@contextmanager
+def no_auth_server():
+    port = free_port()
+    with spawned([sys.executable, "-c", NO_AUTH_SERVER, str(port)], f"http://localhost:{port}/mcp"):
+        yield f"http://localhost:{port}/mcp"
 
 
 def main() -> None:
@@ -108,10 +131,6 @@ def main() -> None:
     timeout = 300.0 if backend == "keycloak" else 60.0
     warnings.filterwarnings("ignore", message="Using in-memory token storage")
     rows: list[tuple[str, str]] = []
-    # The baseline first, before any JVM is left winding down on the two cores.
-    port = free_port()
-    with spawned([sys.executable, "-c", NO_AUTH_SERVER, str(port)], f"http://localhost:{port}/mcp"):
-        open_rate = asyncio.run(greet_rate(f"http://localhost:{port}/mcp", None))
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
         with spawned(
@@ -123,24 +142,23 @@ def main() -> None:
             rows.append(
                 (f"full headless flow, 401 -> first greet (median of {FLOWS})", f"{statistics.median(flows):.0f} ms")
             )
-            file_rate = asyncio.run(
-                greet_rate(mcp_url, HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore()))
-            )
+            with no_auth_server() as open_url:
+                open_file, file_rates = asyncio.run(greet_rounds(open_url, mcp_url))
     with tempfile.TemporaryDirectory() as state:
         port = free_port()
-        with spawned(sandbox_args(backend, port, state, "memory"), f"http://localhost:{port}/healthz", timeout):
-            memory_rate = asyncio.run(
-                greet_rate(
-                    f"http://localhost:{port}/mcp",
-                    HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore()),
-                )
-            )
+        with (
+            spawned(sandbox_args(backend, port, state, "memory"), f"http://localhost:{port}/healthz", timeout),
+            no_auth_server() as open_url,
+        ):
+            open_memory, memory_rates = asyncio.run(greet_rounds(open_url, f"http://localhost:{port}/mcp"))
 
-    rows.append((f"greet, {CALLS} sequential calls, authenticated (file store)", f"{file_rate:.0f} calls/s"))
-    rows.append((f"greet, {CALLS} sequential calls, authenticated (memory store)", f"{memory_rate:.0f} calls/s"))
-    rows.append((f"greet, {CALLS} sequential calls, no auth", f"{open_rate:.0f} calls/s"))
-    rows.append(("authenticated / no auth (file store)", f"{file_rate / open_rate:.2f}"))
-    rows.append(("authenticated / no auth (memory store)", f"{memory_rate / open_rate:.2f}"))
+    median = statistics.median
+    calls = f"greet, {CALLS} sequential calls (median of {ROUNDS} rounds)"
+    rows.append((f"{calls}, authenticated (file store)", f"{median(file_rates):.0f} calls/s"))
+    rows.append((f"{calls}, authenticated (memory store)", f"{median(memory_rates):.0f} calls/s"))
+    rows.append((f"{calls}, no auth", f"{median(open_file + open_memory):.0f} calls/s"))
+    rows.append(("authenticated / no auth (file store)", f"{median(map(truediv, file_rates, open_file)):.2f}"))
+    rows.append(("authenticated / no auth (memory store)", f"{median(map(truediv, memory_rates, open_memory)):.2f}"))
     width = max(len(name) for name, _ in rows)
     print(f"sandbox benchmark, {backend} backend ({os.cpu_count()} cores, loopback)")
     for name, value in rows:

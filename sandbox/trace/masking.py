@@ -9,6 +9,7 @@ signature cut), never whole.
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -137,6 +138,14 @@ def _b64json(segment: str) -> Any:
 
 def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Header and claims of a compact JWS, NOT verified; None when it is not one."""
+    parts = _decoded_jwt(token)
+    # Copies: the decoded dicts are shared by every hop that carries the same token.
+    return None if parts is None else (dict(parts[0]), dict(parts[1]))
+
+
+# Every MCP call carries the same bearer token, decoded twice per hop (correlation, the step).
+@functools.lru_cache(maxsize=256)
+def _decoded_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     if token.count(".") != 2:
         return None
     head, body, _ = token.split(".")
