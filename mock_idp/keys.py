@@ -8,6 +8,11 @@ signed with (:class:`mock_idp.cookies.CookieKeys`), as Keycloak's realm has one 
 Keeping the keys across restarts is what lets tokens issued before a restart
 still validate afterwards. Rotation makes a new active key; the old one can be
 kept (published and still verifying) until a grace deadline on the IdP's clock.
+
+A fresh state directory's key is generated in a background thread (:func:`_generate`):
+RSA-2048 generation takes 30-100 ms, random in time, and OpenSSL runs it without the GIL,
+so start-up goes on meanwhile and the first use of the key (JWKS, a token, a login) waits
+for it. The key is on disk before anything can use it, so no token outlives its key.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import functools
 import json
 import logging
 import os
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,18 +60,38 @@ class KeyStore:
 
     def __init__(
         self,
-        key: RSAKey,
+        key: RSAKey | Future[RSAKey],
         secret: CookieKeys,
         clock: Clock | None = None,
         state_dir: Path | None = None,
         retired: list[RetiredKey] | None = None,
     ) -> None:
-        self.key = key
+        """``key``: the active key, or a future one still being generated (:func:`_generate`)."""
+        self._pending = key if isinstance(key, Future) else None
+        if not isinstance(key, Future):
+            self._activate(key)
         self.secret = secret
-        self.kid = key.thumbprint()
         self.clock = clock or Clock()
         self.state_dir = state_dir
         self.retired = retired or []
+
+    def _activate(self, key: RSAKey) -> None:
+        self._key, self._kid = key, key.thumbprint()
+
+    def _settle(self) -> None:
+        if self._pending is not None:  # the first use: wait for the generation (raises its error)
+            self._activate(self._pending.result())
+            self._pending = None
+
+    @property
+    def key(self) -> RSAKey:
+        self._settle()
+        return self._key
+
+    @property
+    def kid(self) -> str:
+        self._settle()
+        return self._kid
 
     @classmethod
     def load_or_create(cls, state_dir: Path, clock: Clock | None = None, secret: CookieKeys | None = None) -> KeyStore:
@@ -79,16 +106,14 @@ class KeyStore:
                 log.warning(
                     "signing key %s is unreadable (%s); kept it as %s and generated a new key", path, exc, moved.name
                 )
-        key = RSAKey.generate_key(2048, private=True)
-        write_atomic(path, key.as_pem(private=True), mode=0o600)
-        return cls(key, secret, clock, state_dir, retired)
+        return cls(_generate(path), secret, clock, state_dir, retired)
 
     # -- rotation -------------------------------------------------------------------
 
     def rotate(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """Make a fresh active key; the old one verifies for ``grace_seconds`` more, or not at all."""
-        old, self.key = self.key, RSAKey.generate_key(2048, private=True)
-        self.kid = self.key.thumbprint()
+        old = self.key
+        self._activate(RSAKey.generate_key(2048, private=True))
         self.retired = self._live_retired()
         if keep_old and grace_seconds > 0:
             self.retired.append(RetiredKey(old, self.clock.now() + grace_seconds))
@@ -167,6 +192,43 @@ class KeyStore:
 def _header_segment(kid: str, typ: str) -> bytes:
     # As jwt.encode orders it: its default typ first, then ours over it.
     return json_b64encode({"typ": "JWT", **{"alg": ALGORITHM, "typ": typ, "kid": kid}})
+
+
+_generating: dict[Path, Future[RSAKey]] = {}
+_generating_lock = threading.Lock()
+
+
+def _generate(path: Path) -> Future[RSAKey]:
+    """A new key, generated in a daemon thread and written to ``path`` before the future resolves.
+
+    Two IdPs of one process on one state directory share one generation, as they would have
+    read one file. A process that exits first leaves no key (the temp file is removed at the
+    next start), and nothing was signed with it."""
+    with _generating_lock:
+        pending = _generating.get(path)
+        if pending is None:
+            pending = Future()
+            if path.exists():  # a generation of this process finished since the caller looked
+                pending.set_result(RSAKey.import_key(path.read_bytes()))
+            else:
+                _generating[path] = pending
+                threading.Thread(
+                    target=_generate_into, args=(path, pending), name="mock-idp-keygen", daemon=True
+                ).start()
+        return pending
+
+
+def _generate_into(path: Path, future: Future[RSAKey]) -> None:
+    try:
+        key = RSAKey.generate_key(2048, private=True)
+        write_atomic(path, key.as_pem(private=True), mode=0o600)
+    except BaseException as exc:  # handed to whoever uses the key first
+        future.set_exception(exc)
+    else:
+        future.set_result(key)
+    finally:
+        with _generating_lock:
+            del _generating[path]
 
 
 def _load_retired(path: Path) -> list[RetiredKey]:

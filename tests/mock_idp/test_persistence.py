@@ -47,6 +47,16 @@ async def test_empty_state_dir_gets_a_fresh_key(realm_dict, tmp_path):
     assert a.state.idp.keys.kid != b.state.idp.keys.kid
 
 
+async def test_two_idps_started_at_once_on_a_fresh_state_dir_share_its_one_key(realm_dict, state_dir):
+    """The key is generated in the background: a second IdP started before it is on disk must
+    not generate another one (and overwrite the first's file)."""
+    a = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
+    b = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
+    kids = {a.state.idp.keys.kid, b.state.idp.keys.kid}
+    restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
+    assert kids == {restarted.state.idp.keys.kid}
+
+
 async def test_corrupt_state_file_is_moved_aside_with_one_warning(realm_dict, state_dir, caplog):
     state_dir.mkdir(parents=True)
     (state_dir / "state.json").write_text("{half a file")
