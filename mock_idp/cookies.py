@@ -25,6 +25,7 @@ client that works here works against Keycloak.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -35,15 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from joserfc import jwe, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_idp.persist import move_aside, write_atomic
 
 if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
+
     from mock_idp.idp import IdentityProvider
     from mock_idp.store import UserSession
 
@@ -68,9 +68,7 @@ class CookieKeys:
     def __init__(self, signing: bytes, encryption: bytes) -> None:
         if len(signing) != 64 or len(encryption) != 32:
             raise ValueError("an HS512 key is 64 bytes, an A256GCM key 32")
-        self._mac_key = signing
-        self.signing = OctKey.import_key(signing)
-        self.encryption = OctKey.import_key(encryption)
+        self._mac_key, self._encryption_key = signing, encryption
         self.signing_kid = str(uuid.UUID(bytes=hashlib.sha256(b"sig" + signing).digest()[:16]))
         self.encryption_kid = str(uuid.UUID(bytes=hashlib.sha256(b"enc" + encryption).digest()[:16]))
 
@@ -99,9 +97,23 @@ class CookieKeys:
         write_atomic(path, json.dumps(payload).encode("utf-8"), mode=0o600)
         return cls(signing, encryption)
 
-    # -- primitives ---------------------------------------------------------------------
+    # -- primitives (joserfc at first use, as in mock_idp/keys.py: start-up makes no cookie) ----
+
+    @functools.cached_property
+    def signing(self) -> OctKey:
+        from joserfc.jwk import OctKey
+
+        return OctKey.import_key(self._mac_key)
+
+    @functools.cached_property
+    def encryption(self) -> OctKey:
+        from joserfc.jwk import OctKey
+
+        return OctKey.import_key(self._encryption_key)
 
     def sign_jwt(self, claims: dict[str, Any]) -> str:
+        from joserfc import jwt
+
         return jwt.encode(
             {"alg": "HS512", "typ": "JWT", "kid": self.signing_kid}, claims, self.signing, algorithms=_SIGNING
         )
@@ -109,6 +121,9 @@ class CookieKeys:
     def verify_jwt(self, token: str) -> dict[str, Any] | None:
         if len(token) > _MAX_COOKIE or token.count(".") != 2:
             return None
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             claims = jwt.decode(token, self.signing, algorithms=_SIGNING).claims
         except (JoseError, ValueError, TypeError, UnicodeError):
@@ -120,6 +135,8 @@ class CookieKeys:
         return _b64url(digest)
 
     def encrypt(self, payload: dict[str, Any]) -> str:
+        from joserfc import jwe
+
         header = {"alg": "dir", "enc": "A256GCM", "kid": self.encryption_kid}
         return jwe.encrypt_compact(
             header, json.dumps(payload, separators=(",", ":")).encode("utf-8"), self.encryption, algorithms=_ENCRYPTION
@@ -128,6 +145,9 @@ class CookieKeys:
     def decrypt(self, token: str) -> dict[str, Any] | None:
         if len(token) > _MAX_COOKIE:
             return None
+        from joserfc import jwe
+        from joserfc.errors import JoseError
+
         try:
             plaintext = jwe.decrypt_compact(token, self.encryption, algorithms=_ENCRYPTION).plaintext
             payload = json.loads(plaintext or b"")

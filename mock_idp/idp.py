@@ -41,7 +41,10 @@ class IdentityProvider(MockControls):
             self.keys = shared_signing_keys(self.store.durable, self.clock, self.cookie_keys)
         else:
             self.cookie_keys = CookieKeys.load_or_create(state_dir)
-            self.keys = KeyStore.load_or_create(state_dir, self.clock, self.cookie_keys)
+            # The master realm signs only admin tokens: its key is made when the first is asked for.
+            self.keys = KeyStore.load_or_create(
+                state_dir, self.clock, self.cookie_keys, background=realm.name != MASTER
+            )
         self.directory = UserDirectory(realm, self.store, self.clock)
         self.faults = Faults()
 

@@ -9,10 +9,12 @@ Keeping the keys across restarts is what lets tokens issued before a restart
 still validate afterwards. Rotation makes a new active key; the old one can be
 kept (published and still verifying) until a grace deadline on the IdP's clock.
 
-A fresh state directory's key is generated in a background thread (:func:`_generate`):
-RSA-2048 generation takes 30-100 ms, random in time, and OpenSSL runs it without the GIL,
-so start-up goes on meanwhile and the first use of the key (JWKS, a token, a login) waits
-for it. The key is on disk before anything can use it, so no token outlives its key.
+Start-up signs nothing, so it does neither of the two costly things a key needs: a fresh
+state directory's key is generated in a background thread (:func:`_generate`: RSA-2048
+takes 30-100 ms, random in time, and OpenSSL runs it without the GIL), and joserfc (with
+the parts of ``cryptography`` it loads, ~35 ms of imports) is imported where a key is
+first used (JWKS, a token, a login), which waits for the generation. The key is on disk
+before anything can use it, so no token outlives its key.
 """
 
 from __future__ import annotations
@@ -22,21 +24,18 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
-from joserfc.util import json_b64encode, urlsafe_b64encode
+from typing import TYPE_CHECKING, Any
 
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
 from mock_idp.persist import move_aside, remove_stale_temp_files, write_atomic
+
+if TYPE_CHECKING:
+    from joserfc.jwk import RSAKey
 
 log = logging.getLogger("mock_idp")
 
@@ -60,15 +59,15 @@ class KeyStore:
 
     def __init__(
         self,
-        key: RSAKey | Future[RSAKey],
+        key: RSAKey | Callable[[], bytes],
         secret: CookieKeys,
         clock: Clock | None = None,
         state_dir: Path | None = None,
         retired: list[RetiredKey] | None = None,
     ) -> None:
-        """``key``: the active key, or a future one still being generated (:func:`_generate`)."""
-        self._pending = key if isinstance(key, Future) else None
-        if not isinstance(key, Future):
+        """``key``: the active key, or where its PEM comes from at the key's first use."""
+        self._source = key if callable(key) else None
+        if not callable(key):
             self._activate(key)
         self.secret = secret
         self.clock = clock or Clock()
@@ -79,9 +78,11 @@ class KeyStore:
         self._key, self._kid = key, key.thumbprint()
 
     def _settle(self) -> None:
-        if self._pending is not None:  # the first use: wait for the generation (raises its error)
-            self._activate(self._pending.result())
-            self._pending = None
+        if self._source is not None:  # the first use (waits for a generation, raises its error)
+            from joserfc.jwk import RSAKey
+
+            self._activate(RSAKey.import_key(self._source()))
+            self._source = None
 
     @property
     def key(self) -> RSAKey:
@@ -94,24 +95,32 @@ class KeyStore:
         return self._kid
 
     @classmethod
-    def load_or_create(cls, state_dir: Path, clock: Clock | None = None, secret: CookieKeys | None = None) -> KeyStore:
+    def load_or_create(
+        cls, state_dir: Path, clock: Clock | None = None, secret: CookieKeys | None = None, *, background: bool = True
+    ) -> KeyStore:
+        """The state directory's key; a missing one is generated now in the background
+        (``background``), else at its first use (for a realm that seldom signs)."""
         path = state_dir / KEY_FILE
         retired = _load_retired(state_dir / RETIRED_FILE)
         secret = secret or CookieKeys.load_or_create(state_dir)
         if path.exists():
             try:
-                return cls(RSAKey.import_key(path.read_bytes()), secret, clock, state_dir, retired)
-            except (OSError, ValueError, JoseError) as exc:
+                pem = _checked_pem(path.read_bytes())
+                return cls(lambda: pem, secret, clock, state_dir, retired)
+            except (OSError, ValueError, TypeError) as exc:
                 moved = move_aside(path)
                 log.warning(
                     "signing key %s is unreadable (%s); kept it as %s and generated a new key", path, exc, moved.name
                 )
-        return cls(_generate(path), secret, clock, state_dir, retired)
+        source = _generate(path).result if background else lambda: _generate(path).result()
+        return cls(source, secret, clock, state_dir, retired)
 
     # -- rotation -------------------------------------------------------------------
 
     def rotate(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """Make a fresh active key; the old one verifies for ``grace_seconds`` more, or not at all."""
+        from joserfc.jwk import RSAKey
+
         old = self.key
         self._activate(RSAKey.generate_key(2048, private=True))
         self.retired = self._live_retired()
@@ -149,6 +158,11 @@ class KeyStore:
 
         The bytes joserfc's ``jwt.encode`` writes, without its per-call work (header encoding,
         key lookup, registry checks: a tenth of a token request's CPU besides RSA itself)."""
+        # Here, not at the top, as joserfc: start-up signs nothing (these cost ~10 ms of imports).
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from joserfc.util import urlsafe_b64encode
+
         payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         signing_input = _header_segment(self.kid, typ) + b"." + urlsafe_b64encode(payload)
         signer = self.key.private_key
@@ -167,6 +181,9 @@ class KeyStore:
         Expiry and token type are the caller's business (it owns the clock)."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
             return None
+        from joserfc import jws, jwt
+        from joserfc.errors import JoseError
+
         try:
             kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
             if kid == self.secret.signing_kid:
@@ -191,15 +208,29 @@ class KeyStore:
 @functools.lru_cache(maxsize=64)
 def _header_segment(kid: str, typ: str) -> bytes:
     # As jwt.encode orders it: its default typ first, then ours over it.
+    from joserfc.util import json_b64encode
+
     return json_b64encode({"typ": "JWT", **{"alg": ALGORITHM, "typ": typ, "kid": kid}})
 
 
-_generating: dict[Path, Future[RSAKey]] = {}
+_generating: dict[Path, Future[bytes]] = {}
 _generating_lock = threading.Lock()
+_one_at_a_time = threading.Lock()
 
 
-def _generate(path: Path) -> Future[RSAKey]:
-    """A new key, generated in a daemon thread and written to ``path`` before the future resolves.
+def _checked_pem(pem: bytes) -> bytes:
+    """A stored key, known to be an RSA private key (ValueError or TypeError if it is not),
+    for joserfc to read at its first use; ``cryptography`` checks it without joserfc."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    if not isinstance(load_pem_private_key(pem, password=None), RSAPrivateKey):
+        raise ValueError("not an RSA private key")
+    return pem
+
+
+def _generate(path: Path) -> Future[bytes]:
+    """A new key's PEM, generated in a daemon thread and written to ``path`` before the future resolves.
 
     Two IdPs of one process on one state directory share one generation, as they would have
     read one file. A process that exits first leaves no key (the temp file is removed at the
@@ -209,7 +240,7 @@ def _generate(path: Path) -> Future[RSAKey]:
         if pending is None:
             pending = Future()
             if path.exists():  # a generation of this process finished since the caller looked
-                pending.set_result(RSAKey.import_key(path.read_bytes()))
+                pending.set_result(path.read_bytes())
             else:
                 _generating[path] = pending
                 threading.Thread(
@@ -218,14 +249,22 @@ def _generate(path: Path) -> Future[RSAKey]:
         return pending
 
 
-def _generate_into(path: Path, future: Future[RSAKey]) -> None:
+def _generate_into(path: Path, future: Future[bytes]) -> None:
+    # cryptography directly: joserfc's generate_key calls the same, and would import joserfc here.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
-        key = RSAKey.generate_key(2048, private=True)
-        write_atomic(path, key.as_pem(private=True), mode=0o600)
+        with _one_at_a_time:  # one core generates, the other stays free for start-up
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )  # the PEM joserfc's as_pem writes
+        write_atomic(path, pem, mode=0o600)
     except BaseException as exc:  # handed to whoever uses the key first
         future.set_exception(exc)
     else:
-        future.set_result(key)
+        future.set_result(pem)
     finally:
         with _generating_lock:
             del _generating[path]
@@ -234,6 +273,9 @@ def _generate_into(path: Path, future: Future[RSAKey]) -> None:
 def _load_retired(path: Path) -> list[RetiredKey]:
     if not path.exists():
         return []
+    from joserfc.errors import JoseError
+    from joserfc.jwk import RSAKey
+
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["keys"]
         return [RetiredKey(RSAKey.import_key(entry["pem"]), float(entry["until"])) for entry in entries]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import secrets
 
-from joserfc.jwk import RSAKey
-
 from mock_idp.backing import Backing
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
@@ -16,6 +14,8 @@ from mock_idp.keys import KeyStore
 
 def shared_signing_keys(backing: Backing, clock: Clock, secret: CookieKeys) -> KeyStore:
     """The realm's signing key. (A rotation through x-mock changes one replica's key only.)"""
+    from joserfc.jwk import RSAKey  # where it is used, as in mock_idp/keys.py
+
     stored = backing.get("keys", "signing")
     if stored is None:
         fresh = RSAKey.generate_key(2048, private=True)

@@ -167,9 +167,11 @@ async def test_the_cookie_key_is_the_state_dirs_own_and_survives_a_restart(tmp_p
     def idp_app(directory: Path):
         return create_app(realm, issuer_base="http://localhost:8080", state_dir=directory)
 
-    async with mock_browser(idp_app(state)) as http:
+    first = idp_app(state)
+    async with mock_browser(first) as http:
         await log_in(http, MOCK_REALM)
         token = cookie(http, "KEYCLOAK_IDENTITY")
+    assert first.state.idp.keys.kid  # the signing key, generated in the background, is on disk once used
     other.mkdir()
     for name in ("state.json", "rs256-private-key.pem"):  # the same sessions; only the cookie key differs
         shutil.copy(state / name, other / name)
