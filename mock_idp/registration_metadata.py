@@ -27,7 +27,8 @@ RESPONSE_TYPES = ("code", "none")
 class ClientMetadata(BaseModel):
     """The OIDCClientRepresentation fields of Keycloak 26.7 (unknown ones are refused)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: its validator is built at the first registration, not at every start-up.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     redirect_uris: list[str] = Field(default_factory=list)
     token_endpoint_auth_method: str = "client_secret_basic"

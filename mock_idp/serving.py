@@ -94,10 +94,13 @@ class OneWritePerResponse(HttpToolsProtocol):
 def config(app: ASGIApp | str, **options: Any) -> uvicorn.Config:
     """The mock's uvicorn settings. Like Keycloak by default, it names no server in a ``Server``
     header and ignores ``X-Forwarded-*`` (Keycloak honours them only with ``--proxy-headers``;
-    the mock's URLs come from its issuer, and the anonymous-registration policy reads the peer)."""
+    the mock's URLs come from its issuer, and the anonymous-registration policy reads the peer).
+    ws="none": it serves no WebSocket (nor does Keycloak), and uvicorn's "auto" would import the
+    websockets package at start-up for nothing (~25 ms of a ~250 ms cold start)."""
     return uvicorn.Config(
         app,
         http=OneWritePerResponse,
+        ws="none",
         log_level="warning",
         access_log=False,
         lifespan="off",

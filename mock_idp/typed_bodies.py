@@ -19,7 +19,8 @@ Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: the validators are built at a body's first use, not at every start-up.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class ClaimsBody(Body):
