@@ -230,11 +230,13 @@ def _checked_pem(pem: bytes) -> bytes:
 
 
 def _generate(path: Path) -> Future[bytes]:
-    """A new key's PEM, generated in a daemon thread and written to ``path`` before the future resolves.
+    """A new key's PEM, generated in a thread and written to ``path`` before the future resolves.
 
     Two IdPs of one process on one state directory share one generation, as they would have
-    read one file. A process that exits first leaves no key (the temp file is removed at the
-    next start), and nothing was signed with it."""
+    read one file. Not a daemon thread: the interpreter kills those at exit wherever they are,
+    and one killed inside OpenSSL's generation aborts the process (``FATAL: exception not
+    rethrown``); an exit during a generation waits for it instead (at most ~100 ms)."""
+    path = path.resolve()  # one generation per file, however the directory was named
     with _generating_lock:
         pending = _generating.get(path)
         if pending is None:
@@ -243,20 +245,20 @@ def _generate(path: Path) -> Future[bytes]:
                 pending.set_result(path.read_bytes())
             else:
                 _generating[path] = pending
-                threading.Thread(
-                    target=_generate_into, args=(path, pending), name="mock-idp-keygen", daemon=True
-                ).start()
+                threading.Thread(target=_generate_into, args=(path, pending), name="mock-idp-keygen").start()
         return pending
 
 
 def _generate_into(path: Path, future: Future[bytes]) -> None:
     # cryptography directly: joserfc's generate_key calls the same, and would import joserfc here.
-    from cryptography.hazmat.primitives import serialization
+    # Its serialization package only after the generation: imports hold the GIL start-up needs.
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     try:
         with _one_at_a_time:  # one core generates, the other stays free for start-up
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        from cryptography.hazmat.primitives import serialization
+
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )  # the PEM joserfc's as_pem writes

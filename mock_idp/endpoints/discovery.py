@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -98,6 +97,9 @@ def documents(prefix: str) -> dict[str, JsonDocument]:
 
 async def realm_info(request: Request) -> JSONResponse:
     """``GET /realms/{realm}``: what Keycloak answers there."""
+    # Here, not at the top: cryptography's serialization package costs ~12 ms of start-up.
+    from cryptography.hazmat.primitives import serialization
+
     idp = idp_of(request)
     der = idp.keys.key.public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 
 import httpx
-from mockidp_support import BASE, OIDC, PROXY, auth_params, browser, code_tokens
+from mockidp_support import BASE, OIDC, PROXY, REALM_PATH, auth_params, browser, code_tokens
 
 from mock_idp import create_app
 from mock_idp.cookies import KEY_FILE as COOKIE_KEY_FILE
@@ -55,6 +57,18 @@ async def test_two_idps_started_at_once_on_a_fresh_state_dir_share_its_one_key(r
     kids = {a.state.idp.keys.kid, b.state.idp.keys.kid}
     restarted = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     assert kids == {restarted.state.idp.keys.kid}
+
+
+def test_a_process_that_exits_right_after_start_still_leaves_its_key(tmp_path):
+    """The key is generated in the background: an exit before it is done waits for it (a
+    daemon thread would be killed, leaving no key, or abort the interpreter inside OpenSSL)."""
+    script = "import sys; from mock_idp import create_app; create_app(sys.argv[1], issuer_base=sys.argv[2], state_dir=sys.argv[3])"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(REALM_PATH), BASE, str(tmp_path)], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (tmp_path / KEY_FILE).read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path).state.idp.keys.kid
 
 
 async def test_corrupt_state_file_is_moved_aside_with_one_warning(realm_dict, state_dir, caplog):
