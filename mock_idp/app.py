@@ -5,12 +5,16 @@ synthesized ``master`` realm at ``/realms/master/...`` (for admin tokens) and
 the Admin REST API at ``/admin/realms/{realm}/...``. Each realm is its own
 Starlette app (so ``request.app.state.idp`` is that realm's IdP inside it);
 the outer app's ``state.idp`` is the file's realm, ``state.realms`` all of them.
+
+What only some clients use is built at its first request, not at start-up: the Admin REST
+API (its modules and ~30 routes) and the master realm's routes (admin tokens).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,10 +24,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_idp import admin
 from mock_idp.backing import BackingUnavailable
 from mock_idp.clock import Clock
 from mock_idp.documents import DocumentShortcut
@@ -117,8 +120,8 @@ HANDLERS = {
 }
 
 
-class _RealmRoute(BaseRoute):
-    """Hands every request below ``prefix`` to that realm's app, path unchanged."""
+class _PrefixRoute(BaseRoute):
+    """Hands every request below ``prefix`` to ``app``, path unchanged."""
 
     def __init__(self, prefix: str, app: ASGIApp) -> None:
         self.prefix = prefix
@@ -135,11 +138,25 @@ class _RealmRoute(BaseRoute):
         await self.app(scope, receive, send)
 
 
+class _Deferred:
+    """An ASGI app built at its first request."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build: Callable[[], ASGIApp] | None = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            assert self._build is not None
+            self._app, self._build = self._build(), None
+        await self._app(scope, receive, send)
+
+
 def _prefix(idp: IdentityProvider) -> str:
     return f"/realms/{quote(idp.realm.name, safe='')}"
 
 
-def _realm_app(idp: IdentityProvider) -> tuple[str, Starlette]:
+def _realm_app(idp: IdentityProvider) -> Starlette:
     prefix = _prefix(idp)
     app = Starlette(
         routes=[route for module in ENDPOINT_MODULES for route in module.routes(prefix)],
@@ -147,7 +164,13 @@ def _realm_app(idp: IdentityProvider) -> tuple[str, Starlette]:
         exception_handlers=HANDLERS,
     )
     app.state.idp = idp
-    return prefix, app
+    return app
+
+
+def _admin_api() -> Router:
+    from mock_idp import admin
+
+    return Router(routes=admin.routes())  # in the outer app: its state and exception handlers
 
 
 def create_app(
@@ -194,7 +217,11 @@ def create_app(
         path: (each, doc) for each in realms.values() for path, doc in discovery.documents(_prefix(each)).items()
     }
     app = Starlette(
-        routes=[*(_RealmRoute(*_realm_app(each)) for each in realms.values()), *admin.routes()],
+        routes=[
+            _PrefixRoute(_prefix(idp), _realm_app(idp)),
+            _PrefixRoute(_prefix(master), _Deferred(lambda: _realm_app(master))),
+            _PrefixRoute("/admin", _Deferred(_admin_api)),
+        ],
         middleware=[Middleware(DocumentShortcut, documents=shortcut)],
         exception_handlers=HANDLERS,
     )
