@@ -219,8 +219,7 @@ _one_at_a_time = threading.Lock()
 
 
 def _checked_pem(pem: bytes) -> bytes:
-    """A stored key, known to be an RSA private key (ValueError or TypeError if it is not),
-    for joserfc to read at its first use; ``cryptography`` checks it without joserfc."""
+    """A stored key, checked by ``cryptography`` (ValueError, TypeError); joserfc reads it at first use."""
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
