@@ -23,6 +23,7 @@ from key_value.aio.stores.filetree import (
 )
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
+from key_value.aio.wrappers.routing import CollectionRoutingWrapper
 
 from mock_idp.persist import write_atomic
 from sandbox.redis_store import redis_store
@@ -31,6 +32,16 @@ from sandbox.store_cache import WriteThroughCache
 # FastMCP's file store writes each entry through tempfile.mkstemp (``tmpXXXXXXXX.tmp``) in
 # the entry's directory, fsyncs it and renames it into place; a kill -9 in between leaves it.
 STORE_TEMP_FILES = "tmp*.tmp"
+
+# FastMCP's records of a sign-in under way, which live minutes at most: the authorization
+# request between /authorize and the IdP's callback (its state and PKCE verifier), the consent
+# form's CSRF token, and the proxy's code until the client redeems it. With the file store
+# they stay in memory: a sandbox restarted or killed mid sign-in loses them, and that sign-in
+# is started again (Keycloak, too, keeps its authentication sessions and codes in memory).
+# Off disk they cost no file write, fsync and rename: three of the seven records a headless
+# flow writes, a fifth of its server CPU. What a client holds once signed in (registration,
+# tokens, upstream tokens, refresh tokens, revocations) is synced to disk before the answer.
+SIGN_IN_COLLECTIONS = ("mcp-oauth-transactions", "mcp-consent-csrf-tokens", "mcp-authorization-codes")
 
 
 SECRET_BYTES = 32
@@ -71,21 +82,28 @@ class StateDir:
         """``memory``, ``file`` (this directory) or a ``redis://`` URL; the last two encrypted."""
         if kind == "memory":
             return MemoryStore()
+        encrypted = self.encrypted_storage(kind)
+        if kind != "file":
+            # No cache in front of Redis: other replicas write and delete there (a code
+            # redeemed, a token revoked), and a replica's memory would not see it. Nor are
+            # sign-ins kept in memory: the callback may reach another replica than /authorize.
+            return encrypted
+        sign_ins = MemoryStore()
+        routed = CollectionRoutingWrapper(
+            collection_map=dict.fromkeys(SIGN_IN_COLLECTIONS, sign_ins), default_store=encrypted
+        )
+        # Reads from memory, writes through to disk (sandbox/store_cache.py).
+        return WriteThroughCache(routed)
+
+    def encrypted_storage(self, kind: str) -> AsyncKeyValue:
+        """The ``file`` or ``redis://`` store itself, every collection in it, encrypted."""
         store = self._file_store() if kind == "file" else redis_store(kind)
         encryption_key = base64.urlsafe_b64encode(
             hashlib.sha256(b"sandbox-proxy-store:" + self.proxy_secret()).digest()
         )
         # An entry that no longer decrypts (state copied between machines) reads as
         # missing, so the client just registers again instead of the server failing.
-        encrypted = FernetEncryptionWrapper(
-            key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False
-        )
-        if kind != "file":
-            # No cache in front of Redis: other replicas write and delete there (a code
-            # redeemed, a token revoked), and a replica's memory would not see it.
-            return encrypted
-        # Reads from memory, writes through to disk (sandbox/store_cache.py).
-        return WriteThroughCache(encrypted)
+        return FernetEncryptionWrapper(key_value=store, fernet=Fernet(encryption_key), raise_on_decryption_error=False)
 
     def _file_store(self) -> FileTreeStore:
         directory = self.proxy_store

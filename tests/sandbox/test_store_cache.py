@@ -9,7 +9,7 @@ from typing import Any
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.base import BaseWrapper
 
-from sandbox.state import StateDir
+from sandbox.state import SIGN_IN_COLLECTIONS, StateDir
 from sandbox.store_cache import WriteThroughCache
 
 
@@ -87,3 +87,16 @@ async def test_the_sandbox_store_keeps_every_write_across_a_restart(tmp_path: Pa
     restarted = StateDir(tmp_path).client_storage("file")  # a new process: an empty cache
     assert await restarted.get("client", collection="clients") == {"name": "kept"}
     assert await restarted.get("gone", collection="clients") is None
+
+
+async def test_sign_ins_under_way_stay_in_memory_and_what_clients_hold_goes_to_disk(tmp_path: Path) -> None:
+    store = StateDir(tmp_path).client_storage("file")
+    for collection in SIGN_IN_COLLECTIONS:
+        await store.put("in-flight", {"state": "s"}, collection=collection)
+        assert await store.get("in-flight", collection=collection) == {"state": "s"}
+    await store.put("client", {"name": "kept"}, collection="mcp-oauth-proxy-clients")
+    collections_on_disk = [path.name for path in (tmp_path / "proxy-store").iterdir() if path.is_dir()]
+    assert len(collections_on_disk) == 1 and "oauth_proxy_clients" in collections_on_disk[0], collections_on_disk
+    restarted = StateDir(tmp_path).client_storage("file")
+    assert await restarted.get("client", collection="mcp-oauth-proxy-clients") == {"name": "kept"}
+    assert [await restarted.get("in-flight", collection=c) for c in SIGN_IN_COLLECTIONS] == [None] * 3

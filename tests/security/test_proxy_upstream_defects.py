@@ -72,9 +72,10 @@ class SandboxProxy(ProxyWorkarounds, UpstreamStub, OAuthProxy):
 def make(kind: type[OAuthProxy], state: Path) -> Any:
     storage = StateDir(state).client_storage("file")  # the sandbox's store
     if kind is BareProxy:
-        # Beneath its memory cache (sandbox/store_cache.py), whose hits do not await: FastMCP's
-        # defects below need reads that await, as every read after a restart does.
-        storage = storage.key_value
+        # Beneath its memory cache (sandbox/store_cache.py) and its sign-ins kept in memory, whose
+        # reads do not await: FastMCP's defects below need reads that await, as every read of a
+        # shared store (Redis) does, and of the file store after a restart.
+        storage = StateDir(state).encrypted_storage("file")
     options: dict[str, Any] = {"upstream_client_secret": PUBLISHED_SECRET}
     if kind is SandboxProxy:
         options["consent_key"] = StateDir(state).consent_cookie_key()
