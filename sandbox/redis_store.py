@@ -7,16 +7,17 @@ anything starts, and bounds how long a request may wait for a Redis that went aw
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import redis
-import redis.asyncio
 from key_value.aio.errors import StoreConnectionError
-from key_value.aio.stores.redis import RedisStore
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry as SyncRetry
+
+if TYPE_CHECKING:
+    from key_value.aio.stores.redis import RedisStore
+
+# redis-py and py-key-value's RedisStore are imported by the functions that use them: only a
+# redis:// store needs them, and they were a tenth of a file-store sandbox's start-up (issue 17).
 
 REDIS_SCHEMES = ("redis", "rediss")
 # A request waits at most about this long for Redis: connect and reply timeouts, and a few quick
@@ -27,8 +28,17 @@ REPLY_TIMEOUT_SECONDS = 5.0
 RETRIES = 3
 RETRY_BACKOFF = {"base": 0.1, "cap": 0.5}
 
-# What a lost Redis raises through the store: the request gets an OAuth or JSON-RPC error.
-STORE_OUTAGE_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, StoreConnectionError)
+
+def store_outage_errors() -> tuple[type[Exception], ...]:
+    """What a lost Redis raises through the store: the request gets an OAuth or JSON-RPC error.
+
+    redis-py's own errors only when it is loaded: before that, no Redis error can exist."""
+    if "redis" not in sys.modules:
+        return (StoreConnectionError,)
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, StoreConnectionError)
 
 
 class StoreUnavailableError(Exception):
@@ -62,6 +72,10 @@ def redacted(url: str) -> str:
 
 def ensure_reachable(url: str) -> None:
     """PING Redis once, synchronously, before the stack is built (no event loop runs yet)."""
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry as SyncRetry
+
     client = redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -80,6 +94,10 @@ def ensure_reachable(url: str) -> None:
 
 def redis_store(url: str) -> RedisStore:
     """FastMCP's store in Redis, its client bounded in time (see the constants above)."""
+    import redis.asyncio
+    from key_value.aio.stores.redis import RedisStore
+    from redis.backoff import ExponentialBackoff
+
     client = redis.asyncio.Redis.from_url(
         url,
         # RedisStore stores text: it needs decoded replies.

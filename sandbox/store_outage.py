@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.redis_store import STORE_OUTAGE_ERRORS
+from sandbox.redis_store import store_outage_errors
 
 if TYPE_CHECKING:
     from fastmcp.server.auth.oidc_proxy import OIDCProxy
@@ -74,12 +74,13 @@ def outage_cause(exc: BaseException) -> BaseException | None:
     """The store error behind ``exc``: itself, one it was raised from, or one in a task group's group."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
+    errors = store_outage_errors()
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, STORE_OUTAGE_ERRORS):
+        if isinstance(current, errors):
             return current
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
