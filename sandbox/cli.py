@@ -151,8 +151,14 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         )
 
     # log_config=None: uvicorn's records go through configure_logging's format, not its own.
+    # ws="none": nothing here speaks WebSocket (MCP is HTTP and SSE), and uvicorn's default
+    # imports the websockets library during start-up to offer it (issue 17).
     config = uvicorn.Config(
-        app, log_level=settings.log_level, log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
+        app,
+        log_level=settings.log_level,
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws="none",
     )
     try:
         _AnnouncingServer(config, ready).run(sockets=[sock])
@@ -182,7 +188,7 @@ def build(settings: SandboxSettings) -> FastAPI:
     from sandbox.serverspec import ServerSpecError
     from sandbox.state import StateSecretError
     from sandbox.tls import TrustAnchorError
-    from sandbox.upstream.server import UpstreamError
+    from sandbox.upstream.errors import UpstreamError
 
     try:
         return create_app(settings)

@@ -103,7 +103,7 @@ class SandboxStacks:
             from sandbox.served_realm import read_realm
             from sandbox.testing.key_rotation import KeyRotations
             from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
-            from sandbox.upstream.server import UpstreamError
+            from sandbox.upstream.errors import UpstreamError
 
         given = dict(self.settings)
         given.setdefault("state_dir", self.tmp_path_factory.mktemp("sandbox-state"))

@@ -45,6 +45,7 @@ from fastmcp.server.providers.proxy import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from sandbox.upstream.errors import UpstreamError as UpstreamError  # re-exported for its raisers here
 from sandbox.upstream.failures import UpstreamErrors, client_error
 from sandbox.upstream.identity import IdentityHeaders
 from sandbox.upstream.subscriptions import SubscriptionRelay
@@ -54,10 +55,6 @@ if TYPE_CHECKING:
     from sandbox.trace.upstream import ClientHooks
 
 log = logging.getLogger("sandbox.upstream")
-
-
-class UpstreamError(Exception):
-    """The upstream cannot be used; the message is one line naming it and the cause."""
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from fastmcp.client.transports import ClientTransport
-from fastmcp.server.providers.proxy import FastMCPProxy
-from starlette.routing import BaseRoute
+from typing import TYPE_CHECKING
 
 from sandbox.settings import SandboxSettings
-from sandbox.upstream.check import check_upstream
-from sandbox.upstream.identity import HeaderRuleError, IdentityHeaders
-from sandbox.upstream.server import (
-    IdentityHttpClients,
-    UpstreamError,
-    UpstreamTarget,
-    build_transport,
-    build_upstream_server,
-)
-from sandbox.upstream.token import UpstreamTokenMinter, load_or_create_key
+
+if TYPE_CHECKING:
+    # Imported by the functions below once an upstream is configured: FastMCP's client and
+    # proxy are a sixth of the imports of a sandbox that serves its own tools (issue 17).
+    from fastmcp.client.transports import ClientTransport
+    from fastmcp.server.providers.proxy import FastMCPProxy
+    from starlette.routing import BaseRoute
+
+    from sandbox.upstream.server import IdentityHttpClients, UpstreamTarget
 
 STDERR_LOG = "upstream-stderr.log"
 
@@ -38,6 +34,8 @@ class UpstreamMode:
 def target_from(settings: SandboxSettings) -> UpstreamTarget | None:
     if not (settings.upstream or settings.upstream_command):
         return None
+    from sandbox.upstream.server import UpstreamTarget
+
     return UpstreamTarget(
         url=settings.upstream,
         command=settings.upstream_command,
@@ -54,6 +52,11 @@ def prepare_upstream(settings: SandboxSettings) -> UpstreamMode | None:
     target = target_from(settings)
     if target is None:
         return None
+    from sandbox.upstream.check import check_upstream
+    from sandbox.upstream.identity import HeaderRuleError, IdentityHeaders
+    from sandbox.upstream.server import IdentityHttpClients, UpstreamError, build_transport, build_upstream_server
+    from sandbox.upstream.token import UpstreamTokenMinter, load_or_create_key
+
     try:
         identity = IdentityHeaders.from_rules(settings.upstream_headers, settings.upstream_headers_file)
     except HeaderRuleError as exc:
