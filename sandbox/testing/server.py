@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -105,20 +106,33 @@ class RunningSandbox:
         return self.settings.mcp_url
 
 
+class _SignallingServer(uvicorn.Server):
+    """uvicorn, setting ``serving`` once it listens: the caller wakes then, not at its next poll."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.serving = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.serving.set()
+
+
 @contextmanager
 def serving(config: uvicorn.Config, *, startup_timeout: float = 60.0) -> Iterator[uvicorn.Server]:
     """Run ``config``'s app in a background thread until the block ends."""
-    server = uvicorn.Server(config)
+    server = _SignallingServer(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn:{config.port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
-    while not server.started:
+    # Woken by the event as soon as uvicorn serves; the timeout only paces the checks below.
+    while not server.serving.wait(0.05):
         if not thread.is_alive():
             raise RuntimeError(f"server on port {config.port} stopped during start-up")
         if time.monotonic() > deadline:
             server.should_exit = True
             raise RuntimeError(f"server on port {config.port} not ready after {startup_timeout} s")
-        time.sleep(0.02)
     try:
         yield server
     finally:
@@ -132,6 +146,7 @@ def running_sandbox(
 ) -> Iterator[RunningSandbox]:
     """``server``: your own FastMCP server behind the proxy instead of the sample tools."""
     app = create_app(settings, server=server)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    # ws="none" as in the CLI: no WebSocket here, and offering it imports the websockets library.
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", ws="none")
     with serving(config, startup_timeout=startup_timeout) as uvicorn_server:
         yield RunningSandbox(app, uvicorn_server)
