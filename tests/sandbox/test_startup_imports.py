@@ -1,0 +1,82 @@
+"""A mock-backend sandbox with a file store imports only what it serves with (issue 17).
+
+The Redis client, FastMCP's client and proxy (upstream mode), the Keycloak launcher, an HTTP
+client for discovery and griffe (FastMCP's docstring parser) each cost start-up time and are
+needed only by other backends, stores or modes. Each check runs in a fresh interpreter, since
+this test process has imported most of them already; a redis:// store must load the Redis
+client there, so the check can tell loaded from not loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.testing.server import clean_environment, free_port
+
+NOT_NEEDED = [
+    "redis",
+    "key_value.aio.stores.redis",
+    "fastmcp.client",
+    "sandbox.upstream.server",
+    "sandbox.backends.keycloak",
+    "testcontainers",
+    "docker",
+    "httpx",
+    "griffe",
+    "websockets",
+]
+
+# Builds the app as the CLI does (sandbox.cli.build; the environment has no SANDBOX_* settings)
+# and loads uvicorn's protocols as it serves.
+BUILD_APP = """
+import sys
+from sandbox.cli import build
+from sandbox.settings import SandboxSettings
+import uvicorn
+
+app = build(SandboxSettings(state_dir=sys.argv[1], port=int(sys.argv[2]), store="file"))
+try:
+    uvicorn.Config(app, ws="none", log_config=None).load()
+finally:
+    app.state.sandbox.backend.stop()
+"""
+
+# The proxy's store for a redis:// URL: built without connecting, so no Redis need answer.
+BUILD_REDIS_STORE = """
+import sys
+from pathlib import Path
+from sandbox.state import StateDir
+
+StateDir(Path(sys.argv[1])).client_storage(f"redis://127.0.0.1:{sys.argv[2]}/0")
+"""
+
+
+def modules_after(script: str, tmp_path: Path) -> set[str]:
+    """The modules a fresh interpreter has loaded once ``script`` ran."""
+    report = "\nimport json\nprint(json.dumps(sorted(sys.modules)))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script + report, str(tmp_path / "state"), str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_environment(),
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_mock_backend_with_file_store_imports_none_of_the_others(tmp_path: Path) -> None:
+    loaded = modules_after(BUILD_APP, tmp_path)
+    assert "sandbox.app" in loaded  # the app was built in that interpreter
+    assert sorted(loaded & set(NOT_NEEDED)) == []
+
+
+@pytest.mark.parametrize("module", ["redis", "key_value.aio.stores.redis"])
+def test_a_redis_store_loads_the_redis_client(tmp_path: Path, module: str) -> None:
+    (tmp_path / "state").mkdir()
+    assert module in modules_after(BUILD_REDIS_STORE, tmp_path)
