@@ -23,7 +23,7 @@ from sandbox.settings import SandboxSettings
 from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
 from sandbox.store_outage import StoreOutageTokens
 from sandbox.tls import LocalCA
-from sandbox.verified_tokens import VerifiedTokens
+from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens
 
 if TYPE_CHECKING:
     from sandbox.trace.upstream import ClientHooks
@@ -79,6 +79,15 @@ class SandboxOIDCProxy(StoreOutageTokens, StepUpClientScopes, ProxyWorkarounds, 
         """
         verifier = super().get_token_verifier(**kwargs)
         return VerifiedTokens(verifier) if isinstance(verifier, JWTVerifier) else verifier
+
+    def set_mcp_path(self, mcp_path: str | None) -> None:
+        """FastMCP's, whose issuer of the proxy's tokens then remembers what it verified (sandbox/verified_tokens.py).
+
+        One reason: each MCP call has the same proxy token checked twice (HS256), here and in FastMCP.
+        """
+        super().set_mcp_path(mcp_path)
+        if self._jwt_issuer is not None:
+            self._jwt_issuer = VerifiedProxyTokens(self._jwt_issuer)
 
 
 def build_proxy(

@@ -1,4 +1,5 @@
-"""Upstream tokens FastMCP's JWTVerifier accepted, remembered until they expire.
+"""Tokens verified once, not on every MCP call: the upstream token (``VerifiedTokens``) and the
+proxy's own (``VerifiedProxyTokens``), each remembered until it expires.
 
 FastMCP's proxy re-verifies the stored upstream token on every MCP call (JWKS lookup,
 RS256 signature, claims), the same bytes each time. This verifier answers a token it
@@ -23,8 +24,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastmcp.server.auth import AccessToken, TokenVerifier
+from fastmcp.server.auth.jwt_issuer import JWTIssuer
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.utilities.auth import decode_jwt_header
 
@@ -98,3 +101,35 @@ def _kid(token: str) -> str | None:
         return None
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None
+
+
+class VerifiedProxyTokens(JWTIssuer):
+    """FastMCP's issuer of the proxy's own tokens, remembering the access tokens it verified.
+
+    Every MCP call has the proxy's HS256 token checked twice (the sandbox's revocation lookup
+    needs its jti, then FastMCP's ``load_access_token``), the same bytes each time. The
+    signing key never changes while the process runs, so what one check accepted, the next
+    accepts too until ``exp``; past it, FastMCP's own check runs and refuses it. Refresh
+    tokens are always checked afresh (each is used once).
+    """
+
+    def __init__(self, issuer: JWTIssuer, *, clock: Callable[[], float] = time.time, capacity: int = CAPACITY) -> None:
+        super().__init__(issuer=issuer.issuer, audience=issuer.audience, signing_key=issuer._signing_key)
+        self._clock = clock
+        self._capacity = capacity
+        self._verified: dict[str, dict[str, Any]] = {}
+
+    def verify_token(self, token: str, expected_token_use: str = "access") -> dict[str, Any]:
+        if expected_token_use != "access":
+            return super().verify_token(token, expected_token_use)
+        known = self._verified.get(token)
+        if known is not None:
+            expires = known.get("exp")
+            if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
+                return dict(known)
+            del self._verified[token]
+        payload = super().verify_token(token)
+        if len(self._verified) >= self._capacity:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = dict(payload)
+        return payload

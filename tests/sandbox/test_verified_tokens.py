@@ -5,19 +5,24 @@ from __future__ import annotations
 import inspect
 import time
 from typing import Any
+from unittest.mock import patch
 
 import httpx2
+import pytest
 from fastmcp.server.auth import AccessToken
+from fastmcp.server.auth.jwt_issuer import JWTIssuer
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from sandbox.proxy import SandboxOIDCProxy
-from sandbox.verified_tokens import VerifiedTokens
+from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens
 
 ISSUER = "http://idp.test/realms/sandbox"
 AUDIENCE = "http://localhost:9/mcp"
+PROXY = "http://localhost:9"
 JWKS_URI = f"{ISSUER}/protocol/openid-connect/certs"
 
 
@@ -133,9 +138,10 @@ async def test_the_oldest_token_goes_first_past_the_capacity():
     assert inner.checked == 4
 
 
-def test_fastmcp_still_builds_the_proxy_s_verifier_through_get_token_verifier():
-    """The sandbox's proxy gets this cache by overriding OIDCProxy.get_token_verifier (sandbox/proxy.py)
-    and FastMCP's load_access_token must still ask that verifier after its store lookups."""
+def test_fastmcp_still_builds_the_proxy_s_verifier_and_issuer_where_the_sandbox_hooks_them():
+    """The sandbox's proxy gets these by overriding OIDCProxy.get_token_verifier and set_mcp_path
+    (sandbox/proxy.py), and FastMCP's load_access_token must still ask the verifier after its
+    store lookups."""
     discovery = {
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/protocol/openid-connect/auth",
@@ -151,11 +157,49 @@ def test_fastmcp_still_builds_the_proxy_s_verifier_through_get_token_verifier():
         client_id="sandbox-proxy",
         client_secret="secret",
         audience=AUDIENCE,
-        base_url="http://localhost:9",
+        base_url=PROXY,
         jwt_signing_key=b"k" * 32,
         consent_key=b"c" * 32,
         client_storage=None,
     )
     assert isinstance(proxy._token_validator, VerifiedTokens)
+    proxy.get_routes("/mcp")
+    assert isinstance(proxy.jwt_issuer, VerifiedProxyTokens)
     source = inspect.getsource(OAuthProxy.load_access_token)
     assert source.index("_upstream_token_store.get") < source.index("self._token_validator.verify_token")
+
+
+def issuer(**kwargs: Any) -> VerifiedProxyTokens:
+    return VerifiedProxyTokens(JWTIssuer(issuer=PROXY, audience=AUDIENCE, signing_key=b"k" * 32), **kwargs)
+
+
+async def test_the_proxy_s_access_token_is_checked_once_while_it_lives():
+    proxy_tokens = issuer()
+    access = proxy_tokens.issue_access_token(client_id="c", scopes=["openid"], jti="j1", expires_in=300)
+    with patch.object(JWTIssuer, "verify_token", autospec=True, side_effect=JWTIssuer.verify_token) as checks:
+        payloads = [proxy_tokens.verify_token(access) for _ in range(3)]
+    assert [payload["jti"] for payload in payloads] == ["j1"] * 3
+    assert checks.call_count == 1
+
+
+async def test_the_proxy_s_access_token_is_refused_once_expired():
+    now = [time.time()]
+    proxy_tokens = issuer(clock=lambda: now[0])
+    access = proxy_tokens.issue_access_token(client_id="c", scopes=["openid"], jti="j1", expires_in=60)
+    assert proxy_tokens.verify_token(access)["jti"] == "j1"
+    now[0] += 120
+    with patch("fastmcp.server.auth.jwt_issuer.time.time", return_value=now[0]), pytest.raises(JoseError):
+        proxy_tokens.verify_token(access)
+
+
+def test_refresh_tokens_and_forgeries_are_checked_every_time():
+    proxy_tokens = issuer()
+    refresh = proxy_tokens.issue_refresh_token(client_id="c", scopes=["openid"], jti="r1", expires_in=300)
+    stranger = JWTIssuer(issuer=PROXY, audience=AUDIENCE, signing_key=b"x" * 32)
+    forged = stranger.issue_access_token(client_id="c", scopes=["openid"], jti="j2", expires_in=300)
+    with patch.object(JWTIssuer, "verify_token", autospec=True, side_effect=JWTIssuer.verify_token) as checks:
+        for _ in range(2):
+            assert proxy_tokens.verify_token(refresh, expected_token_use="refresh")["jti"] == "r1"
+            with pytest.raises(JoseError):
+                proxy_tokens.verify_token(forged)
+    assert checks.call_count == 4
