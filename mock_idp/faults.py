@@ -193,9 +193,11 @@ class FaultMiddleware:
         self.renderers = renderers or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = endpoint_for(route_path(scope), self.prefix) if scope["type"] == "http" else None
+        faults: Faults = scope["app"].state.idp.faults
+        # Nothing armed (the usual case): no path to name.
+        armed = faults.armed and scope["type"] == "http"
+        endpoint = endpoint_for(route_path(scope), self.prefix) if armed else None
         if endpoint is not None:
-            faults: Faults = scope["app"].state.idp.faults
             # Delays sleep and fall through to the next fault (or the endpoint).
             for fault in faults.matching(endpoint, RESPONSE_KINDS):
                 faults.fire(fault)

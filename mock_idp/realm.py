@@ -8,7 +8,7 @@ client and mapper it serves comes from that file; reading and checking the file 
 from __future__ import annotations
 
 import uuid
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -268,7 +268,7 @@ class Realm(_Model):
 
     def stable_id(self, kind: str, name: str) -> str:
         """A UUID for a realm object the file gives no ``id``, the same on every start."""
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{self.name}:{kind}:{name}"))
+        return _stable_id(self.name, kind, name)
 
     def forget_lookups(self) -> None:
         """Drop the cached lookup dicts after the admin API changed users or clients."""
@@ -282,3 +282,9 @@ class Realm(_Model):
         from mock_idp.realm_file import unknown_fields
 
         return unknown_fields(self)
+
+
+@lru_cache(maxsize=4096)
+def _stable_id(realm: str, kind: str, name: str) -> str:
+    # A pure function, asked on every token (the sub of a user the file gives no id).
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-idp:{realm}:{kind}:{name}"))
