@@ -4,9 +4,11 @@ Each round starts every contender once, in a rotated order, so a load change on 
 machine falls on all of them alike; the figures are medians over the rounds:
 - cold start: process spawn until discovery answers 200, polled every 10 ms;
 - token and JWKS throughput at 1 and 8 connections, by wrk replaying one request;
-- RSS (the process's resident memory) after those runs.
-The last column is this project's figure over the best peer's (throughput: > 1 is ahead;
-cold start and memory: < 1 is ahead). Contenders: bench/peers.py.
+- RSS (the resident memory of the process and any workers it started) after those runs.
+The last column is the default mock_idp's figure (one process) over the best peer's
+(throughput: > 1 is ahead; cold start and memory: < 1 is ahead). The column
+"mock_idp --workers 2 (Redis)" is this project's too, shown beside it and never taken as a
+peer. Contenders: bench/peers.py.
 
     .venv/bin/python bench/bench_peers.py [--rounds 3] [--seconds 3]
 """
@@ -99,9 +101,33 @@ def wrk(request: Request, connections: int, seconds: int, script_dir: Path) -> f
 
 
 def rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
+    """The resident memory of ``pid`` and its descendants (a contender with worker processes
+    counts them all; a single process is itself)."""
+    total = 0
+    for each in [pid, *_descendants(pid)]:
+        try:
+            match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{each}/status").read_text(encoding="ascii"))
+        except OSError:  # ended meanwhile
+            continue
+        total += int(match.group(1)) if match else 0
+    return total / 1024 if total else float("nan")
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending += children.get(child, [])
+    return found
 
 
 def one_round(contender: Contender, seconds: int) -> list[float]:
@@ -133,8 +159,10 @@ def ratio_cell(ours: float, best: float, measure: Measure) -> str:
     return f"{value:.2f} {'ahead' if ahead else 'behind'}"
 
 
-def print_table(names: list[str], results: dict[str, list[list[float]]], rounds: int) -> None:
-    ours, peers = names[0], names[1:]
+def print_table(names: list[str], results: dict[str, list[list[float]]], rounds: int, variants: set[str]) -> None:
+    """``names[0]`` is the headline (the default mock); ``variants`` are this project's other
+    columns, shown but never taken as the best peer."""
+    ours, peers = names[0], [name for name in names[1:] if name not in variants]
     header = ["", *names, "mock_idp / best peer"]
     rows = [header]
     for index, measure in enumerate(MEASURES):
@@ -178,7 +206,8 @@ def main() -> None:
             except (RuntimeError, OSError, subprocess.CalledProcessError, KeyError, httpx.HTTPError) as exc:
                 print(f"bench: {contender.name}, round {number + 1}: {exc}", flush=True)
         print(f"bench: round {number + 1}/{args.rounds} done", flush=True)
-    print_table([contender.name for contender in contenders], results, args.rounds)
+    names = [contender.name for contender in contenders]
+    print_table(names, results, args.rounds, {contender.name for contender in contenders[1:] if contender.ours})
 
 
 if __name__ == "__main__":

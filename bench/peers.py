@@ -8,15 +8,18 @@ the JWKS. A peer that cannot be installed is reported in one line and left out.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -74,6 +77,8 @@ class Contender:
     # After start, before timing: e.g. a refresh token obtained through a login.
     prepare: Callable[[Running], Running] = field(default=lambda running: running)
     note: str = ""
+    # This project's own (a variant of the mock): a column of its own, never the best peer.
+    ours: bool = False
 
 
 def _run(command: list[str], what: str, cwd: Path = ROOT) -> None:
@@ -109,6 +114,31 @@ def _mock_idp_urls(port: int) -> Running:
         ),
         jwks=f"{oidc}/certs",
     )
+
+
+# `mock-idp --workers 2`: two processes on the port, their state in a Redis of the bench's own
+# (one for the whole run, emptied before each start so every round starts cold).
+
+_redis: list[Any] = []  # the RedisServer, once started
+
+
+def _install_workers() -> None:
+    from sandbox.testing.redis_server import RedisServer, redis_server_missing
+
+    missing = redis_server_missing()
+    if missing:
+        raise InstallError(missing)
+    if not _redis:
+        _redis.append(RedisServer(Path(tempfile.mkdtemp(prefix="bench-redis-"))).start())
+        atexit.register(_redis[0].stop)
+
+
+def _workers_command(port: int, state: Path) -> list[str]:
+    import redis
+
+    server = _redis[0]
+    redis.Redis.from_url(server.url).flushdb()
+    return [*_mock_idp_command(port, state), "--workers", "2", "--store", server.url]
 
 
 # -- oidc-provider-mock (Python) ------------------------------------------------------
@@ -233,7 +263,15 @@ def _oms_urls(port: int) -> Running:
 
 
 CONTENDERS = [
-    Contender("mock_idp", lambda: None, _mock_idp_command, _mock_idp_urls, note="this project"),
+    Contender("mock_idp", lambda: None, _mock_idp_command, _mock_idp_urls, note="this project", ours=True),
+    Contender(
+        "mock_idp --workers 2 (Redis)",
+        _install_workers,
+        _workers_command,
+        _mock_idp_urls,
+        note="this project, two processes",
+        ours=True,
+    ),
     Contender(
         f"oidc-provider-mock {OIDC_PROVIDER_MOCK}",
         _install_opm,

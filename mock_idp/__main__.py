@@ -9,9 +9,9 @@ import sys
 
 from mock_idp.app import create_app
 from mock_idp.realm_file import RealmError, load_realm
-from mock_idp.serving import serve
+from mock_idp.serving import serve, serve_workers
 from mock_idp.sockets import bind_listening_socket
-from mock_idp.storage import StoreError
+from mock_idp.storage import StoreError, is_shared
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -28,9 +28,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--store", default="file", help="file (the state dir, default), memory, or redis://HOST:PORT/DB (shared)"
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes serving the port (default 1); more than one needs --store redis://... (shared state)",
+    )
     parser.add_argument("--admin-username", default="admin", help="master realm bootstrap admin (default admin)")
     parser.add_argument("--admin-password", default="admin", help="its password (default admin)")
     return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _default_realm() -> str:
@@ -50,8 +62,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="mock-idp: %(message)s")
+    if args.workers > 1 and not is_shared(args.store):
+        # Each worker's file or memory store would be its own: a code issued by one, redeemed at another, fails.
+        print(
+            f"mock-idp: error: --workers {args.workers} needs a shared store (--store redis://HOST:PORT/DB):"
+            f" with the {args.store} store every worker would keep its own sessions, codes and tokens",
+            file=sys.stderr,
+        )
+        return 2
+    realm_file = args.realm or _default_realm()
     try:
-        realm = load_realm(args.realm or _default_realm())
+        realm = load_realm(realm_file)
         sock = bind_listening_socket(args.host, args.port)
     except RealmError as exc:
         print(f"mock-idp: error: {exc}", file=sys.stderr)
@@ -62,15 +83,15 @@ def _serve(args: argparse.Namespace) -> int:
         return 3
     port = sock.getsockname()[1]
     issuer_base = f"http://{args.public_host}:{port}"
+    settings = {
+        "issuer_base": issuer_base,
+        "state_dir": args.state_dir,
+        "admin_username": args.admin_username,
+        "admin_password": args.admin_password,
+        "store": args.store,
+    }
     try:
-        app = create_app(
-            realm,
-            issuer_base=issuer_base,
-            state_dir=args.state_dir,
-            admin_username=args.admin_username,
-            admin_password=args.admin_password,
-            store=args.store,
-        )
+        app = create_app(realm, **settings)
     except StoreError as exc:
         print(f"mock-idp: error: {exc}", file=sys.stderr)
         return 2
@@ -88,7 +109,11 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
-    serve(app, sock)
+    if args.workers == 1:
+        serve(app, sock)
+    else:
+        print(f"mock-idp: {args.workers} worker processes, sharing {args.store}", flush=True)
+        serve_workers({"realm": realm_file, **settings}, sock, args.workers)
     return 0
 
 

@@ -13,12 +13,17 @@ first, so a streamed answer is never held back longer than that.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# create_app's keywords, for the workers --workers spawns (each builds its own app from them).
+WORKER_SETTINGS = "MOCK_IDP_WORKER_SETTINGS"
 
 
 class _HeldWrite(asyncio.Transport):
@@ -112,3 +117,19 @@ def config(app: ASGIApp | str, **options: Any) -> uvicorn.Config:
 
 def serve(app: ASGIApp, sock: socket.socket) -> None:
     uvicorn.Server(config(app)).run(sockets=[sock])
+
+
+def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -> None:
+    """``workers`` processes accepting on ``sock``, each with its own app made from ``settings``:
+    uvicorn's supervisor spawns them (a fresh interpreter each, so none inherits the parent's
+    Redis connections), restarts one that dies, and stops them all on Ctrl-C or SIGTERM."""
+    from uvicorn.supervisors.multiprocess import Multiprocess  # not its package: that imports watchfiles
+
+    os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    Multiprocess(config(f"{__name__}:worker_app", factory=True, workers=workers), sockets=[sock]).run()
+
+
+def worker_app() -> ASGIApp:
+    from mock_idp.app import create_app
+
+    return create_app(**json.loads(os.environ[WORKER_SETTINGS]))

@@ -16,6 +16,11 @@ from mock_idp.store import STATE_FILE, Store
 KINDS = ("file", "memory", "redis://HOST:PORT/DB")
 
 
+def is_shared(name: str | None) -> bool:
+    """Whether the store ``name`` is one that several processes can share (Redis)."""
+    return bool(name) and str(name).startswith(("redis://", "rediss://", "unix://"))
+
+
 class StoreError(ValueError):
     """A store that cannot be used: one line naming the cause."""
 
@@ -26,7 +31,7 @@ def open_store(name: str | None, state_dir: Path, clock: Clock, realm: str) -> S
         return Store(clock, JournalBacking(state_dir / STATE_FILE, clock, import_v1), MemoryBacking(clock))
     if name == "memory":
         return Store(clock, MemoryBacking(clock))
-    if name.startswith(("redis://", "rediss://", "unix://")):
+    if is_shared(name):
         from mock_idp.backing.redis import RedisBacking  # only where asked for: redis-py is a network client
 
         backing = RedisBacking(name, prefix=f"mock-idp:{realm}:")
