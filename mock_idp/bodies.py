@@ -81,6 +81,10 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     Counted with a flat scan, not a parse, so the check cannot itself recurse; brackets
     inside strings do not count. Invalid JSON is answered too: the parser rejects it next.
     """
+    # Each level opens with a bracket: a body with no more of them than the limit cannot be
+    # too deep, and counting them is C-fast, where the scan is a Python loop (every request).
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
     depth = 0
     in_string = False
     escaped_at = -1

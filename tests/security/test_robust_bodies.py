@@ -167,6 +167,8 @@ def test_mcp_bodies_have_their_own_larger_bound(http: httpx.Client) -> None:
         (b'["\\"' + b"[" * 100 + b'"]', False),  # an escaped quote does not end the string
         (b'["\\\\"' + b"[" * 100 + b"]", True),  # an escaped backslash does
         (b"{" * 65, True),  # unbalanced: refused before the parser sees it
+        (b"[" * 32 + b"{" * 33 + b"}" * 33 + b"]" * 32, True),  # both kinds count towards one depth
+        (b'["' + b"[" * 70 + b'"]', False),  # enough brackets in all, but inside a string
     ],
 )
 def test_depth_is_counted_outside_strings(body: bytes, deep: bool) -> None:
