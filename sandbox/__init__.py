@@ -12,3 +12,10 @@ import os
 # set by the user wins.
 if not os.environ.get("CAIO_IMPL"):
     os.environ["CAIO_IMPL"] = "thread"
+
+# py-key-value (FastMCP's token and client store) wraps its whole package in beartype through
+# an import hook and type-checks every call: about an eighth of the sandbox's start-up CPU
+# (issue 17) and a cost on every store read. PY_KEY_VALUE_DISABLE_BEARTYPE is the library's
+# documented switch, read once when it is first imported, so it is set here too; a value set
+# by the user wins (PY_KEY_VALUE_DISABLE_BEARTYPE=false keeps the checks).
+os.environ.setdefault("PY_KEY_VALUE_DISABLE_BEARTYPE", "true")

@@ -25,7 +25,7 @@ from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variab
 
 if TYPE_CHECKING:
     # Imported when the app is built, not at start-up: `--help` and errors stay quick.
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
 log = logging.getLogger("sandbox")
 
@@ -181,7 +181,7 @@ class _AnnouncingServer(uvicorn.Server):
             self.ready()
 
 
-def build(settings: SandboxSettings) -> FastAPI:
+def build(settings: SandboxSettings) -> Starlette:
     from mock_idp import RealmError
     from sandbox.app import create_app
     from sandbox.backends import BackendError

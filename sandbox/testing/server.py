@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import cast
 
 import uvicorn
-from fastapi import FastAPI
 from fastmcp import FastMCP
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from starlette.applications import Starlette
 
 from sandbox.app import Sandbox, create_app
 from sandbox.backends.keycloak.base import KeycloakLauncher
@@ -85,7 +85,7 @@ def _keycloak_progress(message: str) -> None:
 
 
 class RunningSandbox:
-    def __init__(self, app: FastAPI, server: uvicorn.Server) -> None:
+    def __init__(self, app: Starlette, server: uvicorn.Server) -> None:
         self.app = app
         self.server = server
 

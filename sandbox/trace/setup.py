@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from fastmcp.server.auth import AuthProvider
+from starlette.applications import Starlette
 
 from sandbox.backends import Upstream
 from sandbox.cimd import LoopbackCIMDFetcher
@@ -18,14 +18,14 @@ from sandbox.trace.recorder import FlowRecorder
 from sandbox.trace.tracer import Tracer
 from sandbox.trace.upstream import DocumentFetchHooks, UpstreamHooks
 from sandbox.trace.upstream_mcp import UpstreamMcpHooks
-from sandbox.trace.views import trace_router
+from sandbox.trace.views import trace_routes
 
 if TYPE_CHECKING:
     from sandbox.upstream.server import IdentityHttpClients
 
 
 def install_trace(
-    app: FastAPI,
+    app: Starlette,
     settings: SandboxSettings,
     upstream: Upstream,
     upstream_client_id: str,
@@ -49,6 +49,6 @@ def install_trace(
         if upstream_mcp_clients is not None:  # upstream mode: the proxy's calls to the MCP server behind it
             upstream_mcp_clients.trace_hooks = UpstreamMcpHooks(tracer)
     replica = f"{settings.host}:{settings.port}" if settings.public_url else None
-    app.include_router(trace_router(recorder, replica=replica))
+    app.router.routes.extend(trace_routes(recorder, replica=replica))
     app.state.trace = recorder
     return recorder

@@ -1,4 +1,8 @@
-"""The trace's routes: the live page, JSON (all flows or one), Server-Sent Events, Mermaid, clear."""
+"""The trace's routes: the live page, JSON (all flows or one), Server-Sent Events, Mermaid, clear.
+
+Plain Starlette routes: the sandbox app is Starlette's, not FastAPI's, whose import and route
+analysis were a twelfth of the sandbox's start-up (issue 17) for handlers that take no body.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from html import escape as html_escape
 from importlib.resources import files
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from sandbox.trace.mermaid import participant_labels, to_mermaid
 from sandbox.trace.recorder import FlowRecorder
@@ -45,7 +50,10 @@ def _not_found(flow_id: str) -> JSONResponse:
     )
 
 
-def trace_router(recorder: FlowRecorder, *, replica: str | None = None) -> APIRouter:
+PREFIX = "/sandbox/trace"
+
+
+def trace_routes(recorder: FlowRecorder, *, replica: str | None = None) -> list[Route]:
     """``replica``: where this replica listens, when others share its public URL; the trace is
     not shared between replicas, so the page says whose hops it shows."""
     note = (
@@ -54,28 +62,23 @@ def trace_router(recorder: FlowRecorder, *, replica: str | None = None) -> APIRo
         if replica
         else ""
     )
-    router = APIRouter(prefix="/sandbox/trace", include_in_schema=False)
 
-    @router.get("", response_class=HTMLResponse)
-    async def page() -> HTMLResponse:
+    async def page(request: Request) -> HTMLResponse:
         labels = json.dumps(participant_labels(recorder.mode))
         html = PAGE.replace("__MODE__", recorder.mode).replace("__LABELS__", labels)
         html = html.replace("__ENABLED__", "true" if recorder.enabled else "false").replace("__REPLICA__", note)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
-    @router.get(".json")
-    async def all_flows(since: str | None = None) -> JSONResponse:
+    async def all_flows(request: Request) -> JSONResponse:
         try:
-            return JSONResponse(recorder.snapshot(_since(since)))
+            return JSONResponse(recorder.snapshot(_since(request.query_params.get("since"))))
         except BadSince as exc:
             return _bad_since(exc)
 
-    @router.delete("")
-    async def clear() -> JSONResponse:
+    async def clear(request: Request) -> JSONResponse:
         recorder.clear()
         return JSONResponse({"cleared": True})
 
-    @router.get("/events")
     async def events(request: Request) -> Response:
         try:
             since = _since(request.headers.get("last-event-id") or request.query_params.get("since"))
@@ -87,13 +90,13 @@ def trace_router(recorder: FlowRecorder, *, replica: str | None = None) -> APIRo
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/{flow_id}.json")
-    async def one_flow(flow_id: str) -> Response:
+    async def one_flow(request: Request) -> Response:
+        flow_id = request.path_params["flow_id"]
         flow = recorder.get(flow_id)
         return _not_found(flow_id) if flow is None else JSONResponse(flow.to_dict())
 
-    @router.get("/{flow_id}.mmd")
-    async def mermaid(flow_id: str) -> Response:
+    async def mermaid(request: Request) -> Response:
+        flow_id = request.path_params["flow_id"]
         flow = recorder.get(flow_id)
         if flow is None:
             return _not_found(flow_id)
@@ -101,7 +104,14 @@ def trace_router(recorder: FlowRecorder, *, replica: str | None = None) -> APIRo
             to_mermaid(flow), headers={"Content-Disposition": f'inline; filename="flow-{flow_id}.mmd"'}
         )
 
-    return router
+    return [
+        Route(PREFIX, page, methods=["GET"]),
+        Route(f"{PREFIX}.json", all_flows, methods=["GET"]),
+        Route(PREFIX, clear, methods=["DELETE"]),
+        Route(f"{PREFIX}/events", events, methods=["GET"]),
+        Route(f"{PREFIX}/{{flow_id}}.json", one_flow, methods=["GET"]),
+        Route(f"{PREFIX}/{{flow_id}}.mmd", mermaid, methods=["GET"]),
+    ]
 
 
 def _sse(event: dict[str, Any], rev: int | None = None) -> str:

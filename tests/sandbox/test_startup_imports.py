@@ -1,8 +1,8 @@
 """A mock-backend sandbox with a file store imports only what it serves with (issue 17).
 
 The Redis client, FastMCP's client and proxy (upstream mode), the Keycloak launcher, an HTTP
-client for discovery and griffe (FastMCP's docstring parser) each cost start-up time and are
-needed only by other backends, stores or modes. Each check runs in a fresh interpreter, since
+client for discovery, griffe (FastMCP's docstring parser), websockets and FastAPI each cost
+start-up time and are needed only by other backends, stores or modes, or by nothing. Each check runs in a fresh interpreter, since
 this test process has imported most of them already; a redis:// store must load the Redis
 client there, so the check can tell loaded from not loaded.
 """
@@ -29,6 +29,7 @@ NOT_NEEDED = [
     "httpx",
     "griffe",
     "websockets",
+    "fastapi",
 ]
 
 # Builds the app as the CLI does (sandbox.cli.build; the environment has no SANDBOX_* settings)

@@ -2,10 +2,10 @@
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from trace_support import proxy_flow, record
 
-from sandbox.trace.views import trace_router
+from sandbox.trace.views import trace_routes
 
 
 @pytest.fixture
@@ -13,8 +13,7 @@ async def traced(make_tracer):
     tracer = make_tracer()
     for h in proxy_flow(1):
         record(tracer, h)
-    app = FastAPI()
-    app.include_router(trace_router(tracer.recorder))
+    app = Starlette(routes=trace_routes(tracer.recorder))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         yield tracer.recorder, http
 
