@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
@@ -32,7 +33,12 @@ class SharedIdpClient(OAuthProxy):
     @asynccontextmanager
     async def _upstream_oauth_client(self) -> AsyncIterator[AsyncOAuth2Client]:
         if self._idp_client is None:
-            self._idp_client = self._create_upstream_oauth_client()
+            client = self._create_upstream_oauth_client()
+            # Every user's code exchange and refresh goes through this one client, so it must
+            # keep no cookies: one set on user A's token response (a load balancer's sticky
+            # cookie, say) would ride along on user B's. FastMCP's client per call started empty.
+            client._client.cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+            self._idp_client = client
         yield self._idp_client
 
     async def close_idp_client(self) -> None:

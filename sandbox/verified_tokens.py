@@ -21,6 +21,7 @@ tests/sandbox/test_verified_tokens.py fails if FastMCP renames or reshapes it.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +63,9 @@ class VerifiedTokens(TokenVerifier):
                 del self._verified[token]
                 return None
             if self._current_key(known.kid) is known.key:
-                return known.token.model_copy()
+                # A deep copy: a caller that edits its answer's scopes or claims (a tool, a
+                # middleware) must not change what the next call with this token is told.
+                return known.token.model_copy(deep=True)
             del self._verified[token]  # the key went: FastMCP decides afresh
         kid = _kid(token)
         before = self._current_key(kid)
@@ -73,7 +76,7 @@ class VerifiedTokens(TokenVerifier):
         # fetched it. A key swapped while the check ran (a refetch under way) leaves nothing behind.
         used = self._current_key(kid)
         if used is not None and before in (None, used):
-            self._remember(token, _Verified(validated.model_copy(), kid, used, float(validated.expires_at)))
+            self._remember(token, _Verified(validated.model_copy(deep=True), kid, used, float(validated.expires_at)))
         return validated
 
     def _remember(self, token: str, verified: _Verified) -> None:
@@ -126,10 +129,10 @@ class VerifiedProxyTokens(JWTIssuer):
         if known is not None:
             expires = known.get("exp")
             if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
-                return dict(known)
+                return copy.deepcopy(known)  # nested claims too: an edited answer changes no later one
             del self._verified[token]
         payload = super().verify_token(token)
         if len(self._verified) >= self._capacity:
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = dict(payload)
+        self._verified[token] = copy.deepcopy(payload)
         return payload

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
 from key_value.aio.stores.memory import MemoryStore
@@ -46,4 +47,16 @@ async def test_sandbox_keeps_one_client_until_shutdown() -> None:
     assert first._client.is_closed
     (again, _) = await clients_of_two_calls(proxy)
     assert again is not first and not again._client.is_closed
+    await proxy.close_idp_client()
+
+
+async def test_the_shared_client_keeps_no_cookie_from_one_user_s_call_for_the_next() -> None:
+    """A cookie an IdP (or a balancer in front of it) sets on a token response is not kept."""
+    proxy = offline_proxy(Shared, MemoryStore())
+    async with proxy._upstream_oauth_client() as client:
+        http = client._client
+        request = httpx2.Request("POST", "http://idp.test/realms/sandbox/protocol/openid-connect/token")
+        answer = httpx2.Response(200, headers={"set-cookie": "sticky=replica-1; Path=/"}, request=request)
+        http.cookies.extract_cookies(answer)
+        assert len(http.cookies) == 0
     await proxy.close_idp_client()

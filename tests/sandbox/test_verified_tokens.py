@@ -78,6 +78,20 @@ async def test_a_token_verified_once_is_answered_without_checking_it_again():
     assert inner.checked == 1
 
 
+async def test_an_edited_answer_changes_no_later_answer():
+    """A tool or middleware that edits the token it was handed grants the next call nothing."""
+    first = key("k1")
+    tokens = VerifiedTokens(verifier(PublishedKeys(first)))
+    alice = token(first)
+    answer = await tokens.verify_token(alice)
+    assert answer is not None
+    answer.scopes.append("mcp:admin")
+    answer.claims["realm_access"] = {"roles": ["mcp-admin"]}
+    again = await tokens.verify_token(alice)
+    assert again is not None
+    assert "mcp:admin" not in again.scopes and "realm_access" not in again.claims
+
+
 async def test_a_refused_token_is_checked_again_every_time():
     first = key("k1")
     inner = verifier(PublishedKeys(first))
@@ -180,6 +194,19 @@ async def test_the_proxy_s_access_token_is_checked_once_while_it_lives():
         payloads = [proxy_tokens.verify_token(access) for _ in range(3)]
     assert [payload["jti"] for payload in payloads] == ["j1"] * 3
     assert checks.call_count == 1
+
+
+async def test_an_edited_proxy_token_payload_changes_no_later_one():
+    proxy_tokens = issuer()
+    access = proxy_tokens.issue_access_token(
+        client_id="c", scopes=["openid"], jti="j1", expires_in=300, upstream_claims={"email": "alice@example.com"}
+    )
+    first = proxy_tokens.verify_token(access)
+    first["upstream_claims"]["email"] = "mallory@example.com"
+    first["scope"] = "openid mcp:admin"
+    again = proxy_tokens.verify_token(access)
+    assert again["upstream_claims"]["email"] == "alice@example.com"
+    assert again["scope"] == "openid"
 
 
 async def test_the_proxy_s_access_token_is_refused_once_expired():
