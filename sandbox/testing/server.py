@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from fastmcp import FastMCP
@@ -18,11 +18,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from starlette.applications import Starlette
 
 from sandbox.app import Sandbox, create_app
-from sandbox.backends.keycloak.base import KeycloakLauncher
 
 # Re-exported: the tests and helpers take their free ports from here, one definition for all.
 from sandbox.backends.keycloak.ports import free_port as free_port
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings
+
+if TYPE_CHECKING:  # the launchers are imported when a Keycloak is wanted: a mock stack never loads them
+    from sandbox.backends.keycloak.base import KeycloakLauncher
 
 
 class IsolatedSettings(SandboxSettings):

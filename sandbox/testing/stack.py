@@ -143,11 +143,12 @@ class SandboxStacks:
 
     def _shared_keycloak_port(self, given: dict[str, Any]) -> int | None:
         """A port in the session's shared Keycloak realm, when this stack can use that Keycloak."""
+        if given.get("backend") != "keycloak" or given.get("keycloak_url") or "port" in given:
+            return None
+        # Only now: the session's Keycloak imports the launchers, which a mock stack never needs.
         from sandbox.settings import DEFAULT_REALM_FILE
         from sandbox.testing.keycloak_session import default_realm, session_keycloak
 
-        if given.get("backend") != "keycloak" or given.get("keycloak_url") or "port" in given:
-            return None
         if not default_realm(Path(given.get("realm_file", DEFAULT_REALM_FILE))):
             return None
         return session_keycloak(self.config).claim_port()

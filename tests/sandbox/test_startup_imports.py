@@ -47,6 +47,27 @@ finally:
     app.state.sandbox.backend.stop()
 """
 
+# What the pytest plugin's fixtures import for a mock-backend stack, and the app they build.
+PLUGIN_MOCK_STACK = """
+import sys
+from pathlib import Path
+from sandbox.testing.clients import SignInClients
+from sandbox.testing.key_rotation import SignInClient
+from sandbox.testing.server import IsolatedSettings, free_port
+from sandbox.app import create_app
+
+app = create_app(IsolatedSettings(state_dir=Path(sys.argv[1]), port=free_port(), store="memory"))
+app.state.sandbox.backend.stop()
+"""
+
+KEYCLOAK_LAUNCHERS = [
+    "sandbox.backends.keycloak.base",
+    "sandbox.backends.keycloak.choose",
+    "sandbox.backends.keycloak.container",
+    "sandbox.backends.keycloak.distribution",
+    "testcontainers",
+]
+
 # The proxy's store for a redis:// URL: built without connecting, so no Redis need answer.
 BUILD_REDIS_STORE = """
 import sys
@@ -81,3 +102,11 @@ def test_mock_backend_with_file_store_imports_none_of_the_others(tmp_path: Path)
 def test_a_redis_store_loads_the_redis_client(tmp_path: Path, module: str) -> None:
     (tmp_path / "state").mkdir()
     assert module in modules_after(BUILD_REDIS_STORE, tmp_path)
+
+
+def test_the_plugins_mock_stack_loads_no_keycloak_launcher(tmp_path: Path) -> None:
+    # The test helpers take free_port from sandbox.backends.keycloak.ports; that must not load
+    # the launchers beside it (~20 ms of every plugin start).
+    loaded = modules_after(PLUGIN_MOCK_STACK, tmp_path)
+    assert {"sandbox.testing.server", "sandbox.backends.keycloak.ports", "sandbox.app"} <= loaded
+    assert sorted(loaded & set(KEYCLOAK_LAUNCHERS)) == []
