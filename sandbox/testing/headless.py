@@ -18,7 +18,9 @@ from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
-import httpx
+# The MCP SDK's own HTTP client, loaded with it: httpx would be a second HTTP stack to import
+# (~25 ms of a plugin's first sign-in, issue 17).
+import httpx2
 from fastmcp.client.auth import OAuth
 from mcp.shared.auth import AuthorizationCodeResult
 
@@ -29,11 +31,11 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 @cache
 def _trust_store() -> ssl.SSLContext:
-    """httpx's default verification context, loaded once per process, as a browser loads its trust store.
+    """httpx2's default verification context, loaded once per process, as a browser loads its trust store.
 
-    Each ``httpx.AsyncClient`` would otherwise parse certifi's bundle again: about 14 ms of CPU on
+    Each ``httpx2.AsyncClient`` would otherwise parse certifi's bundle again: about 14 ms of CPU on
     every walk, a tenth of a whole headless flow."""
-    return httpx.create_ssl_context()
+    return httpx2.create_ssl_context()
 
 
 class AuthorizationFailed(Exception):
@@ -99,7 +101,7 @@ class HeadlessBrowser:
         # says "this client asks for mcp:admin up front".
         self.scopes = list(scopes or [])
         # Kept across walks, like a browser profile: the IdP's SSO cookie lives here.
-        # (httpx uses a CookieJar passed in as it is; a Cookies object would be copied.)
+        # (httpx2 uses a CookieJar passed in as it is; a Cookies object would be copied.)
         self.cookies = BrowserCookieJar()
         # The pages answered on the last walk, in order: "consent", "login", "idp-consent".
         self.pages: list[str] = []
@@ -111,7 +113,7 @@ class HeadlessBrowser:
         self.pages = []
         if self.scopes:
             authorization_url = _with_scopes(authorization_url, self.scopes)
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             cookies=self.cookies, follow_redirects=False, timeout=30.0, verify=_trust_store()
         ) as http:
             response = await http.get(authorization_url)
@@ -125,7 +127,7 @@ class HeadlessBrowser:
                 response = await self.answer_page(http, response)
         raise AuthorizationFailed(f"no redirect to {redirect_uri} after {self.max_steps} steps")
 
-    async def answer_page(self, http: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    async def answer_page(self, http: httpx2.AsyncClient, response: httpx2.Response) -> httpx2.Response:
         """Answer one page of the flow (consent, login, IdP consent) as a person would; the next response."""
         if response.status_code != 200:
             raise ErrorPage(response.status_code, str(response.url), _error_message(response.text))
@@ -203,8 +205,8 @@ def _form_with_button(forms: list[Form], name: str) -> Form | None:
 
 
 async def _submit(
-    http: httpx.AsyncClient, response: httpx.Response, form: Form, values: dict[str, str]
-) -> httpx.Response:
+    http: httpx2.AsyncClient, response: httpx2.Response, form: Form, values: dict[str, str]
+) -> httpx2.Response:
     target = urljoin(str(response.url), form.action) if form.action else str(response.url)
     data = {**form.fields, **values}
     if form.method == "post":

@@ -4,7 +4,8 @@ The Redis client, FastMCP's client and proxy (upstream mode), the Keycloak launc
 client for discovery, griffe (FastMCP's docstring parser), websockets and FastAPI each cost
 start-up time and are needed only by other backends, stores or modes, or by nothing. Each check runs in a fresh interpreter, since
 this test process has imported most of them already; a redis:// store must load the Redis
-client there, so the check can tell loaded from not loaded.
+client there, so the check can tell loaded from not loaded. The pytest plugin's mock stack, its
+clients and headless sign-in likewise load no Keycloak launcher and no second HTTP client.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ PLUGIN_MOCK_STACK = """
 import sys
 from pathlib import Path
 from sandbox.testing.clients import SignInClients
+from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
 from sandbox.testing.key_rotation import SignInClient
 from sandbox.testing.server import IsolatedSettings, free_port
 from sandbox.app import create_app
@@ -60,7 +62,9 @@ app = create_app(IsolatedSettings(state_dir=Path(sys.argv[1]), port=free_port(),
 app.state.sandbox.backend.stop()
 """
 
-KEYCLOAK_LAUNCHERS = [
+# The Keycloak launchers, and httpx: the MCP SDK speaks httpx2, so the headless browser does too.
+PLUGIN_NOT_NEEDED = [
+    "httpx",
     "sandbox.backends.keycloak.base",
     "sandbox.backends.keycloak.choose",
     "sandbox.backends.keycloak.container",
@@ -104,9 +108,9 @@ def test_a_redis_store_loads_the_redis_client(tmp_path: Path, module: str) -> No
     assert module in modules_after(BUILD_REDIS_STORE, tmp_path)
 
 
-def test_the_plugins_mock_stack_loads_no_keycloak_launcher(tmp_path: Path) -> None:
+def test_the_plugins_mock_stack_loads_no_keycloak_launcher_nor_a_second_http_client(tmp_path: Path) -> None:
     # The test helpers take free_port from sandbox.backends.keycloak.ports; that must not load
-    # the launchers beside it (~20 ms of every plugin start).
+    # the launchers beside it, nor their httpx (~25 ms of every plugin start).
     loaded = modules_after(PLUGIN_MOCK_STACK, tmp_path)
-    assert {"sandbox.testing.server", "sandbox.backends.keycloak.ports", "sandbox.app"} <= loaded
-    assert sorted(loaded & set(KEYCLOAK_LAUNCHERS)) == []
+    assert {"sandbox.testing.server", "sandbox.backends.keycloak.ports", "sandbox.app", "httpx2"} <= loaded
+    assert sorted(loaded & set(PLUGIN_NOT_NEEDED)) == []
