@@ -7,6 +7,7 @@ BACKEND ?=
 # Empty: the CLI decides (SANDBOX_PORT, else 8000). `make sandbox PORT=8001` overrides.
 PORT    ?=
 STAMP   := $(VENV)/.installed-stamp
+BYTECODE := $(VENV)/.bytecode-stamp
 # podman or docker, for the image targets.
 CONTAINER_ENGINE ?= podman
 KEYCLOAK_VERSION := 26.7.3
@@ -30,7 +31,7 @@ PEERS_STAMP := $(PEERS_DIR)/.installed-$(EVERYTHING_VERSION)-$(CONFORMANCE_VERSI
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox $(if $(BACKEND),--backend $(BACKEND)) $(if $(PORT),--port $(PORT))
 
-install: $(STAMP)
+install: $(STAMP) $(BYTECODE)
 
 # Re-install whenever the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -41,6 +42,18 @@ $(STAMP): pyproject.toml
 	# copies), and with PYTHONDONTWRITEBYTECODE set nothing ever caches them: every start would
 	# compile them again (~40 ms of a sandbox's cold start). Edited files are recompiled as usual.
 	$(BIN)/python -m compileall -q sandbox mock_idp
+	touch $@
+
+# PYTHONDONTWRITEBYTECODE also keeps two caches empty that compileall cannot fill: pytest's
+# assertion-rewritten copies of every pytest plugin's package (anyio, pytest-asyncio, xdist,
+# hypothesis, this project's), and beartype's instrumented py-key-value modules. Without them every
+# pytest start rewrites and compiles those modules again (~0.1-0.17 s of CPU before a plugin test's
+# first call) and every sandbox start compiles py-key-value again. One plugin run with writes
+# allowed leaves both, as a machine without the variable has after its first run (issue 17).
+# Not fatal: only start-up speed depends on it, and `make test` runs the same test.
+$(BYTECODE): $(STAMP) tests/plugin/test_first_call.py
+	env -u PYTHONDONTWRITEBYTECODE $(PYTEST) -q -p no:cacheprovider --sandbox-backend mock tests/plugin/test_first_call.py \
+		|| echo "install: the bytecode warm-up run failed; pytest and sandbox starts stay slower"
 	touch $@
 
 # Chromium for the Playwright suites: the system package where we may install it
@@ -104,13 +117,13 @@ lint: $(STAMP)
 	$(BIN)/python .ci/shape.py sandbox mock_idp
 
 # Lint first: a type or shape error fails in seconds, before the browsers and servers install.
-test: lint browser servers mcp-peers js-peers
+test: lint $(BYTECODE) browser servers mcp-peers js-peers
 	$(PYTEST) -m "not keycloak"
 
-test-unit: $(STAMP) servers
+test-unit: $(BYTECODE) servers
 	$(PYTEST) tests -m "not keycloak"
 
-test-e2e: $(STAMP) browser servers mcp-peers js-peers
+test-e2e: $(BYTECODE) browser servers mcp-peers js-peers
 	$(PYTEST) e2e
 
 # The same e2e suite and attack table against a real Keycloak, plus the Keycloak-only tests, in
@@ -119,7 +132,7 @@ test-e2e: $(STAMP) browser servers mcp-peers js-peers
 ifneq ($(KEYCLOAK_LAUNCHER),)
 test-keycloak: export SANDBOX_KEYCLOAK_LAUNCHER := $(KEYCLOAK_LAUNCHER)
 endif
-test-keycloak: $(STAMP) browser servers mcp-peers js-peers
+test-keycloak: $(BYTECODE) browser servers mcp-peers js-peers
 	$(PYTEST) -m keycloak --sandbox-backend keycloak tests e2e
 
 # Keycloak's official image, built here without a registry (Debian base, Debian JRE, Maven): images/.
@@ -149,7 +162,7 @@ bench-tools: | $(NODE)
 
 # The peers (oidc-provider-mock, navikt mock-oauth2-server, oauth2-mock-server) install
 # themselves into .tools/peers on first use (bench/peers.py).
-bench: $(STAMP) mcp-peers bench-tools
+bench: $(BYTECODE) mcp-peers bench-tools
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_mock_idp.py
 	$(BIN)/python bench/bench_sandbox.py --backend mock
