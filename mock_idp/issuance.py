@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER
 from mock_idp.mappers import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 from mock_idp.realm import Client, ClientScope, Realm, User
+from mock_idp.signing import sign_off_loop
 from mock_idp.store import ClientSession, UserSession
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def jti_prefix(grant: str | None, offline: bool) -> str:
     return f"{'of' if offline else 'on'}rt{code}:" if code else ""
 
 
-def issue_tokens(
+async def issue_tokens(
     idp: IdentityProvider,
     client: Client,
     user: User,
@@ -67,13 +68,20 @@ def issue_tokens(
     grant: str | None = None,
 ) -> dict[str, Any]:
     """A Keycloak token response for ``user`` via ``client``; ``grant`` (the grant_type)
-    picks the access token's ``jti`` prefix, as Keycloak 26.7 writes it."""
+    picks the access token's ``jti`` prefix, as Keycloak 26.7 writes it.
+
+    Every read and write of state comes before the first signature: the RSA signatures are
+    awaited off the event loop (:func:`mock_idp.signing.sign_off_loop`), and other requests run
+    meanwhile, so this request's state change stays one step, as it was with the loop held."""
     # The client session first: a token counts as its session's only if iat >= the
     # session's start, and a second may tick over while this runs.
     client_session = idp.store.client_session(session.sid, client.client_id) if session is not None else None
     issue = _issue(idp, client, user, session, requested_scope, acr)
     access = _access_claims(idp, issue, grant)
-    access_token = idp.keys.sign(access)
+    refresh = None
+    if with_refresh and session is not None and client_session is not None:
+        refresh = _refresh_token(idp, issue, session, client_session, access)
+    access_token = await sign_off_loop(idp.keys, access)
     response: dict[str, Any] = {
         "access_token": access_token,
         "expires_in": idp.access_token_lifespan,
@@ -81,9 +89,9 @@ def issue_tokens(
         "token_type": "Bearer",
     }
     if "openid" in requested_scope.split():
-        response["id_token"] = idp.keys.sign(_id_claims(issue, access, access_token, nonce))
-    if with_refresh and session is not None and client_session is not None:
-        response |= _refresh_token(idp, issue, session, client_session, access)
+        response["id_token"] = await sign_off_loop(idp.keys, _id_claims(issue, access, access_token, nonce))
+    if refresh is not None:
+        response |= refresh
     response["not-before-policy"] = 0
     if session is not None:
         response["session_state"] = session.sid

@@ -19,7 +19,6 @@ before anything can use it, so no token outlives its key.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -33,15 +32,16 @@ from typing import TYPE_CHECKING, Any
 from mock_idp.clock import Clock
 from mock_idp.cookies import CookieKeys
 from mock_idp.persist import move_aside, remove_stale_temp_files, write_atomic
+from mock_idp.signing import ALGORITHM, compact, rsa_signature, signing_input
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from joserfc.jwk import RSAKey
 
 log = logging.getLogger("mock_idp")
 
 KEY_FILE = "rs256-private-key.pem"
 RETIRED_FILE = "rs256-retired-keys.json"
-ALGORITHM = "RS256"
 
 
 @dataclass
@@ -153,22 +153,17 @@ class KeyStore:
 
     # -- signing and verification ------------------------------------------------------
 
-    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``).
-
-        The bytes joserfc's ``jwt.encode`` writes, without its per-call work (header encoding,
-        key lookup, registry checks: a tenth of a token request's CPU besides RSA itself)."""
-        # Here, not at the top, as joserfc: start-up signs nothing (these cost ~10 ms of imports).
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-        from joserfc.util import urlsafe_b64encode
-
-        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        signing_input = _header_segment(self.kid, typ) + b"." + urlsafe_b64encode(payload)
+    def signer(self) -> RSAPrivateKey:
+        """The active key's private half (the active key is always a private one)."""
         signer = self.key.private_key
-        assert signer is not None  # the active key is always a private one
-        signature = signer.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
+        assert signer is not None
+        return signer
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        """``typ``: the JOSE header's media type (an ID-JAG is ``oauth-id-jag+jwt``). On the
+        calling thread: an endpoint signs with :func:`mock_idp.signing.sign_off_loop`."""
+        data = signing_input(self.kid, typ, claims)
+        return compact(data, rsa_signature(self.signer(), data))
 
     def sign_secret(self, claims: dict[str, Any]) -> str:
         """HS512 under the realm's secret, as Keycloak signs refresh and registration tokens."""
@@ -203,14 +198,6 @@ class KeyStore:
                 for kid, key in self.verification_keys().items()
             ]
         }
-
-
-@functools.lru_cache(maxsize=64)
-def _header_segment(kid: str, typ: str) -> bytes:
-    # As jwt.encode orders it: its default typ first, then ours over it.
-    from joserfc.util import json_b64encode
-
-    return json_b64encode({"typ": "JWT", **{"alg": ALGORITHM, "typ": typ, "kid": kid}})
 
 
 _generating: dict[Path, Future[bytes]] = {}

@@ -20,6 +20,7 @@ from typing import Any
 from mock_idp.errors import OAuthError, invalid_request
 from mock_idp.idp import IdentityProvider
 from mock_idp.realm import Client
+from mock_idp.signing import sign_off_loop
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -30,7 +31,7 @@ ENABLED_ATTRIBUTE = "standard.token.exchange.enabled"
 ID_JAG_LIFETIME = 300
 
 
-def token_exchange(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+async def token_exchange(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if client.attributes.get(ENABLED_ATTRIBUTE, "false").lower() != "true":
         raise OAuthError("unauthorized_client", "Standard token exchange is not enabled for the requested client")
     for name in ("subject_token", "subject_token_type", "requested_token_type", "audience", "resource"):
@@ -61,7 +62,7 @@ def token_exchange(idp: IdentityProvider, client: Client, form: dict[str, str]) 
     if "preferred_username" in subject:
         claims["preferred_username"] = subject["preferred_username"]
     return {
-        "access_token": idp.keys.sign(claims, typ=ID_JAG_TYP),
+        "access_token": await sign_off_loop(idp.keys, claims, typ=ID_JAG_TYP),
         "issued_token_type": ID_JAG_TYPE,
         # RFC 8693 §2.2.1: not an access token, so no usable token_type.
         "token_type": "N_A",

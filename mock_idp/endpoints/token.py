@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from mock_idp.realm import Client
 from mock_idp.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from mock_idp.token_exchange import token_exchange
 
-Grant = Callable[[IdentityProvider, Client, dict[str, str]], dict[str, Any]]
+Grant = Callable[[IdentityProvider, Client, dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 def _required(form: dict[str, str], name: str) -> str:
@@ -30,7 +30,7 @@ def _required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+async def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     taken = idp.store.take_code(_required(form, "code"))
     if taken is None:
         raise invalid_grant("Code not valid")
@@ -60,12 +60,12 @@ def authorization_code(idp: IdentityProvider, client: Client, form: dict[str, st
     # Keycloak refreshes the session when a code is redeemed: the refresh token's idle
     # timeout starts now, not at the login a moment before.
     idp.store.touch_session(session)
-    return issue_tokens(
+    return await issue_tokens(
         idp, client, user, session, code.scope, nonce=code.nonce, acr=code.acr, grant="authorization_code"
     )
 
 
-def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+async def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not form.get("refresh_token"):
         raise invalid_request("No refresh token")
     claims = idp.verify(form["refresh_token"], None)
@@ -96,10 +96,10 @@ def refresh_token(idp: IdentityProvider, client: Client, form: dict[str, str]) -
     if user is None:
         raise invalid_grant("User not found")
     idp.store.touch_session(session)
-    return issue_tokens(idp, client, user, session, str(claims.get("scope", "")), grant="refresh_token")
+    return await issue_tokens(idp, client, user, session, str(claims.get("scope", "")), grant="refresh_token")
 
 
-def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+async def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not client.direct_access_grants:
         raise unauthorized_client("Client not allowed for direct access grants")
     if idp.realm.invalid_scopes(client, form.get("scope", "")):
@@ -113,16 +113,16 @@ def password(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dic
     if idp.needs_password_update(user) or idp.needs_profile(user):
         raise invalid_grant("Account is not fully set up")
     session = idp.start_session(user.username, browser=False)
-    return issue_tokens(idp, client, user, session, form.get("scope", ""), grant="password")
+    return await issue_tokens(idp, client, user, session, form.get("scope", ""), grant="password")
 
 
-def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
+async def client_credentials(idp: IdentityProvider, client: Client, form: dict[str, str]) -> dict[str, Any]:
     # Keycloak answers both with 401, unlike its other unauthorized_client errors.
     if client.public:
         raise OAuthError("unauthorized_client", "Public client not allowed to retrieve service account", 401)
     if not client.service_accounts:
         raise OAuthError("unauthorized_client", "Client not enabled to retrieve service account", 401)
-    return issue_tokens(idp, client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
+    return await issue_tokens(idp, client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
 
 
 GRANTS: dict[str, Grant] = {
@@ -144,7 +144,7 @@ async def token(request: Request) -> Response:
     grant = GRANTS.get(grant_type)
     if grant is None:
         raise OAuthError("unsupported_grant_type", "Unsupported grant_type")
-    return JSONResponse(grant(idp, client, form), headers=NO_STORE)
+    return JSONResponse(await grant(idp, client, form), headers=NO_STORE)
 
 
 def routes(prefix: str) -> list[Route]:
