@@ -13,16 +13,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp.errors import NO_STORE, SpecError
-from mock_idp.typed_bodies import Body, parse
 
 # name -> paths below the realm prefix; "registration" also covers its sub-paths.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -58,28 +56,6 @@ OAUTH_ERROR_STATUS = {
     "temporarily_unavailable": 503,
 }
 MALFORMED_BODY = b'{"access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3'
-Text = Annotated[str, Field(min_length=1, max_length=1000)]
-
-
-class FaultSpec(Body):
-    """The body of ``POST x-mock/faults`` (and ``idp.add_fault``'s keywords)."""
-
-    endpoint: str | None = None  # where it fires; behaviour kinds have a default
-    kind: str
-    status: Annotated[int, Field(ge=400, le=599)] | None = None  # an HTTP error status
-    error: Text | None = None  # the OAuth error code of an oauth_error fault
-    error_description: Text | None = None
-    delay_seconds: Annotated[float, Field(gt=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False)] | None = None
-    times: Annotated[int, Field(ge=1)] | None = 1  # one-shot: 1; null: until removed
-
-    @field_validator("kind")
-    @classmethod
-    def _known(cls, kind: str) -> str:
-        if kind not in KINDS:
-            raise ValueError(f"must be one of {', '.join(KINDS)}")
-        return kind
-
-
 _ids = itertools.count(1)
 
 
@@ -98,6 +74,10 @@ class Fault:
     @classmethod
     def from_spec(cls, spec: object) -> Fault:
         """Validate a fault spec (the JSON body of ``POST x-mock/faults``); SpecError names the bad field."""
+        # The spec's pydantic model is imported at the first fault: pydantic is a third of a cold start.
+        from mock_idp.fault_spec import FaultSpec
+        from mock_idp.typed_bodies import parse
+
         given = parse(FaultSpec, spec)
         allowed = BEHAVIOUR_KINDS.get(given.kind, tuple(ENDPOINTS))
         endpoint = given.endpoint or (allowed[0] if given.kind in BEHAVIOUR_KINDS else None)

@@ -12,7 +12,6 @@ from mock_idp.faults import Fault, Faults
 from mock_idp.keys import KeyStore
 from mock_idp.realm import Realm
 from mock_idp.store import Store
-from mock_idp.typed_bodies import ClaimsBody, ClockStep, LifetimesBody, Rotation, parse
 
 LIFETIMES = ("access_token", "refresh_token", "code")
 # Claims that make a token what it is; per-user extra claims may not replace them.
@@ -20,7 +19,10 @@ PROTECTED_CLAIMS = frozenset({"iss", "exp", "iat", "nbf", "jti", "typ", "azp", "
 
 
 class MockControls:
-    """Mixed into :class:`~mock_idp.idp.IdentityProvider`, which sets these attributes."""
+    """Mixed into :class:`~mock_idp.idp.IdentityProvider`, which sets these attributes.
+
+    The controls' bodies are pydantic models (:mod:`mock_idp.typed_bodies`), imported by each
+    control when called: pydantic's import is a third of a cold start, which uses no control."""
 
     realm: Realm
     clock: Clock
@@ -52,6 +54,8 @@ class MockControls:
         """Merge ``claims`` into this user's access and ID tokens and userinfo from now on
         (replacing any set before). Raises KeyError for an unknown user, SpecError for bad claims."""
         self._known_user(user_id)
+        from mock_idp.typed_bodies import ClaimsBody, parse
+
         claims = parse(ClaimsBody, {"claims": claims}).claims
         protected = sorted(PROTECTED_CLAIMS & claims.keys())
         if protected:
@@ -80,6 +84,8 @@ class MockControls:
         self, *, access_token: int | None = None, refresh_token: int | None = None, code: int | None = None
     ) -> dict[str, int]:
         """Override lifespans (None = the realm's); ``refresh_token`` is the SSO session idle timeout."""
+        from mock_idp.typed_bodies import LifetimesBody, parse
+
         given = parse(LifetimesBody, {"access_token": access_token, "refresh_token": refresh_token, "code": code})
         self.store.set_lifetimes(given.model_dump(exclude_none=True))
         return self.lifetimes
@@ -89,6 +95,8 @@ class MockControls:
 
     def advance_clock(self, seconds: float) -> float:
         """Move the IdP's time (shared by every realm of the app) by ``seconds``; returns the new offset."""
+        from mock_idp.typed_bodies import ClockStep, parse
+
         self.clock.advance(parse(ClockStep, {"seconds": seconds}).seconds)
         return self.clock.offset
 
@@ -97,6 +105,8 @@ class MockControls:
 
     def rotate_keys(self, *, keep_old: bool = True, grace_seconds: float = 300) -> str:
         """New active signing key; the old one stays in the JWKS for ``grace_seconds`` (IdP clock) or is dropped."""
+        from mock_idp.typed_bodies import Rotation, parse
+
         rotation = parse(Rotation, {"keep_old": keep_old, "grace_seconds": grace_seconds})
         return self.keys.rotate(keep_old=rotation.keep_old, grace_seconds=rotation.grace_seconds)
 

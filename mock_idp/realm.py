@@ -8,9 +8,8 @@ client and mapper it serves comes from that file; reading and checking the file 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from mock_idp.defaults import (
     BUILTIN_CLIENT_SCOPES,
@@ -18,21 +17,18 @@ from mock_idp.defaults import (
     DEFAULT_REGISTRATION_POLICIES,
     DEFAULT_ROLE_COMPOSITES,
 )
+from mock_idp.json_model import JsonModel, alias
 
 REGISTRATION_POLICY_TYPE = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy"
 
 
-class _Model(BaseModel):
-    # extra="allow" keeps unknown keys so they can be reported, not dropped.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
-
-
-class ProtocolMapper(_Model):
+@dataclass(kw_only=True)
+class ProtocolMapper(JsonModel):
     name: str
     protocol: str = "openid-connect"
-    protocol_mapper: str = Field(alias="protocolMapper")
-    consent_required: bool = Field(False, alias="consentRequired")
-    config: dict[str, str] = Field(default_factory=dict)
+    protocol_mapper: str = field(metadata=alias("protocolMapper"))
+    consent_required: bool = field(default=False, metadata=alias("consentRequired"))
+    config: dict[str, str] = field(default_factory=dict)
     id: str | None = None
 
     def flag(self, key: str, default: bool = False) -> bool:
@@ -40,12 +36,13 @@ class ProtocolMapper(_Model):
         return default if value is None else value.lower() == "true"
 
 
-class ClientScope(_Model):
+@dataclass(kw_only=True)
+class ClientScope(JsonModel):
     name: str
     protocol: str = "openid-connect"
     description: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)
-    protocol_mappers: list[ProtocolMapper] = Field(default_factory=list, alias="protocolMappers")
+    attributes: dict[str, str] = field(default_factory=dict)
+    protocol_mappers: list[ProtocolMapper] = field(default_factory=list, metadata=alias("protocolMappers"))
     id: str | None = None
 
     @property
@@ -53,27 +50,28 @@ class ClientScope(_Model):
         return self.attributes.get("include.in.token.scope", "true").lower() == "true"
 
 
-class Client(_Model):
-    client_id: str = Field(alias="clientId")
+@dataclass(kw_only=True)
+class Client(JsonModel):
+    client_id: str = field(metadata=alias("clientId"))
     name: str | None = None
     description: str | None = None
     enabled: bool = True
-    public: bool = Field(False, alias="publicClient")
+    public: bool = field(default=False, metadata=alias("publicClient"))
     secret: str | None = None
-    client_authenticator_type: str = Field("client-secret", alias="clientAuthenticatorType")
-    redirect_uris: list[str] = Field(default_factory=list, alias="redirectUris")
-    web_origins: list[str] = Field(default_factory=list, alias="webOrigins")
-    standard_flow: bool = Field(True, alias="standardFlowEnabled")
-    implicit_flow: bool = Field(False, alias="implicitFlowEnabled")
-    direct_access_grants: bool = Field(False, alias="directAccessGrantsEnabled")
-    service_accounts: bool = Field(False, alias="serviceAccountsEnabled")
-    consent_required: bool = Field(False, alias="consentRequired")
-    full_scope_allowed: bool = Field(True, alias="fullScopeAllowed")
+    client_authenticator_type: str = field(default="client-secret", metadata=alias("clientAuthenticatorType"))
+    redirect_uris: list[str] = field(default_factory=list, metadata=alias("redirectUris"))
+    web_origins: list[str] = field(default_factory=list, metadata=alias("webOrigins"))
+    standard_flow: bool = field(default=True, metadata=alias("standardFlowEnabled"))
+    implicit_flow: bool = field(default=False, metadata=alias("implicitFlowEnabled"))
+    direct_access_grants: bool = field(default=False, metadata=alias("directAccessGrantsEnabled"))
+    service_accounts: bool = field(default=False, metadata=alias("serviceAccountsEnabled"))
+    consent_required: bool = field(default=False, metadata=alias("consentRequired"))
+    full_scope_allowed: bool = field(default=True, metadata=alias("fullScopeAllowed"))
     protocol: str = "openid-connect"
-    attributes: dict[str, str] = Field(default_factory=dict)
-    protocol_mappers: list[ProtocolMapper] = Field(default_factory=list, alias="protocolMappers")
-    default_client_scopes: list[str] | None = Field(None, alias="defaultClientScopes")
-    optional_client_scopes: list[str] | None = Field(None, alias="optionalClientScopes")
+    attributes: dict[str, str] = field(default_factory=dict)
+    protocol_mappers: list[ProtocolMapper] = field(default_factory=list, metadata=alias("protocolMappers"))
+    default_client_scopes: list[str] | None = field(default=None, metadata=alias("defaultClientScopes"))
+    optional_client_scopes: list[str] | None = field(default=None, metadata=alias("optionalClientScopes"))
     id: str | None = None
 
     @property
@@ -91,24 +89,26 @@ class Client(_Model):
         return uris
 
 
-class Credential(_Model):
+@dataclass(kw_only=True)
+class Credential(JsonModel):
     type: str
     value: str | None = None
     temporary: bool = False
 
 
-class User(_Model):
+@dataclass(kw_only=True)
+class User(JsonModel):
     username: str
     enabled: bool = True
     email: str | None = None
-    email_verified: bool = Field(False, alias="emailVerified")
-    first_name: str | None = Field(None, alias="firstName")
-    last_name: str | None = Field(None, alias="lastName")
-    credentials: list[Credential] = Field(default_factory=list)
-    realm_roles: list[str] = Field(default_factory=list, alias="realmRoles")
-    attributes: dict[str, list[str]] = Field(default_factory=dict)
-    service_account_client_id: str | None = Field(None, alias="serviceAccountClientId")
-    created_timestamp: int | None = Field(None, alias="createdTimestamp")
+    email_verified: bool = field(default=False, metadata=alias("emailVerified"))
+    first_name: str | None = field(default=None, metadata=alias("firstName"))
+    last_name: str | None = field(default=None, metadata=alias("lastName"))
+    credentials: list[Credential] = field(default_factory=list)
+    realm_roles: list[str] = field(default_factory=list, metadata=alias("realmRoles"))
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    service_account_client_id: str | None = field(default=None, metadata=alias("serviceAccountClientId"))
+    created_timestamp: int | None = field(default=None, metadata=alias("createdTimestamp"))
     id: str | None = None
 
     @property
@@ -124,11 +124,13 @@ class User(_Model):
         return None
 
 
-class RoleComposites(_Model):
-    realm: list[str] = Field(default_factory=list)
+@dataclass(kw_only=True)
+class RoleComposites(JsonModel):
+    realm: list[str] = field(default_factory=list)
 
 
-class Role(_Model):
+@dataclass(kw_only=True)
+class Role(JsonModel):
     name: str
     description: str | None = None
     composite: bool = False
@@ -136,15 +138,17 @@ class Role(_Model):
     id: str | None = None
 
 
-class Roles(_Model):
-    realm: list[Role] = Field(default_factory=list)
+@dataclass(kw_only=True)
+class Roles(JsonModel):
+    realm: list[Role] = field(default_factory=list)
 
 
-class RegistrationPolicy(_Model):
+@dataclass(kw_only=True)
+class RegistrationPolicy(JsonModel):
     name: str
-    provider_id: str = Field(alias="providerId")
-    sub_type: str = Field("anonymous", alias="subType")
-    config: dict[str, list[str]] = Field(default_factory=dict)
+    provider_id: str = field(metadata=alias("providerId"))
+    sub_type: str = field(default="anonymous", metadata=alias("subType"))
+    config: dict[str, list[str]] = field(default_factory=dict)
     id: str | None = None
 
     def values(self, key: str) -> list[str]:
@@ -155,32 +159,38 @@ class RegistrationPolicy(_Model):
         return default if not values else values[0].lower() == "true"
 
 
-class Components(_Model):
-    registration_policies: list[RegistrationPolicy] = Field(default_factory=list, alias=REGISTRATION_POLICY_TYPE)
+@dataclass(kw_only=True)
+class Components(JsonModel):
+    registration_policies: list[RegistrationPolicy] = field(
+        default_factory=list, metadata=alias(REGISTRATION_POLICY_TYPE)
+    )
 
 
-class Realm(_Model):
+@dataclass(kw_only=True)
+class Realm(JsonModel):
     """A Keycloak realm as the mock serves it."""
 
-    name: str = Field(alias="realm")
+    name: str = field(metadata=alias("realm"))
     id: str | None = None
     enabled: bool = True
-    display_name: str | None = Field(None, alias="displayName")
-    ssl_required: str = Field("external", alias="sslRequired")
-    access_token_lifespan: int = Field(300, alias="accessTokenLifespan")
-    access_code_lifespan: int = Field(60, alias="accessCodeLifespan")
-    access_code_lifespan_login: int = Field(1800, alias="accessCodeLifespanLogin")
-    sso_session_idle_timeout: int = Field(1800, alias="ssoSessionIdleTimeout")
-    sso_session_max_lifespan: int = Field(36000, alias="ssoSessionMaxLifespan")
-    revoke_refresh_token: bool = Field(False, alias="revokeRefreshToken")
-    refresh_token_max_reuse: int = Field(0, alias="refreshTokenMaxReuse")
-    roles: Roles = Field(default_factory=Roles)
-    user_list: list[User] = Field(default_factory=list, alias="users")
-    client_list: list[Client] = Field(default_factory=list, alias="clients")
-    client_scope_list: list[ClientScope] | None = Field(None, alias="clientScopes")
-    default_default_client_scopes: list[str] | None = Field(None, alias="defaultDefaultClientScopes")
-    default_optional_client_scopes: list[str] | None = Field(None, alias="defaultOptionalClientScopes")
-    components: Components = Field(default_factory=Components)
+    display_name: str | None = field(default=None, metadata=alias("displayName"))
+    ssl_required: str = field(default="external", metadata=alias("sslRequired"))
+    access_token_lifespan: int = field(default=300, metadata=alias("accessTokenLifespan"))
+    access_code_lifespan: int = field(default=60, metadata=alias("accessCodeLifespan"))
+    access_code_lifespan_login: int = field(default=1800, metadata=alias("accessCodeLifespanLogin"))
+    sso_session_idle_timeout: int = field(default=1800, metadata=alias("ssoSessionIdleTimeout"))
+    sso_session_max_lifespan: int = field(default=36000, metadata=alias("ssoSessionMaxLifespan"))
+    revoke_refresh_token: bool = field(default=False, metadata=alias("revokeRefreshToken"))
+    refresh_token_max_reuse: int = field(default=0, metadata=alias("refreshTokenMaxReuse"))
+    roles: Roles = field(default_factory=Roles)
+    user_list: list[User] = field(default_factory=list, metadata=alias("users"))
+    client_list: list[Client] = field(default_factory=list, metadata=alias("clients"))
+    client_scope_list: list[ClientScope] | None = field(default=None, metadata=alias("clientScopes"))
+    default_default_client_scopes: list[str] | None = field(default=None, metadata=alias("defaultDefaultClientScopes"))
+    default_optional_client_scopes: list[str] | None = field(
+        default=None, metadata=alias("defaultOptionalClientScopes")
+    )
+    components: Components = field(default_factory=Components)
 
     # -- lookups ----------------------------------------------------------------
 

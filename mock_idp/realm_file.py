@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from mock_idp.defaults import DEFAULT_ROLE_COMPOSITES
+from mock_idp.json_model import JsonModel, ValidationError, fields
 from mock_idp.mappers import MAPPERS
 from mock_idp.realm import REGISTRATION_POLICY_TYPE, Client, ProtocolMapper, Realm, RegistrationPolicy
 from mock_idp.registration_policies import DEFAULT_MAX_CLIENTS, POLICIES
@@ -43,8 +42,7 @@ def load_realm(source: str | os.PathLike[str] | dict[str, Any], *, origin: str |
     try:
         realm = Realm.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise RealmError(f"{origin}: {json_path(error['loc'])}: {error['msg']}") from None
+        raise RealmError(f"{origin}: {json_path(exc.loc)}: {exc.msg}") from None
     _check_references(realm, origin)
     return realm
 
@@ -110,25 +108,24 @@ def _check_references(realm: Realm, origin: str) -> None:
 
 
 def _bearer_only(client: Client) -> bool:
-    return bool((client.model_extra or {}).get("bearerOnly"))
+    return bool(client.model_extra.get("bearerOnly"))
 
 
 def unknown_fields(realm: Realm) -> list[str]:
     return list(_unknown_fields(realm, "$"))
 
 
-def _unknown_fields(model: BaseModel, path: str) -> Iterator[str]:
-    for key in model.model_extra or {}:
+def _unknown_fields(model: JsonModel, path: str) -> Iterator[str]:
+    for key in model.model_extra:
         yield f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key)}]"
-    for field_name, info in type(model).model_fields.items():
+    for field_name, info in fields(type(model)).items():
         value = getattr(model, field_name)
-        alias = info.alias or field_name
-        child = f"{path}.{alias}" if alias.isidentifier() else f"{path}[{json.dumps(alias)}]"
-        if isinstance(value, BaseModel):
+        child = f"{path}.{info.alias}" if info.alias.isidentifier() else f"{path}[{json.dumps(info.alias)}]"
+        if isinstance(value, JsonModel):
             yield from _unknown_fields(value, child)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                if isinstance(item, BaseModel):
+                if isinstance(item, JsonModel):
                     yield from _unknown_fields(item, f"{child}[{index}]")
     if isinstance(model, ProtocolMapper) and model.protocol_mapper not in MAPPERS:
         yield f"{path}.protocolMapper={model.protocol_mapper!r} (mapper type not implemented)"

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter
-
 from mock_idp.backing import Backing, Value
 from mock_idp.clock import Clock
 from mock_idp.realm import Client
@@ -49,7 +47,18 @@ class _View(Mapping[str, R], Generic[R]):
 
 
 def _decoder(kind: type[R]) -> Callable[[Value], R]:
-    return TypeAdapter(kind).validate_python
+    """pydantic's validator for ``kind``, built at the first record read: pydantic's import is
+    a third of a fresh mock's cold start, and a fresh state directory has no record to read."""
+    validate: list[Callable[[Value], R]] = []
+
+    def decode(value: Value) -> R:
+        if not validate:
+            from pydantic import TypeAdapter
+
+            validate.append(TypeAdapter(kind).validate_python)
+        return validate[0](value)
+
+    return decode
 
 
 _code, _login, _session, _client_session = (

@@ -14,17 +14,16 @@ import logging
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from mock_idp.clock import Clock
 from mock_idp.defaults import DEFAULT_ROLE_COMPOSITES
 from mock_idp.errors import admin_bad_request, admin_conflict, admin_not_found
+from mock_idp.json_model import JsonModel, ValidationError
 from mock_idp.realm import Credential, Realm, Role, RoleComposites, User
 from mock_idp.realm_file import json_path
 from mock_idp.store import Store
 
 log = logging.getLogger("mock_idp")
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=JsonModel)
 
 # Keycloak ignores these on POST/PUT /users (roles and groups have their own endpoints).
 _IGNORED_ON_WRITE = ("id", "realmRoles", "clientRoles", "groups", "createdTimestamp", "serviceAccountClientId")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,9 +26,11 @@ from mock_idp.errors import NO_STORE, OAuthError
 from mock_idp.idp import IdentityProvider
 from mock_idp.realm import Client
 from mock_idp.redirects import is_absolute_uri
-from mock_idp.registration_metadata import ClientMetadata, parse_metadata
 from mock_idp.registration_policies import Registration, apply_policies
 from mock_idp.store import RegisteredClient, new_id
+
+if TYPE_CHECKING:
+    from mock_idp.registration_metadata import ClientMetadata
 
 _AUTHENTICATORS = {"client_secret_jwt": "client-secret-jwt"}
 # What Keycloak answers for every registered client: features the mock does not have, off.
@@ -133,6 +135,10 @@ async def register(request: Request) -> JSONResponse:
         raise OAuthError("invalid_token", "Failed decode token", 401)
     if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
         raise OAuthError("invalid_client_metadata", "Content-Type must be application/json", 400)
+    # The metadata's pydantic model is imported at the first registration, not at start-up
+    # (pydantic's import is a third of a cold start).
+    from mock_idp.registration_metadata import parse_metadata
+
     metadata = _checked(parse_metadata(await read_body(request)))
     client = _new_client(idp, metadata)
     apply_policies(Registration(idp, request, metadata, client))
