@@ -37,7 +37,10 @@ install: $(STAMP) $(BYTECODE)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,keycloak]"
+	# editable_mode=compat: a plain path entry (the checkout) in a .pth file. setuptools' default
+	# ("lenient") installs an import-hook finder that every interpreter start loads: ~8 ms in
+	# site, ~4 ms net of a mock IdP cold start (~120 ms). The packages are found on the path alike.
+	$(BIN)/python -m pip install -q -e ".[test,keycloak]" --config-settings editable_mode=compat
 	# An editable install leaves the project's own modules uncompiled (pip compiles only what it
 	# copies), and with PYTHONDONTWRITEBYTECODE set nothing ever caches them: every start would
 	# compile them again (~40 ms of a sandbox's cold start). Edited files are recompiled as usual.

@@ -48,7 +48,7 @@ def _positive(text: str) -> int:
 def _default_realm() -> str:
     # The sandbox's realm is this distribution's package data; mock_idp itself stays
     # independent of the sandbox, so only its command line knows where that is.
-    from sandbox.settings import DEFAULT_REALM_FILE
+    from sandbox.default_realm import DEFAULT_REALM_FILE
 
     return str(DEFAULT_REALM_FILE)
 

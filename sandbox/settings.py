@@ -13,10 +13,7 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Package data, so a wheel installed anywhere has it (in a checkout it is a link to
-# realms/sandbox.json, the one copy everyone edits).
-DEFAULT_REALM_FILE = Path(__file__).resolve().parent / "realms" / "sandbox.json"
-
+from sandbox.default_realm import DEFAULT_REALM_FILE as DEFAULT_REALM_FILE
 
 ENV_PREFIX = "SANDBOX_"
 # SANDBOX_* variables that are read elsewhere, not settings: they are not misspellings.

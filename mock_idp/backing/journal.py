@@ -42,9 +42,11 @@ class JournalBacking(MemoryBacking):
         self._synced_at = 0.0
         self._handle: BinaryIO | None = None
         self._loading = True
+        existed = self.path.exists()
         self._load(importer)
         self._loading = False
-        self._compact()
+        if existed:  # a fresh state directory has nothing to rewrite (nor to sync: ~2 ms a realm at start)
+            self._compact()
 
     def _load(self, importer: Importer) -> None:
         if not self.path.exists():
@@ -90,6 +92,8 @@ class JournalBacking(MemoryBacking):
         line = json.dumps({"c": collection, "k": key, "v": value, "x": expires_at}, separators=(",", ":"))
         if self._handle is None:
             self._handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open for appends
+            if self._handle.tell() == 0:  # the file's first line: no compaction wrote the header
+                self._handle.write(_header() + b"\n")
         self._handle.write(line.encode("utf-8") + b"\n")
         if time.monotonic() - self._synced_at >= _SYNC_EVERY:
             os.fdatasync(self._handle.fileno())
@@ -99,7 +103,7 @@ class JournalBacking(MemoryBacking):
             self._compact()
 
     def _compact(self) -> None:
-        lines = [json.dumps({"version": VERSION})]
+        lines = [_header().decode("utf-8")]
         lines += [
             json.dumps({"c": c, "k": k, "v": v, "x": exp}, separators=(",", ":")) for c, k, v, exp in self.entries()
         ]
@@ -113,3 +117,7 @@ class JournalBacking(MemoryBacking):
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def _header() -> bytes:
+    return json.dumps({"version": VERSION}).encode("utf-8")

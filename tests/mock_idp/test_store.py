@@ -74,11 +74,13 @@ async def test_each_change_appends_a_line_and_client_credentials_write_nothing(r
     ]
     app = create_app(realm_dict, issuer_base=BASE, state_dir=state_dir)
     path = state_dir / STATE_FILE
-    inode, before = path.stat().st_ino, len(_lines(state_dir))
     async with browser(app) as http:
         service = await http.post(f"{OIDC}/token", auth=PROXY, data={"grant_type": "client_credentials"})
         assert service.status_code == 200, service.text
-        assert len(_lines(state_dir)) == before  # no session, nothing to keep
+        assert not path.exists()  # a fresh state directory, no session: nothing to keep, not even a header
+        await code_tokens(http)
+        assert _lines(state_dir)[0] == {"version": 2}  # the first change wrote the header before it
+        inode, before = path.stat().st_ino, len(_lines(state_dir))
         await code_tokens(http)
     changes = _lines(state_dir)[before:]
     assert path.stat().st_ino == inode, "the file was rewritten, not appended to"
