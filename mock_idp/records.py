@@ -7,10 +7,29 @@ persists it (so a networked backing sees every change, not only this process).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mock_idp.realm import Client
+
+R = TypeVar("R")
+
+
+def decoder(kind: type[R]) -> Callable[[Any], R]:
+    """A stored value back into a ``kind`` record, checked by pydantic's validator for it, built
+    at the first record read: pydantic's import is a third of a fresh mock's cold start, and a
+    fresh state directory has no record to read."""
+    validate: list[Callable[[Any], R]] = []
+
+    def decode(value: Any) -> R:
+        if not validate:
+            from pydantic import TypeAdapter
+
+            validate.append(TypeAdapter(kind).validate_python)
+        return validate[0](value)
+
+    return decode
 
 
 def new_id(nbytes: int = 32) -> str:

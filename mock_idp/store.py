@@ -17,7 +17,15 @@ from typing import Any, Generic, TypeVar
 from mock_idp.backing import Backing, Value
 from mock_idp.clock import Clock
 from mock_idp.realm import Client
-from mock_idp.records import AuthorizationCode, ClientSession, PendingLogin, RegisteredClient, UserSession, new_id
+from mock_idp.records import (
+    AuthorizationCode,
+    ClientSession,
+    PendingLogin,
+    RegisteredClient,
+    UserSession,
+    decoder,
+    new_id,
+)
 
 __all__ = ["AuthorizationCode", "ClientSession", "PendingLogin", "RegisteredClient", "Store", "UserSession", "new_id"]
 
@@ -46,26 +54,11 @@ class _View(Mapping[str, R], Generic[R]):
         return len(self._backing.keys(self._collection))
 
 
-def _decoder(kind: type[R]) -> Callable[[Value], R]:
-    """pydantic's validator for ``kind``, built at the first record read: pydantic's import is
-    a third of a fresh mock's cold start, and a fresh state directory has no record to read."""
-    validate: list[Callable[[Value], R]] = []
-
-    def decode(value: Value) -> R:
-        if not validate:
-            from pydantic import TypeAdapter
-
-            validate.append(TypeAdapter(kind).validate_python)
-        return validate[0](value)
-
-    return decode
-
-
 _code, _login, _session, _client_session = (
-    _decoder(AuthorizationCode),
-    _decoder(PendingLogin),
-    _decoder(UserSession),
-    _decoder(ClientSession),
+    decoder(AuthorizationCode),
+    decoder(PendingLogin),
+    decoder(UserSession),
+    decoder(ClientSession),
 )
 
 
