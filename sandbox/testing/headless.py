@@ -30,11 +30,12 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @cache
-def _trust_store() -> ssl.SSLContext:
+def trust_store() -> ssl.SSLContext:
     """httpx2's default verification context, loaded once per process, as a browser loads its trust store.
 
-    Each ``httpx2.AsyncClient`` would otherwise parse certifi's bundle again: about 14 ms of CPU on
-    every walk, a tenth of a whole headless flow."""
+    Each ``httpx2.AsyncClient`` would otherwise parse the CA bundle again: about 14 ms of CPU on
+    every walk, a tenth of a whole headless flow. OpenSSL parses it without the GIL, so the
+    plugin has it made in a background thread while a stack starts (``SandboxStacks``)."""
     return httpx2.create_ssl_context()
 
 
@@ -114,7 +115,7 @@ class HeadlessBrowser:
         if self.scopes:
             authorization_url = _with_scopes(authorization_url, self.scopes)
         async with httpx2.AsyncClient(
-            cookies=self.cookies, follow_redirects=False, timeout=30.0, verify=_trust_store()
+            cookies=self.cookies, follow_redirects=False, timeout=30.0, verify=trust_store()
         ) as http:
             response = await http.get(authorization_url)
             for _ in range(self.max_steps):
