@@ -230,4 +230,5 @@ def create_app(
     )
     app.state.idp = idp
     app.state.realms = realms
+    app.state.documents = shortcut  # for mock_idp.serving's outer shortcut
     return app

@@ -19,8 +19,11 @@ import socket
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from mock_idp.documents import DocumentShortcut
 
 # create_app's keywords, for the workers --workers spawns (each builds its own app from them).
 WORKER_SETTINGS = "MOCK_IDP_WORKER_SETTINGS"
@@ -115,8 +118,15 @@ def config(app: ASGIApp | str, **options: Any) -> uvicorn.Config:
     )
 
 
-def serve(app: ASGIApp, sock: socket.socket) -> None:
-    uvicorn.Server(config(app)).run(sockets=[sock])
+def standalone(app: Starlette) -> ASGIApp:
+    """``app`` with its documents' shortcut in front of Starlette itself: inside ``create_app``'s
+    middleware, a JWKS GET still passes Starlette's entry and error layers, 40% of its in-app CPU
+    (0.6 of 1.6 us; the sandbox, which mounts the app, keeps that inner shortcut)."""
+    return DocumentShortcut(app, app.state.documents)
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    uvicorn.Server(config(standalone(app))).run(sockets=[sock])
 
 
 def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -> None:
@@ -132,4 +142,4 @@ def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -
 def worker_app() -> ASGIApp:
     from mock_idp.app import create_app
 
-    return create_app(**json.loads(os.environ[WORKER_SETTINGS]))
+    return standalone(create_app(**json.loads(os.environ[WORKER_SETTINGS])))

@@ -1,15 +1,18 @@
-"""The standalone mock's uvicorn protocol: one write per response, nothing held back."""
+"""The standalone mock's serving: one write per response, nothing held back; documents ahead of Starlette."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import httpx
 import uvicorn
+from mockidp_support import BASE, OIDC, REALM_PATH
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from mock_idp.serving import OneWritePerResponse, config
+from mock_idp import create_app
+from mock_idp.serving import OneWritePerResponse, config, standalone
 
 REQUEST = b"GET /doc HTTP/1.1\r\nHost: localhost\r\n\r\n"
 HEAD_REQUEST = b"HEAD /doc HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -111,3 +114,23 @@ async def test_the_mock_names_no_server_and_ignores_forwarded_headers():
     transport = await exchange(OneWritePerResponse, app, forwarded, config(app))
     assert b"\r\nserver:" not in transport.writes[0].lower()
     assert seen["client"] == ("127.0.0.1", 5000)
+
+
+async def test_standalone_answers_documents_ahead_of_starlette_and_steps_aside_for_faults(tmp_path):
+    app = create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path)
+    inner = await httpx.AsyncClient(transport=httpx.ASGITransport(app=app)).get(f"{OIDC}/certs")
+    reached: list[str] = []
+    stack = app.build_middleware_stack()
+
+    async def recording(scope, receive, send):  # Starlette's own stack, noting what reaches it
+        reached.append(scope["path"])
+        await stack(scope, receive, send)
+
+    app.middleware_stack = recording
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standalone(app)), base_url=BASE) as http:
+        outer = await http.get(f"{OIDC}/certs")
+        assert (outer.status_code, outer.content, outer.headers) == (200, inner.content, inner.headers)
+        assert reached == []
+        app.state.idp.add_fault("certs", status=503)
+        faulted = await http.get(f"{OIDC}/certs")
+    assert faulted.status_code == 503 and reached == ["/realms/sandbox/protocol/openid-connect/certs"]
