@@ -25,7 +25,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.auth.jwt_issuer import JWTIssuer
@@ -34,6 +34,35 @@ from fastmcp.utilities.auth import decode_jwt_header
 
 # Tokens remembered at most; the oldest go first. One per signed-in grant is typical.
 CAPACITY = 4096
+_T = TypeVar("_T")
+# Values nothing can edit in place, so a copy may share them.
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def fresh(value: _T) -> _T:
+    """A copy of JSON-shaped data (claims) that no edit of either side reaches.
+
+    ``copy.deepcopy``'s memo and dispatch made it most of a cached answer's cost (~50 us of an
+    AccessToken's, issue 17); claims are dicts, lists and immutable leaves, so rebuilding the
+    containers is the whole copy. Anything else falls back to ``copy.deepcopy``.
+    """
+    kind = type(value)
+    if kind is dict:
+        return cast(_T, {key: fresh(item) for key, item in cast(dict[Any, Any], value).items()})
+    if kind is list:
+        return cast(_T, [fresh(item) for item in cast(list[Any], value)])
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
+def fresh_token(token: AccessToken) -> AccessToken:
+    """``token`` with every mutable field (scopes, claims) copied by :func:`fresh`."""
+    if token.__pydantic_extra__ or token.__pydantic_private__:  # not FastMCP's shape: copy all of it
+        return token.model_copy(deep=True)
+    return token.model_copy(
+        update={name: fresh(value) for name, value in token.__dict__.items() if type(value) not in _IMMUTABLE}
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +94,7 @@ class VerifiedTokens(TokenVerifier):
             if self._current_key(known.kid) is known.key:
                 # A deep copy: a caller that edits its answer's scopes or claims (a tool, a
                 # middleware) must not change what the next call with this token is told.
-                return known.token.model_copy(deep=True)
+                return fresh_token(known.token)
             del self._verified[token]  # the key went: FastMCP decides afresh
         kid = _kid(token)
         before = self._current_key(kid)
@@ -76,7 +105,7 @@ class VerifiedTokens(TokenVerifier):
         # fetched it. A key swapped while the check ran (a refetch under way) leaves nothing behind.
         used = self._current_key(kid)
         if used is not None and before in (None, used):
-            self._remember(token, _Verified(validated.model_copy(deep=True), kid, used, float(validated.expires_at)))
+            self._remember(token, _Verified(fresh_token(validated), kid, used, float(validated.expires_at)))
         return validated
 
     def _remember(self, token: str, verified: _Verified) -> None:
@@ -129,10 +158,10 @@ class VerifiedProxyTokens(JWTIssuer):
         if known is not None:
             expires = known.get("exp")
             if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
-                return copy.deepcopy(known)  # nested claims too: an edited answer changes no later one
+                return fresh(known)  # nested claims too: an edited answer changes no later one
             del self._verified[token]
         payload = super().verify_token(token)
         if len(self._verified) >= self._capacity:
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = copy.deepcopy(payload)
+        self._verified[token] = fresh(payload)
         return payload

@@ -18,7 +18,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from sandbox.proxy import SandboxOIDCProxy
-from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens
+from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens, fresh
 
 ISSUER = "http://idp.test/realms/sandbox"
 AUDIENCE = "http://localhost:9/mcp"
@@ -52,8 +52,9 @@ def key(kid: str) -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": kid})
 
 
-def token(signer: RSAKey, *, lifetime: float = 300) -> str:
+def token(signer: RSAKey, *, lifetime: float = 300, **extra: Any) -> str:
     claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": int(time.time() + lifetime)}
+    claims |= extra
     return jwt.encode({"alg": "RS256", "kid": signer.kid}, claims, signer)
 
 
@@ -90,6 +91,29 @@ async def test_an_edited_answer_changes_no_later_answer():
     again = await tokens.verify_token(alice)
     assert again is not None
     assert "mcp:admin" not in again.scopes and "realm_access" not in again.claims
+
+
+async def test_nested_claims_edited_in_any_answer_change_no_later_answer():
+    """The copies rebuild nested containers too: the first answer (the one remembered) and a cached one."""
+    first = key("k1")
+    tokens = VerifiedTokens(verifier(PublishedKeys(first)))
+    alice = token(first, realm_access={"roles": ["mcp-user"]}, groups=[["staff"]])
+    for _ in range(2):
+        answer = await tokens.verify_token(alice)
+        assert answer is not None
+        answer.claims["realm_access"]["roles"].append("mcp-admin")
+        answer.claims["groups"][0].append("admins")
+    again = await tokens.verify_token(alice)
+    assert again is not None
+    assert again.claims["realm_access"] == {"roles": ["mcp-user"]} and again.claims["groups"] == [["staff"]]
+
+
+def test_values_that_are_not_json_are_still_copied_whole():
+    shared = {"tags": {"a"}, "pair": ({"k": "v"},)}
+    copied = fresh(shared)
+    copied["tags"].add("b")
+    copied["pair"][0]["k"] = "edited"
+    assert shared == {"tags": {"a"}, "pair": ({"k": "v"},)}
 
 
 async def test_a_refused_token_is_checked_again_every_time():
