@@ -81,7 +81,10 @@ class StateDir:
     def client_storage(self, kind: str) -> AsyncKeyValue:
         """``memory``, ``file`` (this directory) or a ``redis://`` URL; the last two encrypted."""
         if kind == "memory":
-            return MemoryStore()
+            # py-key-value's MemoryStore type-checks every read with beartype (its own
+            # bear_enforce, which no switch turns off) and rebuilds the entry from JSON: a
+            # tenth of an authenticated MCP call (issue 17). Reads come from the cache's dict.
+            return WriteThroughCache(MemoryStore())
         encrypted = self.encrypted_storage(kind)
         if kind != "file":
             # No cache in front of Redis: other replicas write and delete there (a code

@@ -48,9 +48,10 @@ def fresh(value: _T) -> _T:
     """
     kind = type(value)
     if kind is dict:
-        return cast(_T, {key: fresh(item) for key, item in cast(dict[Any, Any], value).items()})
+        items = cast(dict[Any, Any], value).items()
+        return cast(_T, {key: item if type(item) in _IMMUTABLE else fresh(item) for key, item in items})
     if kind is list:
-        return cast(_T, [fresh(item) for item in cast(list[Any], value)])
+        return cast(_T, [item if type(item) in _IMMUTABLE else fresh(item) for item in cast(list[Any], value)])
     if kind in _IMMUTABLE:
         return value
     return copy.deepcopy(value)

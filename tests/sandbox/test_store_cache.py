@@ -11,6 +11,7 @@ from key_value.aio.wrappers.base import BaseWrapper
 
 from sandbox.state import SIGN_IN_COLLECTIONS, StateDir
 from sandbox.store_cache import WriteThroughCache
+from sandbox.tools import create_sample_server
 
 
 class SlowStore(BaseWrapper):
@@ -100,3 +101,21 @@ async def test_sign_ins_under_way_stay_in_memory_and_what_clients_hold_goes_to_d
     restarted = StateDir(tmp_path).client_storage("file")
     assert await restarted.get("client", collection="mcp-oauth-proxy-clients") == {"name": "kept"}
     assert [await restarted.get("in-flight", collection=c) for c in SIGN_IN_COLLECTIONS] == [None] * 3
+
+
+async def test_the_memory_store_is_read_from_the_cache_and_deletes_at_once(tmp_path: Path) -> None:
+    store = StateDir(tmp_path).client_storage("memory")
+    assert isinstance(store, WriteThroughCache)
+    assert await store.get("jti", collection="sandbox-revoked-access-tokens") is None  # a cached miss ...
+    await store.put("jti", {"revoked_at": 1.0}, collection="sandbox-revoked-access-tokens")
+    assert await store.get("jti", collection="sandbox-revoked-access-tokens") == {"revoked_at": 1.0}  # ... replaced
+    await store.put("grant", {"token": "t"})
+    await store.delete("grant")
+    assert await store.get("grant") is None
+
+
+async def test_the_sample_server_s_session_state_is_read_from_the_cache() -> None:
+    # FastMCP reads each authenticated session's visibility rules from this store on every call.
+    server = create_sample_server({"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""})
+    assert isinstance(server._state_storage, WriteThroughCache)
+    assert await server._state_store.get(key="session:_visibility_rules") is None
