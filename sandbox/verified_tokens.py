@@ -21,40 +21,20 @@ tests/sandbox/test_verified_tokens.py fails if FastMCP renames or reshapes it.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.auth.jwt_issuer import JWTIssuer
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.utilities.auth import decode_jwt_header
 
+from sandbox.copies import IMMUTABLE, fresh
+
 # Tokens remembered at most; the oldest go first. One per signed-in grant is typical.
 CAPACITY = 4096
-_T = TypeVar("_T")
-# Values nothing can edit in place, so a copy may share them.
-_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
-
-
-def fresh(value: _T) -> _T:
-    """A copy of JSON-shaped data (claims) that no edit of either side reaches.
-
-    ``copy.deepcopy``'s memo and dispatch made it most of a cached answer's cost (~50 us of an
-    AccessToken's, issue 17); claims are dicts, lists and immutable leaves, so rebuilding the
-    containers is the whole copy. Anything else falls back to ``copy.deepcopy``.
-    """
-    kind = type(value)
-    if kind is dict:
-        items = cast(dict[Any, Any], value).items()
-        return cast(_T, {key: item if type(item) in _IMMUTABLE else fresh(item) for key, item in items})
-    if kind is list:
-        return cast(_T, [item if type(item) in _IMMUTABLE else fresh(item) for item in cast(list[Any], value)])
-    if kind in _IMMUTABLE:
-        return value
-    return copy.deepcopy(value)
 
 
 def fresh_token(token: AccessToken) -> AccessToken:
@@ -62,7 +42,7 @@ def fresh_token(token: AccessToken) -> AccessToken:
     if token.__pydantic_extra__ or token.__pydantic_private__:  # not FastMCP's shape: copy all of it
         return token.model_copy(deep=True)
     return token.model_copy(
-        update={name: fresh(value) for name, value in token.__dict__.items() if type(value) not in _IMMUTABLE}
+        update={name: fresh(value) for name, value in token.__dict__.items() if type(value) not in IMMUTABLE}
     )
 
 

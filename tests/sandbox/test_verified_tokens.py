@@ -17,8 +17,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from sandbox.copies import fresh
 from sandbox.proxy import SandboxOIDCProxy
-from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens, fresh
+from sandbox.verified_tokens import VerifiedProxyTokens, VerifiedTokens
 
 ISSUER = "http://idp.test/realms/sandbox"
 AUDIENCE = "http://localhost:9/mcp"
