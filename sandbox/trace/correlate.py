@@ -11,6 +11,7 @@ their bearer token's ``jti`` (decoded without verification), else its ``client_i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from typing import Any
@@ -34,6 +35,8 @@ _VALUE_KEYS = {"code": "code", "state": "state", "txn_id": "state", "session_cod
 _TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token")
 
 
+# Pure functions of the token, asked for the same bearer on every MCP call.
+@functools.lru_cache(maxsize=256)
 def token_key(token: str) -> Key:
     parts = jwt_parts(token)
     if parts is not None and isinstance(parts[1].get("jti"), str):
@@ -41,6 +44,7 @@ def token_key(token: str) -> Key:
     return ("token", hashlib.blake2b(token.encode(), digest_size=12).hexdigest())
 
 
+@functools.lru_cache(maxsize=256)
 def token_client_id(token: str) -> str | None:
     parts = jwt_parts(token)
     if parts is None:
@@ -78,9 +82,10 @@ class Correlator:
         return None if flow is None or flow.evicted else flow
 
     def request_keys(self, hop: Hop) -> list[Key]:
-        keys = [(_VALUE_KEYS[name], value) for name, value in hop.params.items() if name in _VALUE_KEYS and value]
+        params = hop.params  # a property that builds a dict: once
+        keys = [(_VALUE_KEYS[name], value) for name, value in params.items() if name in _VALUE_KEYS and value]
         for name in ("refresh_token", "token"):
-            if value := hop.params.get(name):
+            if value := params.get(name):
                 keys.append(token_key(value))
         if bearer := hop.bearer:
             keys.append(token_key(bearer))

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from mock_idp.bodies import loads_bounded
+from sandbox.copies import fresh
 
 PREFIX = 8
 # Nothing of these is shown.
@@ -159,7 +160,13 @@ def _decoded_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
 
 def decode_jwt(name: str, token: str) -> dict[str, Any] | None:
-    """What a trace shows of a JWT: its header and claims, the signature cut."""
+    """What a trace shows of a JWT: its header and claims, the signature cut (a copy each step may keep)."""
+    return fresh(_shown_jwt(name, token))
+
+
+# Every MCP call's step shows the same bearer token: masked once, copied per step.
+@functools.lru_cache(maxsize=256)
+def _shown_jwt(name: str, token: str) -> dict[str, Any] | None:
     parts = jwt_parts(token)
     if parts is None:
         return None

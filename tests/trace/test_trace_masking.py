@@ -70,6 +70,16 @@ def test_jwts_are_decoded_and_their_signature_cut():
     assert token.split(".")[2] not in str(decoded) and token not in str(decoded)
 
 
+def test_each_step_gets_its_own_copy_of_a_decoded_jwt():
+    # Every MCP call's step decodes the same bearer: masked once, then copied for each step.
+    token = jwt({"sub": "u1", "realm_access": {"roles": ["mcp-user"]}}, {"alg": "RS256", "kid": "k1"})
+    first = decode_jwt("bearer", token)
+    first["claims"]["realm_access"]["roles"].append("mcp-admin")
+    first["header"]["alg"] = "none"
+    again = decode_jwt("bearer", token)
+    assert again["claims"]["realm_access"] == {"roles": ["mcp-user"]} and again["header"]["alg"] == "RS256"
+
+
 def test_non_jwts_are_not_decoded():
     assert decode_jwt("x", "opaque-token") is None
     assert decode_jwt("x", "a.b.c") is None
