@@ -53,11 +53,12 @@ $(STAMP): pyproject.toml
 # pytest start rewrites and compiles those modules again (~0.1-0.17 s of CPU before a plugin test's
 # first call) and every sandbox start compiles py-key-value again. One plugin run with writes
 # allowed leaves both, as a machine without the variable has after its first run (issue 17).
-# Not fatal: only start-up speed depends on it, and `make test` runs the same test.
+# Not fatal: only start-up speed depends on it, and `make test` runs the same test. The stamp is
+# written only after a run that passed, so a failed warm-up is tried again by the next make.
 $(BYTECODE): $(STAMP) tests/plugin/test_first_call.py
 	env -u PYTHONDONTWRITEBYTECODE $(PYTEST) -q -p no:cacheprovider --sandbox-backend mock tests/plugin/test_first_call.py \
+		&& touch $@ \
 		|| echo "install: the bytecode warm-up run failed; pytest and sandbox starts stay slower"
-	touch $@
 
 # Chromium for the Playwright suites: the system package where we may install it
 # (root with apt), else Playwright's own download (the usual path on a laptop).
