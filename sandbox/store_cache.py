@@ -13,18 +13,32 @@ that await is undone in the cache (a redeemed authorization code comes back). He
 key has a generation that every write bumps, and a read caches its answer only if no write
 to its key happened while it awaited. The cache is this process's: one sandbox per state
 directory, as ``sandbox.state`` expects.
+
+The cache is bounded, because misses are cached and anyone can make the proxy read a key
+(``GET /authorize?client_id=<random>`` reads the client store): at most ``max_entries``
+entries, the least recently used evicted first; a cached miss lives ``MISS_TTL`` seconds; a
+key's generation is kept only while a read of it is in flight. What it caches and hands out
+are copies (``sandbox.copies.fresh``), so a caller editing a nested list of what it read
+(FastMCP's session visibility rules) changes no later read.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, SupportsFloat
 
 from key_value.aio.protocols import AsyncKeyValue
 from key_value.aio.wrappers.base import BaseWrapper
 
+from sandbox.copies import fresh
+
 DEFAULT_COLLECTION = "default"
+# A few thousand keeps a busy sandbox's token records and clients hot, in a few MB at most.
+MAX_ENTRIES = 4096
+# Short, so that random keys cannot pile up, long enough to keep a revocation lookup's miss hot.
+MISS_TTL = 30.0
 
 _Key = tuple[str, str]
 
@@ -43,14 +57,35 @@ class _Entry:
         return None if self.expires is None else max(self.expires - time.monotonic(), 0.0)
 
 
+class _Reads:
+    """The reads of one key awaiting the primary, and the writes to it since the first began."""
+
+    __slots__ = ("count", "generation")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.generation = 0
+
+
 class WriteThroughCache(BaseWrapper):
     """``AsyncKeyValue`` over ``primary``: writes go through, reads are served from memory."""
 
-    def __init__(self, primary: AsyncKeyValue) -> None:
+    def __init__(self, primary: AsyncKeyValue, *, max_entries: int = MAX_ENTRIES) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self.key_value = primary
-        self._entries: dict[_Key, _Entry] = {}
-        self._generations: dict[_Key, int] = {}
+        self.max_entries = max_entries
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._reads: dict[_Key, _Reads] = {}
         super().__init__()
+
+    def __len__(self) -> int:
+        """How many answers (misses included) are cached."""
+        return len(self._entries)
+
+    def reads_in_flight(self) -> int:
+        """How many keys have a read awaiting the primary (each holds a generation until it ends)."""
+        return len(self._reads)
 
     @staticmethod
     def _key(key: str, collection: str | None) -> _Key:
@@ -58,17 +93,42 @@ class WriteThroughCache(BaseWrapper):
 
     def _written(self, key: _Key) -> None:
         self._entries.pop(key, None)
-        self._generations[key] = self._generations.get(key, 0) + 1
+        reads = self._reads.get(key)
+        if reads is not None:  # no read in flight: nothing could cache what the write replaces
+            reads.generation += 1
+
+    def _cached(self, key: _Key) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if not entry.live():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def _fill(self, key: _Key, value: dict[str, Any] | None, ttl: float | None) -> None:
+        self._entries[key] = _Entry(None, MISS_TTL) if value is None else _Entry(fresh(value), ttl)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
     async def ttl(self, key: str, *, collection: str | None = None) -> tuple[dict[str, Any] | None, float | None]:
         slot = self._key(key, collection)
-        entry = self._entries.get(slot)
-        if entry is not None and entry.live():
-            return (None if entry.value is None else dict(entry.value)), entry.ttl()
-        generation = self._generations.get(slot, 0)
-        value, ttl = await self.key_value.ttl(key=key, collection=collection)
-        if self._generations.get(slot, 0) == generation:  # no write while the file store answered
-            self._entries[slot] = _Entry(None if value is None else dict(value), ttl)
+        entry = self._cached(slot)
+        if entry is not None:
+            return (None, None) if entry.value is None else (fresh(entry.value), entry.ttl())
+        reads = self._reads.setdefault(slot, _Reads())
+        reads.count += 1
+        generation = reads.generation
+        try:
+            value, ttl = await self.key_value.ttl(key=key, collection=collection)
+        finally:
+            reads.count -= 1
+            if reads.count == 0:
+                del self._reads[slot]
+        if reads.generation == generation:  # no write while the primary answered
+            self._fill(slot, value, ttl)
         return value, ttl
 
     async def get(self, key: str, *, collection: str | None = None) -> dict[str, Any] | None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.base import BaseWrapper
 
+from sandbox import store_cache
 from sandbox.state import SIGN_IN_COLLECTIONS, StateDir
 from sandbox.store_cache import WriteThroughCache
 from sandbox.tools import create_sample_server
@@ -119,3 +122,74 @@ async def test_the_sample_server_s_session_state_is_read_from_the_cache() -> Non
     server = create_sample_server({"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""})
     assert isinstance(server._state_storage, WriteThroughCache)
     assert await server._state_store.get(key="session:_visibility_rules") is None
+
+
+async def test_distinct_missing_keys_leave_the_cache_bounded() -> None:
+    # GET /authorize?client_id=<random>, repeated: each a miss of the client store, from anyone.
+    slow = SlowStore()
+    slow.release.set()
+    cache = WriteThroughCache(slow, max_entries=8)
+    for n in range(100):
+        assert await cache.get(f"random-{n}", collection="clients") is None
+        await cache.put(f"written-{n}", {"n": n})
+    assert len(cache) <= 8
+
+
+async def test_writes_keep_a_generation_only_while_a_read_is_in_flight() -> None:
+    slow = SlowStore()
+    cache = WriteThroughCache(slow)
+    reading = asyncio.create_task(cache.get("read"))
+    await slow.read_started.wait()
+    for n in range(100):
+        await cache.put(f"written-{n}", {"n": n})
+        await cache.delete(f"written-{n}")
+    assert cache.reads_in_flight() == 1  # the read of "read", none for the keys written
+    slow.release.set()
+    assert await reading is None
+    assert cache.reads_in_flight() == 0
+
+
+async def test_an_evicted_entry_is_read_again_from_the_primary() -> None:
+    slow = SlowStore()
+    slow.release.set()
+    cache = WriteThroughCache(slow, max_entries=2)
+    await cache.put("a", {"v": "a"})
+    await cache.put("b", {"v": "b"})
+    await cache.put("c", {"v": "c"})
+    assert [await cache.get(k) for k in ("a", "b", "a", "c")] == [{"v": "a"}, {"v": "b"}, {"v": "a"}, {"v": "c"}]
+    assert slow.reads == 3  # "a" was used more recently than "b": "b" was evicted
+    assert await cache.get("b") == {"v": "b"}  # read again, and "a" evicted in its turn
+    assert await cache.get("c") == {"v": "c"}
+    assert slow.reads == 4
+    assert len(cache) == 2
+
+
+async def test_a_cached_miss_lives_a_short_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = SlowStore()
+    slow.release.set()
+    cache = WriteThroughCache(slow)
+    await cache.put("token", {"v": 1}, ttl=3600)
+    assert await cache.get("missing") is None
+    assert await cache.get("token") == {"v": 1}
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now + store_cache.MISS_TTL + 1)  # no timers pending
+    assert await cache.get("missing") is None
+    assert await cache.get("token") == {"v": 1}
+    assert slow.reads == 3  # the miss was read again, the value kept its hour
+
+
+async def test_nested_values_read_and_edited_reach_no_later_read() -> None:
+    # FastMCP's session visibility rules are a list inside the value it reads on every call.
+    primary = MemoryStore()
+    cache = WriteThroughCache(primary)
+    await cache.put("session", {"rules": [{"tag": "a"}], "meta": {"n": 1}})
+    first = await cache.get("session")
+    assert first is not None
+    first["rules"].append({"tag": "b"})
+    first["meta"]["n"] = 2
+    second = await cache.get("session")
+    assert second == {"rules": [{"tag": "a"}], "meta": {"n": 1}}
+    second["rules"][0]["tag"] = "z"
+    value, _ = await cache.ttl("session")
+    assert value == {"rules": [{"tag": "a"}], "meta": {"n": 1}}
+    assert await primary.get(key="session") == {"rules": [{"tag": "a"}], "meta": {"n": 1}}
