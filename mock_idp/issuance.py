@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mock_idp.faults import WRONG_AUDIENCE, WRONG_ISSUER
 from mock_idp.mappers import Subject, applied_scopes, at_hash, mapper_claims, scope_claim
 from mock_idp.realm import Client, ClientScope, Realm, User
-from mock_idp.signing import sign_off_loop
+from mock_idp.signing import active_key, sign_with, still_published
 from mock_idp.store import ClientSession, UserSession
 
 if TYPE_CHECKING:
@@ -81,15 +81,15 @@ async def issue_tokens(
     refresh = None
     if with_refresh and session is not None and client_session is not None:
         refresh = _refresh_token(idp, issue, session, client_session, access)
-    access_token = await sign_off_loop(idp.keys, access)
+    access_token, id_token = await _signed(idp, issue, access, "openid" in requested_scope.split(), nonce)
     response: dict[str, Any] = {
         "access_token": access_token,
         "expires_in": idp.access_token_lifespan,
         "refresh_expires_in": 0,
         "token_type": "Bearer",
     }
-    if "openid" in requested_scope.split():
-        response["id_token"] = await sign_off_loop(idp.keys, _id_claims(issue, access, access_token, nonce))
+    if id_token is not None:
+        response["id_token"] = id_token
     if refresh is not None:
         response |= refresh
     response["not-before-policy"] = 0
@@ -97,6 +97,26 @@ async def issue_tokens(
         response["session_state"] = session.sid
     response["scope"] = issue.scope
     return response
+
+
+async def _signed(
+    idp: IdentityProvider, issue: Issue, access: dict[str, Any], openid: bool, nonce: str | None
+) -> tuple[str, str | None]:
+    """The access token and (for ``openid``) the ID token, under one key:
+    a client may check that they share a kid, and each must verify against the JWKS."""
+    key = active_key(idp.keys)
+    access_token = await sign_with(key, access)
+    id_token = None
+    if openid:
+        id_token = await sign_with(key, _id_claims(issue, access, access_token, nonce))
+    if still_published(idp.keys, key):
+        return access_token, id_token
+    # A rotation dropped the key during a hop: sign both again on the loop, where none can
+    # come between them (rare: an admin action), so both carry the current kid.
+    access_token = idp.keys.sign(access)
+    if openid:
+        id_token = idp.keys.sign(_id_claims(issue, access, access_token, nonce))
+    return access_token, id_token
 
 
 def _issue(

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, TypeVar, Union
 
 M = TypeVar("M", bound="JsonModel")
+# pydantic-core's lax int string (checked against pydantic 2.14): ASCII digits, an underscore
+# only between two of them, then optionally "." and zeros only.
+_INT_STRING = re.compile(r"([+-]?[0-9]+(?:_[0-9]+)*)(?:\.0+)?", re.ASCII)
+# What it trims around one (Rust's Unicode White_Space): str.isspace's, less \x1c-\x1f.
+_PYDANTIC_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _BOOL_STRINGS = {
     **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
     **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
@@ -176,16 +182,12 @@ def _int(value: object, loc: tuple[int | str, ...]) -> int:
 
 
 def _int_string(text: str) -> int | None:
-    """``"12"``, ``" +12 "``, ``"12.0"`` -> 12, as pydantic parses them; else ``None``."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
+    """``"12"``, ``" +12 "``, ``"1_000"``, ``"12.00"`` -> the int, as pydantic parses them; else ``None``.
+
+    Not ``int()``/``float()``: they also read ``"1e3"`` and non-ASCII digits (``"١٢"``),
+    which pydantic rejects."""
+    match = _INT_STRING.fullmatch(text.strip(_PYDANTIC_WHITESPACE))
+    return int(match[1]) if match else None
 
 
 def _dump(value: Any, by_alias: bool, exclude_none: bool) -> Any:

@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,9 +67,37 @@ async def sign_off_loop(keys: KeyStore, claims: dict[str, Any], typ: str = "JWT"
     """What :meth:`KeyStore.sign` returns, the RSA operation in a pool thread.
 
     The key is read before the hop, so a rotation meanwhile cannot pair one key's kid with
-    another's signature."""
-    key, data = keys.signer(), signing_input(keys.kid, typ, claims)
-    signature = await asyncio.get_running_loop().run_in_executor(_signing_pool(), rsa_signature, key, data)
+    another's signature; one that drops that key (``keep_old=False``) is caught after it."""
+    key = active_key(keys)
+    token = await sign_with(key, claims, typ)
+    if not still_published(keys, key):
+        # Rotated away during the hop: sign on the loop, where no rotation can come between.
+        return keys.sign(claims, typ)
+    return token
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The active key as one read: its kid and private half, for every token of a response."""
+
+    kid: str
+    private: RSAPrivateKey
+
+
+def active_key(keys: KeyStore) -> SigningKey:
+    return SigningKey(keys.kid, keys.signer())
+
+
+def still_published(keys: KeyStore, key: SigningKey) -> bool:
+    """Whether the JWKS still has ``key``: a token it signed verifies."""
+    return key.kid in keys.verification_kids()
+
+
+async def sign_with(key: SigningKey, claims: dict[str, Any], typ: str = "JWT") -> str:
+    """A compact JWS under ``key``, the RSA operation in a pool thread; the caller checks
+    :func:`still_published` after its last one (a rotation may have dropped the key meanwhile)."""
+    data = signing_input(key.kid, typ, claims)
+    signature = await asyncio.get_running_loop().run_in_executor(_signing_pool(), rsa_signature, key.private, data)
     return compact(data, signature)
 
 

@@ -18,6 +18,7 @@ import typing
 from typing import Any
 
 import pydantic
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +155,38 @@ def test_unknown_keys_are_kept_and_dumped() -> None:
     assert realm.model_dump(by_alias=True)["bruteForceProtected"] is True
     copied = user.model_copy(update={"realm_roles": []})
     assert copied.realm_roles == [] and user.realm_roles == ["a"]
+
+
+INT_STRINGS = [
+    "1e3",
+    "\u0661\u0662",
+    "\uff11\uff12",
+    "12.",
+    "12.00",
+    " -1_0.0 ",
+    "1__0",
+    "_1",
+    "1_",
+    "12.0_0",
+    "\xa012\u3000",
+    "\x1c12",
+]
+INT_ALPHABET = "0123456789_.+-e \t\xa0\x1c\u2003\u0661"
+
+
+@pytest.mark.parametrize("text", INT_STRINGS)
+def test_an_integer_string_reads_as_pydantic_read_it(text: str) -> None:
+    # int()/float() read "1e3" and non-ASCII digits; pydantic's lax int does not.
+    doc = {**BASE, "accessTokenLifespan": text}
+    assert outcome(Realm.model_validate, ValidationError, doc) == outcome(
+        twin(Realm).model_validate, pydantic.ValidationError, doc
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(INT_ALPHABET, max_size=8))
+def test_any_integer_like_string_reads_as_pydantic_read_it(text: str) -> None:
+    doc = {**BASE, "accessTokenLifespan": text}
+    assert outcome(Realm.model_validate, ValidationError, doc) == outcome(
+        twin(Realm).model_validate, pydantic.ValidationError, doc
+    )

@@ -69,3 +69,51 @@ async def test_concurrent_grants_each_get_their_own_tokens_and_a_refresh_token_i
     claims = [jwt.decode(a.json()["access_token"], idp.keys.key, algorithms=[ALGORITHM]).claims for a in answers[:3]]
     assert len({each["jti"] for each in claims}) == 3
     assert len({answer.json()["refresh_token"] for answer in answers[:3]}) == 3
+
+
+async def test_a_rotation_dropping_the_key_mid_signature_leaves_a_response_the_jwks_verifies(client, idp, monkeypatch):
+    # The first signature is held in its pool thread while the key is rotated away
+    # (keep_old=False): the published tokens must verify against the JWKS after it, under one kid.
+    from joserfc.jwk import KeySet
+
+    signing_started, rotated = threading.Event(), threading.Event()
+    original = signing.rsa_signature
+
+    def held(key, data):
+        if not signing_started.is_set():
+            signing_started.set()
+            assert rotated.wait(GUARD_SECONDS)
+        return original(key, data)
+
+    monkeypatch.setattr(signing, "rsa_signature", held)
+    tokens = asyncio.create_task(code_tokens(client))
+    assert await asyncio.to_thread(signing_started.wait, GUARD_SECONDS)
+    old_kid = idp.keys.kid
+    idp.keys.rotate(keep_old=False)
+    rotated.set()
+    answer = await tokens
+    jwks = KeySet.import_key_set((await client.get(f"{OIDC}/certs")).json())
+    assert old_kid not in {key.kid for key in jwks.keys}
+    kids = set()
+    for name in ("access_token", "id_token"):
+        decoded = jwt.decode(answer[name], jwks, algorithms=[ALGORITHM])
+        kids.add(decoded.header["kid"])
+    assert kids == {idp.keys.kid}
+
+
+async def test_a_lone_off_loop_signature_survives_a_rotation_dropping_its_key(tmp_path, monkeypatch):
+    keys = KeyStore.load_or_create(tmp_path, Clock())
+    original = signing.rsa_signature
+
+    def rotating(key, data):
+        signature = original(key, data)
+        if not keys.retired and keys.kid == first_kid:
+            # As an admin rotation would, between the signature and the token's publication.
+            keys.rotate(keep_old=False)
+        return signature
+
+    first_kid = keys.kid
+    monkeypatch.setattr(signing, "rsa_signature", rotating)
+    token = await signing.sign_off_loop(keys, {"sub": "s"})
+    assert keys.kid != first_kid
+    assert keys.verify(token) == {"sub": "s"}
