@@ -23,7 +23,9 @@ from typing import Any, TypeVar, Union
 M = TypeVar("M", bound="JsonModel")
 # pydantic-core's lax int string (checked against pydantic 2.14): ASCII digits, an underscore
 # only between two of them, then optionally "." and zeros only.
-_INT_STRING = re.compile(r"([+-]?[0-9]+(?:_[0-9]+)*)(?:\.0+)?", re.ASCII)
+_INT_STRING = re.compile(r"([+-]?)([0-9]+(?:_[0-9]+)*)(?:\.0+)?", re.ASCII)
+# Significant digits pydantic reads (and Python's int() by default): more is its own error.
+_MAX_INT_DIGITS = 4300
 # What it trims around one (Rust's Unicode White_Space): str.isspace's, less \x1c-\x1f.
 _PYDANTIC_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _BOOL_STRINGS = {
@@ -174,20 +176,22 @@ def _int(value: object, loc: tuple[int | str, ...]) -> int:
             return int(value)
         raise ValidationError(loc, "Input should be a valid integer, got a number with a fractional part")
     if isinstance(value, str):
-        parsed = _int_string(value)
-        if parsed is not None:
-            return parsed
-        raise ValidationError(loc, "Input should be a valid integer, unable to parse string as an integer")
+        return _int_string(value, loc)
     raise ValidationError(loc, "Input should be a valid integer")
 
 
-def _int_string(text: str) -> int | None:
-    """``"12"``, ``" +12 "``, ``"1_000"``, ``"12.00"`` -> the int, as pydantic parses them; else ``None``.
+def _int_string(text: str, loc: tuple[int | str, ...]) -> int:
+    """``"12"``, ``" +12 "``, ``"1_000"``, ``"12.00"`` -> the int, as pydantic parses them.
 
-    Not ``int()``/``float()``: they also read ``"1e3"`` and non-ASCII digits (``"١٢"``),
-    which pydantic rejects."""
+    Not ``int()``/``float()``: they also read ``"1e3"`` and non-ASCII digits (``"\u0661\u0662"``),
+    which pydantic rejects. (Its odd "0-1" -> -1, a sign after leading zeros, is not copied.)"""
     match = _INT_STRING.fullmatch(text.strip(_PYDANTIC_WHITESPACE))
-    return int(match[1]) if match else None
+    if match is None:
+        raise ValidationError(loc, "Input should be a valid integer, unable to parse string as an integer")
+    sign, digits = match[1], match[2].replace("_", "").lstrip("0") or "0"
+    if len(digits) > _MAX_INT_DIGITS:  # int() would raise ValueError past its limit
+        raise ValidationError(loc, "Unable to parse input string as an integer, exceeded maximum size")
+    return int(sign + digits)
 
 
 def _dump(value: Any, by_alias: bool, exclude_none: bool) -> Any:

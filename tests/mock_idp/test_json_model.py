@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import operator
+import re
 import types
 import typing
 from typing import Any
@@ -174,7 +175,7 @@ INT_STRINGS = [
 INT_ALPHABET = "0123456789_.+-e \t\xa0\x1c\u2003\u0661"
 
 
-@pytest.mark.parametrize("text", INT_STRINGS)
+@pytest.mark.parametrize("text", INT_STRINGS, ids=lambda text: repr(text)[:16])
 def test_an_integer_string_reads_as_pydantic_read_it(text: str) -> None:
     # int()/float() read "1e3" and non-ASCII digits; pydantic's lax int does not.
     doc = {**BASE, "accessTokenLifespan": text}
@@ -184,8 +185,9 @@ def test_an_integer_string_reads_as_pydantic_read_it(text: str) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(INT_ALPHABET, max_size=8))
+@given(st.text(INT_ALPHABET, max_size=8).filter(lambda text: not re.search(r"[0-9_][+-]", text)))
 def test_any_integer_like_string_reads_as_pydantic_read_it(text: str) -> None:
+    # Less pydantic-core's quirk of a sign after leading zeros ("0-1" is -1 to it), not copied.
     doc = {**BASE, "accessTokenLifespan": text}
     assert outcome(Realm.model_validate, ValidationError, doc) == outcome(
         twin(Realm).model_validate, pydantic.ValidationError, doc
