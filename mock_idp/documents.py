@@ -15,6 +15,7 @@ method other than GET/HEAD (405), or any fault armed in the realm (FaultMiddlewa
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -25,12 +26,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mock_idp.faults import route_path
 from mock_idp.idp import IdentityProvider
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Encoded:
     version: Hashable
     body: bytes
     headers: list[tuple[bytes, bytes]]
+
+
+def _json(value: Any, version: Hashable = None, cache_control: bytes | None = None) -> _Encoded:
+    # As JSONResponse encodes: compact, UTF-8 as it is.
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = [(b"content-length", str(len(body)).encode("ascii")), (b"content-type", b"application/json")]
+    if cache_control is not None:
+        headers.append((b"cache-control", cache_control))
+    return _Encoded(version, body, headers)
+
+
+# The full stack's answer to an unexpected error (mock_idp.app's Exception handler): the outer
+# shortcut sits outside Starlette's ServerErrorMiddleware, so it must write that answer itself.
+_SERVER_ERROR = _json({"error": "server_error", "error_description": "Unexpected server error"})
 
 
 class JsonDocument:
@@ -52,20 +69,19 @@ class JsonDocument:
         wanted = self.version(idp)
         cached = self._cache.get(idp)
         if cached is None or cached.version != wanted:
-            # As JSONResponse encodes: compact, UTF-8 as it is.
-            body = json.dumps(self.render(idp), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            headers = [
-                (b"content-length", str(len(body)).encode("ascii")),
-                (b"content-type", b"application/json"),
-                (b"cache-control", self.cache_control),
-            ]
-            cached = self._cache[idp] = _Encoded(wanted, body, headers)
+            cached = self._cache[idp] = _json(self.render(idp), wanted, self.cache_control)
         return cached
 
     async def answer(self, idp: IdentityProvider, scope: Scope, send: Send) -> None:
-        encoded = self._current(idp)
-        await send({"type": "http.response.start", "status": 200, "headers": encoded.headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else encoded.body})
+        """The document, or (if building it raises, before anything is sent) the JSON 500."""
+        try:
+            encoded = self._current(idp)
+        except Exception:
+            # As the app's Exception handler: a safety net, logged, never a plain-text 500.
+            log.exception("unexpected error handling %s %s", scope["method"], scope["path"])
+            await _send(scope, send, 500, _SERVER_ERROR)
+            return
+        await _send(scope, send, 200, encoded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As a route's endpoint, inside the realm's app (``scope["app"].state.idp``)."""
@@ -87,3 +103,8 @@ class DocumentShortcut:
                 await found[1].answer(found[0], scope, send)
                 return
         await self.app(scope, receive, send)
+
+
+async def _send(scope: Scope, send: Send, status: int, encoded: _Encoded) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": encoded.headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else encoded.body})

@@ -134,3 +134,24 @@ async def test_standalone_answers_documents_ahead_of_starlette_and_steps_aside_f
         app.state.idp.add_fault("certs", status=503)
         faulted = await http.get(f"{OIDC}/certs")
     assert faulted.status_code == 503 and reached == ["/realms/sandbox/protocol/openid-connect/certs"]
+
+
+async def test_a_document_that_fails_to_render_is_the_apps_json_500_ahead_of_starlette_too(tmp_path, caplog):
+    # The outer shortcut is outside Starlette's ServerErrorMiddleware: without its own net,
+    # uvicorn would answer a plain-text 500.
+    app = create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path)
+    ((_, certs),) = [
+        found for path, found in app.state.documents.items() if path.endswith("/sandbox/protocol/openid-connect/certs")
+    ]
+
+    def broken(idp):
+        raise RuntimeError("render failed")
+
+    certs.render = broken
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standalone(app)), base_url=BASE) as http:
+        answer = await http.get(f"{OIDC}/certs")
+        head = await http.head(f"{OIDC}/certs")
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": "server_error", "error_description": "Unexpected server error"}
+    assert head.status_code == 500 and head.content == b""
+    assert "render failed" in caplog.text
