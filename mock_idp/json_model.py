@@ -72,7 +72,7 @@ class JsonModel:
             (info.alias if by_alias else name): _dump(getattr(self, name), by_alias, exclude_none)
             for name, info in fields(type(self)).items()
         }
-        dumped |= copy.deepcopy(self.model_extra)
+        dumped |= _dump(self.model_extra, by_alias, exclude_none)
         return {k: v for k, v in dumped.items() if v is not None} if exclude_none else dumped
 
     def model_copy(self: M, *, update: dict[str, Any] | None = None, deep: bool = False) -> M:
@@ -195,10 +195,25 @@ def _int_string(text: str, loc: tuple[int | str, ...]) -> int:
 
 
 def _dump(value: Any, by_alias: bool, exclude_none: bool) -> Any:
-    if isinstance(value, JsonModel):
-        return value.model_dump(by_alias=by_alias, exclude_none=exclude_none)
-    if isinstance(value, list):
-        return [_dump(item, by_alias, exclude_none) for item in value]
-    if isinstance(value, dict):
-        return {key: _dump(item, by_alias, exclude_none) for key, item in value.items()}
-    return value
+    """``value`` as plain data. A loop over lists and dicts, not recursion: an unknown key's or
+    an ``Any`` field's value may nest past Python's recursion limit (pydantic dumped it in Rust);
+    only a model recurses, as deep as the models nest."""
+    pending: list[tuple[Any, Any]] = []
+
+    def copied(item: Any) -> Any:
+        if isinstance(item, JsonModel):
+            return item.model_dump(by_alias=by_alias, exclude_none=exclude_none)
+        if isinstance(item, (list, dict)):
+            target: Any = [] if isinstance(item, list) else {}  # filled below, after its parent
+            pending.append((item, target))
+            return target
+        return item
+
+    result = copied(value)
+    while pending:
+        source, target = pending.pop()
+        if isinstance(source, list):
+            target.extend([copied(item) for item in source])
+        else:
+            target.update({key: copied(item) for key, item in source.items()})
+    return result

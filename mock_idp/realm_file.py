@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mock_idp.bodies import TooDeep, loads_bounded
 from mock_idp.defaults import DEFAULT_ROLE_COMPOSITES
 from mock_idp.json_model import JsonModel, ValidationError, fields
 from mock_idp.mappers import MAPPERS
@@ -51,11 +52,12 @@ def read_realm_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The realm file as a JSON object, or a one-line RealmError naming the file."""
     origin = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # Bounded: json.loads recurses per level, so a deeply nested file was a RecursionError.
+        data = loads_bounded(Path(path).read_bytes())
+    except TooDeep as exc:
+        raise RealmError(f"{origin}: invalid JSON: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):

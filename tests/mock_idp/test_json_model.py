@@ -192,3 +192,19 @@ def test_any_integer_like_string_reads_as_pydantic_read_it(text: str) -> None:
     assert outcome(Realm.model_validate, ValidationError, doc) == outcome(
         twin(Realm).model_validate, pydantic.ValidationError, doc
     )
+
+
+def test_a_deeply_nested_unknown_field_dumps() -> None:
+    # copy.deepcopy recursed per level and raised RecursionError ~600 levels down.
+    deep: list[Any] = []
+    leaf = deep
+    for _ in range(5000):
+        leaf.append([])
+        leaf = leaf[0]
+    leaf.append("bottom")
+    realm = Realm.model_validate({**BASE, "x-deep": deep, "clients": [{**BASE["clients"][0], "x-deep": deep}]})
+    for dumped in (realm.model_dump(by_alias=True)["x-deep"], realm.model_dump(by_alias=True)["clients"][0]["x-deep"]):
+        assert dumped is not deep
+        for _ in range(5000):
+            (dumped,) = dumped
+        assert dumped == ["bottom"]

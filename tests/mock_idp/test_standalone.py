@@ -141,6 +141,15 @@ def test_cli_malformed_realm_names_the_json_path(tmp_path: Path):
     assert str(path) in line and "$.users[1].realmRoles" in line and "valid list" in line
 
 
+def test_cli_deeply_nested_realm_file_is_one_line_and_exit_2(tmp_path: Path):
+    # json.loads recurses per level: unbounded, this was a RecursionError traceback.
+    path = tmp_path / "deep.json"
+    path.write_text('{"realm": "r", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = _run(["--realm", str(path), "--port", "0", "--state-dir", str(tmp_path)])
+    line = _one_error_line(result)
+    assert result.returncode == 2 and "deep.json" in line and "nested deeper than" in line
+
+
 def test_cli_port_in_use(tmp_path: Path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
