@@ -136,7 +136,9 @@ async def test_standalone_answers_documents_ahead_of_starlette_and_steps_aside_f
     assert faulted.status_code == 503 and reached == ["/realms/sandbox/protocol/openid-connect/certs"]
 
 
-async def test_a_document_that_fails_to_render_is_the_apps_json_500_ahead_of_starlette_too(tmp_path, caplog):
+async def test_a_document_that_fails_to_render_is_the_apps_json_500_ahead_of_starlette_too(
+    tmp_path, caplog, monkeypatch
+):
     # The outer shortcut is outside Starlette's ServerErrorMiddleware: without its own net,
     # uvicorn would answer a plain-text 500.
     app = create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path)
@@ -147,7 +149,7 @@ async def test_a_document_that_fails_to_render_is_the_apps_json_500_ahead_of_sta
     def broken(idp):
         raise RuntimeError("render failed")
 
-    certs.render = broken
+    monkeypatch.setattr(certs, "render", broken)  # the document is shared by every app: restored after
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standalone(app)), base_url=BASE) as http:
         answer = await http.get(f"{OIDC}/certs")
         head = await http.head(f"{OIDC}/certs")
