@@ -41,7 +41,7 @@ from mock_idp.endpoints import (
     token,
     userinfo,
 )
-from mock_idp.errors import AdminError, OAuthError, SpecError
+from mock_idp.errors import SERVER_ERROR, AdminError, OAuthError, SpecError
 from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
 from mock_idp.keys import default_state_dir, ensure_dir
@@ -110,7 +110,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # A safety net only: bad input is meant to be rejected before it can raise.
     log.exception("unexpected error handling %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "server_error", "error_description": "Unexpected server error"}, status_code=500)
+    return JSONResponse(SERVER_ERROR, status_code=500)
 
 
 HANDLERS = {

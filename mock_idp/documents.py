@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_idp.errors import SERVER_ERROR
 from mock_idp.faults import route_path
 from mock_idp.idp import IdentityProvider
 
@@ -45,9 +46,9 @@ def _json(value: Any, version: Hashable = None, cache_control: bytes | None = No
     return _Encoded(version, body, headers)
 
 
-# The full stack's answer to an unexpected error (mock_idp.app's Exception handler): the outer
-# shortcut sits outside Starlette's ServerErrorMiddleware, so it must write that answer itself.
-_SERVER_ERROR = _json({"error": "server_error", "error_description": "Unexpected server error"})
+# The full stack's answer to an unexpected error: the outer shortcut sits outside Starlette's
+# ServerErrorMiddleware (and the app's Exception handler), so it writes that answer itself.
+_SERVER_ERROR = _json(SERVER_ERROR)
 
 
 class JsonDocument:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The answer to an unexpected error, a safety net wherever one is caught (mock_idp.app's
+# Exception handler, mock_idp.documents' shortcut outside Starlette's error layers).
+SERVER_ERROR = {"error": "server_error", "error_description": "Unexpected server error"}
 
 
 class OAuthError(Exception):
