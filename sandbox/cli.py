@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
 from sandbox.cli_options import INIT_REALM_FILE, PROG, OneLineParser, StartupError, build_parser, parse_args
-from sandbox.logs import configure_logging
+from sandbox.logs import ShutdownCuts, configure_logging
 from sandbox.redis_store import REDIS_SCHEMES, StoreUnavailableError, redacted
 from sandbox.settings import DEFAULT_REALM_FILE, SandboxSettings, unknown_variables
 
@@ -190,6 +191,30 @@ class _AnnouncingServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started:
             self.ready()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # From here on, a cancelled response is the shutdown's own doing, not an error.
+        logging.getLogger("uvicorn.error").addFilter(ShutdownCuts())
+        await super().shutdown(sockets=sockets)
+        if self.force_exit:
+            await self._stop_at_once()
+
+    async def _stop_at_once(self) -> None:
+        """A second Ctrl-C while open streams hold the shutdown up.
+
+        uvicorn then stops waiting and skips the app's shutdown, and asyncio.run cancels what
+        is left, the app's lifespan included (a traceback). Here the open responses are cut
+        first, and the app's shutdown still runs (it stops an upstream stdio server and closes
+        the IdP client), bounded."""
+        cut = [task for task in self.server_state.tasks if not task.done()]
+        for task in cut:
+            task.cancel()
+        await asyncio.gather(*cut, return_exceptions=True)
+        log.info(f"stopping at once: {len(cut)} open response(s) cut")
+        try:
+            await asyncio.wait_for(self.lifespan.shutdown(), GRACEFUL_SHUTDOWN_SECONDS)
+        except TimeoutError:
+            log.warning(f"the app's shutdown took over {GRACEFUL_SHUTDOWN_SECONDS} s; stopped without it")
 
 
 def build(settings: SandboxSettings) -> Starlette:

@@ -3,6 +3,7 @@ FastMCP's (a rich console handler by default), MCP's and the mock IdP's."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -14,6 +15,26 @@ class _ShortNames(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.name = _RENAMED.get(record.name, record.name)
         return True
+
+
+class ShutdownCuts(logging.Filter):
+    """uvicorn's records for the responses a shutdown cuts on purpose, for uvicorn.error
+    once the shutdown has begun.
+
+    Event streams (an MCP client's GET stream, the trace page's) never end by themselves, so
+    a shutdown cuts them after its grace period, or at once on a second Ctrl-C. uvicorn logs
+    each cut response as a traceback and the cut itself as an error; it is neither."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
+        if record.msg == _UVICORN_CUT and record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+# uvicorn 0.54's wording (uvicorn/server.py); tests/sandbox/test_cli.py notices a change.
+_UVICORN_CUT = "Cancel %s running task(s), timeout graceful shutdown exceeded"
 
 
 def configure_logging(level: str) -> None:

@@ -202,6 +202,28 @@ def test_ctrl_c_during_start_up_ends_quietly(tmp_path):
     assert returncode == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
 
 
+@pytest.mark.parametrize("presses", [1, 2])
+def test_open_streams_are_cut_quietly_and_the_apps_shutdown_still_runs(tmp_path, presses):
+    process, port = start_cli(tmp_path)
+    stream = socket.socket()
+    try:
+        read_until(process, "is ready in")
+        # The trace page's event stream never ends by itself: it holds the graceful shutdown up.
+        stream.settimeout(10)
+        stream.connect(("127.0.0.1", port))
+        stream.sendall(f"GET /sandbox/trace/events HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        assert stream.recv(4096).startswith(b"HTTP/1.1 200")
+        if presses == 2:
+            process.send_signal(signal.SIGINT)
+            read_until(process, "Waiting for connections to close")
+    finally:
+        returncode, rest = interrupt(process)  # once more; after the grace period, with one press
+        stream.close()
+    assert returncode == 0 and "Traceback" not in rest and "ERROR" not in rest, rest
+    cut = "stopping at once: 1 open response(s) cut" if presses == 2 else "INFO uvicorn: Cancel 1 running task(s)"
+    assert cut in rest and "Application shutdown complete." in rest, rest
+
+
 @pytest.mark.parametrize(
     "content, needle", [(None, "does not exist"), ("not a certificate", "holds no PEM certificate")]
 )
