@@ -30,20 +30,22 @@ from mock_idp.idp import IdentityProvider
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Encoded:
+@dataclass(frozen=True, eq=False)  # compared by identity: mock_idp.protocol caches its wire bytes by it
+class Encoded:
+    """A document's version, its body, and its ASGI headers."""
+
     version: Hashable
     body: bytes
     headers: list[tuple[bytes, bytes]]
 
 
-def _json(value: Any, version: Hashable = None, cache_control: bytes | None = None) -> _Encoded:
+def _json(value: Any, version: Hashable = None, cache_control: bytes | None = None) -> Encoded:
     # As JSONResponse encodes: compact, UTF-8 as it is.
     body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = [(b"content-length", str(len(body)).encode("ascii")), (b"content-type", b"application/json")]
     if cache_control is not None:
         headers.append((b"cache-control", cache_control))
-    return _Encoded(version, body, headers)
+    return Encoded(version, body, headers)
 
 
 # The full stack's answer to an unexpected error: the outer shortcut sits outside Starlette's
@@ -64,9 +66,9 @@ class JsonDocument:
         self.version = version
         self.render = render
         self.cache_control = cache_control.encode("ascii")
-        self._cache: weakref.WeakKeyDictionary[IdentityProvider, _Encoded] = weakref.WeakKeyDictionary()
+        self._cache: weakref.WeakKeyDictionary[IdentityProvider, Encoded] = weakref.WeakKeyDictionary()
 
-    def _current(self, idp: IdentityProvider) -> _Encoded:
+    def current(self, idp: IdentityProvider) -> Encoded:
         wanted = self.version(idp)
         cached = self._cache.get(idp)
         if cached is None or cached.version != wanted:
@@ -76,7 +78,7 @@ class JsonDocument:
     async def answer(self, idp: IdentityProvider, scope: Scope, send: Send) -> None:
         """The document, or (if building it raises, before anything is sent) the JSON 500."""
         try:
-            encoded = self._current(idp)
+            encoded = self.current(idp)
         except Exception:
             # As the app's Exception handler: a safety net, logged, never a plain-text 500.
             log.exception("unexpected error handling %s %s", scope["method"], scope["path"])
@@ -97,15 +99,21 @@ class DocumentShortcut:
         self.app = app
         self.documents = documents
 
+    def find(self, path: str) -> tuple[IdentityProvider, JsonDocument] | None:
+        """The IdP and document a GET or HEAD of ``path`` gets here, or None: not a document's
+        path, or a fault is armed in its realm (the full stack fires it)."""
+        found = self.documents.get(path)
+        return found if found is not None and not found[0].faults.armed else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            found = self.documents.get(route_path(scope))
-            if found is not None and not found[0].faults.armed:
+            found = self.find(route_path(scope))
+            if found is not None:
                 await found[1].answer(found[0], scope, send)
                 return
         await self.app(scope, receive, send)
 
 
-async def _send(scope: Scope, send: Send, status: int, encoded: _Encoded) -> None:
+async def _send(scope: Scope, send: Send, status: int, encoded: Encoded) -> None:
     await send({"type": "http.response.start", "status": status, "headers": encoded.headers})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else encoded.body})

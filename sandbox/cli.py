@@ -165,9 +165,9 @@ def server_config(app: Starlette, settings: SandboxSettings) -> uvicorn.Config:
     ws="none": nothing here speaks WebSocket (MCP is HTTP and SSE), and uvicorn's default
     imports the websockets library during start-up to offer it (issue 17).
     http: the mock IdP's httptools protocol that writes a response's head and body in one
-    syscall (mock_idp/serving.py); uvicorn's two writes were ~5% of an MCP call's server CPU.
+    syscall (mock_idp/protocol.py); uvicorn's two writes were ~5% of an MCP call's server CPU.
     """
-    from mock_idp.serving import OneWritePerResponse
+    from mock_idp.protocol import OneWritePerResponse
 
     return uvicorn.Config(
         app,

@@ -1,6 +1,6 @@
 """The sandbox (sandbox/cli.py) and the standalone mock IdP (mock_idp/__main__.py) leave
 uvicorn's loop on "auto" and serve HTTP with httptools (the sandbox and the mock through
-mock_idp/serving.py's one-write protocol, built on uvicorn's): this pins that "auto" resolves
+mock_idp/protocol.py's one-write protocol, built on uvicorn's): this pins that "auto" resolves
 to uvloop and httptools, i.e. that uvicorn[standard] is installed, not the pure-Python h11
 parser that cost about 11% of an authenticated MCP call (issue 17)."""
 
@@ -13,7 +13,7 @@ import uvloop
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mock_idp.serving import OneWritePerResponse
+from mock_idp.protocol import OneWritePerResponse
 from sandbox.cli import server_config
 from sandbox.settings import SandboxSettings
 
