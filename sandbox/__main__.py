@@ -1,14 +1,18 @@
 """``python -m sandbox`` and the ``mcp-oauth-sandbox`` script.
 
 Ctrl-C ends it quietly with exit 0 at any point, importing included: that is why nothing
-but ``sys`` is imported before the handler is in place. Whatever had started is stopped on
-the way out (the CLI's and the app's ``finally`` blocks).
+but ``sys`` and the collector switch is imported before the handler is in place. Whatever had
+started is stopped on the way out (the CLI's and the app's ``finally`` blocks).
 """
 
 import sys
 
+from sandbox import gc_pause
+
 
 def run(prog: str = "mcp-oauth-sandbox") -> int:
+    # Before the first import: start-up is mostly imports (sandbox/gc_pause.py says why).
+    gc_pause.pause()
     try:
         from sandbox.cli import main
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from mock_idp import Realm
 from mock_idp.sockets import bind_listening_socket
+from sandbox import gc_pause
 from sandbox.cli_options import INIT_REALM_FILE, PROG, OneLineParser, StartupError, build_parser, parse_args
 from sandbox.logs import ShutdownCuts, configure_logging
 from sandbox.redis_store import REDIS_SCHEMES, StoreUnavailableError, redacted
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     upstream = f"{mode.target.url or mode.target.command} ({mode.answered_as})" if mode else None
 
     def ready() -> None:
+        gc_pause.resume()  # start-up's objects frozen, collections back for what requests make
         print(
             banner(settings, sandbox.realm.model, sandbox.upstream.realm_url, time.monotonic() - started, upstream),
             flush=True,
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     try:
         _AnnouncingServer(server_config(app, settings), ready).run(sockets=[sock])
     finally:
+        gc_pause.resume()  # a start-up that failed in uvicorn or the lifespan
         sandbox.backend.stop()
     return 0
 
