@@ -11,7 +11,9 @@ collection resumes for what requests make. Memory stays as it was: reference cou
 frees everything that is not in a cycle.
 
 Only a process that paused it resumes it: ``python -m sandbox`` pauses before its first import;
-``sandbox.cli.main`` called from elsewhere (a test) finds nothing to resume.
+``sandbox.cli.main`` called from elsewhere (a test) finds nothing to resume. The pytest plugin
+pauses it when pytest registers the plugin and resumes it when its first stack is ready,
+frozen, or else, unfrozen, at the end of the first test's setup (sandbox/pytest_plugin.py).
 """
 
 from __future__ import annotations
@@ -29,10 +31,16 @@ def pause() -> None:
         _paused = True
 
 
-def resume() -> None:
-    """Freeze what exists and collect again, if :func:`pause` stopped it; safe to call twice."""
+def resume(*, freeze: bool = True) -> None:
+    """Collect again, if :func:`pause` stopped it; safe to call twice.
+
+    ``freeze``: first move every object that exists into the permanent generation, for a
+    process whose objects so far are its start-up's. Without it, the next collections walk
+    them once, as they would have without the pause.
+    """
     global _paused
     if _paused:
         _paused = False
-        gc.freeze()
+        if freeze:
+            gc.freeze()
         gc.enable()

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
+from sandbox import gc_pause
 from sandbox.testing.artifacts import chromium_page, remember_report
 from sandbox.testing.clients import SignInClients, UnknownSandboxUser
 from sandbox.testing.options import (
@@ -72,7 +73,30 @@ _FIXTURES = frozenset({"sandbox", "mcp_client", "idp", "browser_login"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # Called as pytest registers the plugin: from here to the first stack, a run is mostly
+    # imports (pydantic-settings now, FastMCP and the MCP SDK at the stack), which the cyclic
+    # collector would walk again and again for nothing (sandbox/gc_pause.py).
+    gc_pause.pause()
     add_options(parser)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.pluginmanager.has_plugin("dsession"):  # xdist's controller: it runs no test
+        gc_pause.resume(freeze=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    finally:
+        # A stack started in this setup resumed collection already, start-up frozen; a first
+        # test without one resumes it here, its objects left to the collector as usual.
+        gc_pause.resume(freeze=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gc_pause.resume(freeze=False)  # a run that set up no test (--collect-only, a usage error)
 
 
 def pytest_configure(config: pytest.Config) -> None:

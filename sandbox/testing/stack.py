@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from sandbox import gc_pause
+
 if TYPE_CHECKING:
     from fastmcp import FastMCP
 
@@ -93,6 +95,8 @@ class SandboxStacks:
             except BaseException as exc:
                 self._failed[id(resolved)] = (resolved, exc)
                 raise
+            finally:
+                gc_pause.resume()  # the plugin paused it for start-up's imports: frozen now, then collecting
             self._stacks[id(resolved)] = found
         return found[1]
 
