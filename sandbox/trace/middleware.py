@@ -8,6 +8,7 @@ session code), and only up to ``MAX_BODY`` bytes.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,6 +38,11 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], Any]:
     except (ValueError, UnicodeDecodeError):
         pass
     return {}, None
+
+
+def _parse_request(hop: Hop, content_type: str, body: bytes | None) -> None:
+    if body is not None:
+        hop.form, hop.json = _parse_body(content_type, body)
 
 
 class _CappedBody:
@@ -122,8 +128,13 @@ class _Exchange:
         self.done = True
         hop = self.hop
         hop.duration_ms = round((time.perf_counter() - self.started) * 1000, 2)
-        if self.capture_request and (body := self.request_body.whole()) is not None:
-            hop.form, hop.json = _parse_body(self.content_type, body)
+        request = self.request_body.whole() if self.capture_request else None
+        if self.is_mcp:
+            # Its response is a stream (never captured); its body is parsed only if its step is read.
+            parse = functools.partial(_parse_request, hop, self.content_type, request)
+            self.tracer.finish(hop, self.flow, request_body=parse, body_size=len(request or b""))
+            return
+        _parse_request(hop, self.content_type, request)
         if body := self.response_body.whole():
             response_type = hop.response_headers.get("content-type", "")
             if "json" in response_type:

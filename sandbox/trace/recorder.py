@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,25 @@ class Step:
     duration_ms: float | None = None
     rev: int = 0
     flow_id: str = ""
+    # An MCP call's step is recorded on every call and rarely read, so its masked details
+    # (url, params, response, jwts, note) may be left to this, run at the first read.
+    render: Callable[[], Step] | None = field(default=None, repr=False, compare=False)
+
+    def realize(self) -> None:
+        """Fill in the details ``render`` leaves for later (idempotent: two readers make the same)."""
+        if (render := self.render) is not None:
+            made = render()
+            self.url, self.params, self.response, self.jwts, self.note = (
+                made.url,
+                made.params,
+                made.response,
+                made.jwts,
+                made.note,
+            )
+            self.render = None  # and the raw hop it held goes with it
 
     def to_dict(self, mode: str = "proxy") -> dict[str, Any]:
+        self.realize()
         about = explain(self.kind)
         return {
             "seq": self.seq,

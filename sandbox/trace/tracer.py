@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.trace.correlate import Correlator
@@ -19,6 +20,10 @@ current_flow: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("sand
 SHOWN_REQUEST_HEADERS = ("authorization", "mcp-session-id", "mcp-protocol-version", "user-agent")
 SHOWN_RESPONSE_HEADERS = ("www-authenticate", "location", "content-type", "mcp-session-id", "set-cookie")
 TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+# An MCP call's hop is kept raw until its step is read only while it is this small (headers
+# trimmed to the shown ones); a bigger one is rendered at once, so the history's memory
+# stays bounded as when every step was rendered on the spot.
+MAX_DEFERRED_BYTES = 4 * 1024
 
 
 class Tracer:
@@ -41,11 +46,26 @@ class Tracer:
             log.exception("trace: could not correlate %s %s", hop.method, hop.path)
             return None
 
-    def finish(self, hop: Hop, flow: Flow | None = None, kind: Kind | None = None) -> None:
+    def finish(
+        self,
+        hop: Hop,
+        flow: Flow | None = None,
+        kind: Kind | None = None,
+        *,
+        request_body: Callable[[], None] | None = None,
+        body_size: int = 0,
+    ) -> None:
+        """Record ``hop``; ``request_body`` fills in its parsed body (``body_size`` bytes) when
+        the step needs it: for an MCP call, only when the step is first read."""
         try:
             kind = kind or self.classifier.classify(hop)
             if kind is None:
                 return
+            if kind.kind == "mcp_call" and request_body is not None:
+                self._record_call(hop, kind, flow, request_body, body_size)
+                return
+            if request_body is not None:
+                request_body()
             flow = flow or self.correlator.flow_for(hop, kind.kind)
             if flow is None:
                 return
@@ -54,6 +74,30 @@ class Tracer:
                 self.recorder.add(flow, step)
         except Exception:
             log.exception("trace: could not record %s %s", hop.method, hop.path)
+
+    def _record_call(
+        self, hop: Hop, kind: Kind, flow: Flow | None, request_body: Callable[[], None], body_size: int
+    ) -> None:
+        """An MCP call: found its flow by its bearer token now, rendered (masked) when read.
+
+        Unlike other hops it binds nothing: it hands no value on to later hops, and its
+        token's keys were bound when the token was issued. Its JSON-RPC body names no
+        correlation value either, so the flow is found before the body is parsed.
+        """
+        flow = flow or self.correlator.flow_for(hop, kind.kind)
+        if flow is None:
+            return
+        hop.headers = {name: hop.headers[name] for name in SHOWN_REQUEST_HEADERS if name in hop.headers}
+        upstream_client_id, recorder = self.classifier.upstream_client_id, self.recorder
+
+        def render() -> Step:
+            request_body()
+            return build_steps(hop, kind, upstream_client_id, recorder)[0]
+
+        step = hop_step(hop, kind, render=render)
+        if body_size + sum(len(value) for value in hop.headers.values()) > MAX_DEFERRED_BYTES:
+            step.realize()
+        self.recorder.add(flow, step)
 
 
 def _headers(headers: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
@@ -130,20 +174,14 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
     jwts += _jwts(hop.params, ("refresh_token", "token"))
     issued = _jwts(body, TOKEN_FIELDS) if body else []
     steps = [
-        Step(
-            kind=kind.kind,
-            source=kind.source,
-            target=kind.target,
-            seq=hop.seq,
-            started=hop.started,
-            method=hop.method,
+        hop_step(
+            hop,
+            kind,
             url=mask_url(hop.url),
-            status=hop.status,
             params=params,
             response=response,
             jwts=jwts + ([] if kind.kind == "token_exchange" else issued),
             note=_note(hop, kind.kind, params),
-            duration_ms=hop.duration_ms,
         )
     ]
     location = hop.location_params
@@ -156,6 +194,21 @@ def build_steps(hop: Hop, kind: Kind, upstream_client_id: str, recorder: FlowRec
     if kind.kind == "token_exchange" and issued:
         steps.append(_token_issued(hop, kind, body, issued, recorder))
     return steps
+
+
+def hop_step(hop: Hop, kind: Kind, **details: Any) -> Step:
+    """The step of the hop itself; ``details`` are the masked ones (or the ``render`` that makes them)."""
+    return Step(
+        kind=kind.kind,
+        source=kind.source,
+        target=kind.target,
+        seq=hop.seq,
+        started=hop.started,
+        method=hop.method,
+        status=hop.status,
+        duration_ms=hop.duration_ms,
+        **details,
+    )
 
 
 def _request_params(hop: Hop, kind: Kind) -> dict[str, Any]:
