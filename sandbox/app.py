@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider, RemoteAuthProvider
@@ -29,7 +28,7 @@ from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
-from sandbox.rebinding import LOOPBACK_NAMES, RebindingGuard, allowed_origins
+from sandbox.rebinding import RebindingGuard
 from sandbox.redis_store import REDIS_SCHEMES, ensure_reachable, redacted
 from sandbox.replica import ReplicaHeader
 from sandbox.served_realm import RealmFile, read_realm
@@ -106,13 +105,13 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
 
 def _mcp_app(settings: SandboxSettings, mcp: FastMCP) -> StarletteWithLifespan:
     """FastMCP's app for ``/mcp`` and the proxy's routes, guarded as the sandbox needs."""
-    # FastMCP's own Host/Origin guard too (http_app leaves it off); the app-wide
-    # RebindingGuard is the one that also covers the trace and the IdP.
+    # No second Host/Origin guard (FastMCP's host_origin_protection): the app-wide
+    # RebindingGuard in front of every route, /mcp included, is the stricter one (host and
+    # port exact, every Origin header), and FastMCP's repeated it on every MCP call, a fortieth
+    # of an authenticated call's instructions (issue 17).
     mcp_app = mcp.http_app(
         path=MCP_PATH,
-        host_origin_protection=True,
-        allowed_hosts=[*LOOPBACK_NAMES, *public_host_names(settings)],
-        allowed_origins=sorted(allowed_origins(settings.port, settings.public_url)),
+        host_origin_protection=False,
         # An MCP session lives in one process; replicas sharing a store take any request on
         # any of them, so there /mcp keeps none (no server-initiated messages, no GET stream).
         stateless_http=settings.store.startswith(REDIS_SCHEMES),
@@ -199,11 +198,6 @@ def _add_layers(
         app.add_middleware(ReplicaHeader, replica=f"{settings.host}:{settings.port}")
     # Added last, so it runs first: a rebinding request reaches no route and no trace.
     app.add_middleware(RebindingGuard, port=settings.port, public_url=settings.public_url)
-
-
-def public_host_names(settings: SandboxSettings) -> list[str]:
-    """The public URL's host name, for FastMCP's Host check (which compares names, not ports)."""
-    return [urlsplit(settings.public_url).hostname or ""] if settings.public_url else []
 
 
 def root_resource_metadata_route(mcp_app: Starlette) -> Route:
