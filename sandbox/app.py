@@ -26,6 +26,7 @@ from sandbox.backends import Backend, Upstream
 from sandbox.backends.factory import create_backend
 from sandbox.enterprise import provision_enterprise_client
 from sandbox.limits import BodyLimits
+from sandbox.mcp_route import McpRoute, mcp_route_first
 from sandbox.native import REQUESTED_SCOPES, build_native_provider
 from sandbox.proxy import CALLBACK_PATH, CLIENT_REDIRECT_PATTERNS, SCOPES, SandboxOIDCProxy, build_proxy
 from sandbox.rebinding import RebindingGuard
@@ -116,6 +117,7 @@ def _mcp_app(settings: SandboxSettings, mcp: FastMCP) -> StarletteWithLifespan:
         # any of them, so there /mcp keeps none (no server-initiated messages, no GET stream).
         stateless_http=settings.store.startswith(REDIS_SCHEMES),
     )
+    mcp_route_first(mcp_app.router.routes, MCP_PATH)
     # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
     mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
     return mcp_app
@@ -170,6 +172,8 @@ def _add_layers(
 ) -> None:
     """Middleware and routes, in the order that matters: each middleware added wraps the ones before."""
     settings, backend = sandbox.settings, sandbox.backend
+    # Innermost: /mcp skips the router (sandbox/mcp_route.py), after every layer added below.
+    app.add_middleware(McpRoute, mcp_path=MCP_PATH, router=app.router)
     if settings.mode == "proxy":
         # Inside the body limits and the trace (both added after it): bounded bodies, 403s recorded.
         app.add_middleware(
