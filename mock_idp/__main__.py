@@ -7,8 +7,8 @@ import errno
 import logging
 import sys
 
-from mock_idp.app import create_app
 from mock_idp.realm_file import RealmError, load_realm
+from mock_idp.realms import open_realms
 from mock_idp.serving import serve, serve_workers
 from mock_idp.sockets import bind_listening_socket
 from mock_idp.storage import StoreError, is_shared
@@ -91,14 +91,14 @@ def _serve(args: argparse.Namespace) -> int:
         "store": args.store,
     }
     try:
-        app = create_app(realm, **settings)
+        realms = open_realms(realm, **settings)
     except StoreError as exc:
         print(f"mock-idp: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    idp = app.state.idp
+    idp = realms.idp
     print(f"mock-idp: realm {realm.name!r} at {idp.issuer}", flush=True)
     print(f"mock-idp: discovery {idp.issuer}/.well-known/openid-configuration", flush=True)
     for user in realm.users.values():
@@ -110,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
     if args.workers == 1:
-        serve(app, sock)
+        serve(realms, sock)
     else:
         print(f"mock-idp: {args.workers} worker processes, sharing {args.store}", flush=True)
         serve_workers({"realm": realm_file, **settings}, sock, args.workers)

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Unpack
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +25,7 @@ from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp.backing import BackingUnavailable
-from mock_idp.clock import Clock
+from mock_idp.deferred import Deferred
 from mock_idp.documents import DocumentShortcut
 from mock_idp.endpoints import (
     authorization,
@@ -44,10 +41,8 @@ from mock_idp.endpoints import (
 from mock_idp.errors import SERVER_ERROR, AdminError, OAuthError, SpecError
 from mock_idp.faults import FaultMiddleware, route_path
 from mock_idp.idp import IdentityProvider
-from mock_idp.keys import default_state_dir, ensure_dir
-from mock_idp.master import ADMIN_PASSWORD, ADMIN_USERNAME, MASTER, master_realm
 from mock_idp.realm import Realm
-from mock_idp.realm_file import RealmError, load_realm
+from mock_idp.realms import Realms, Settings, open_realms, prefix
 
 log = logging.getLogger("mock_idp")
 
@@ -141,29 +136,11 @@ class _PrefixRoute(BaseRoute):
         await self.app(scope, receive, send)
 
 
-class _Deferred:
-    """An ASGI app built at its first request."""
-
-    def __init__(self, build: Callable[[], ASGIApp]) -> None:
-        self._build: Callable[[], ASGIApp] | None = build
-        self._app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._app is None:
-            assert self._build is not None
-            self._app, self._build = self._build(), None
-        await self._app(scope, receive, send)
-
-
-def _prefix(idp: IdentityProvider) -> str:
-    return f"/realms/{quote(idp.realm.name, safe='')}"
-
-
 def _realm_app(idp: IdentityProvider) -> Starlette:
-    prefix = _prefix(idp)
+    below = prefix(idp)
     app = Starlette(
-        routes=[route for module in ENDPOINT_MODULES for route in module.routes(prefix)],
-        middleware=[Middleware(FaultMiddleware, prefix=prefix, renderers={"authorize": authorization.fault_redirect})],
+        routes=[route for module in ENDPOINT_MODULES for route in module.routes(below)],
+        middleware=[Middleware(FaultMiddleware, prefix=below, renderers={"authorize": authorization.fault_redirect})],
         exception_handlers=HANDLERS,
     )
     app.state.idp = idp
@@ -176,59 +153,34 @@ def _admin_api() -> Router:
     return Router(routes=admin.routes())  # in the outer app: its state and exception handlers
 
 
-def create_app(
-    realm: str | os.PathLike[str] | dict[str, Any] | Realm,
-    *,
-    issuer_base: str,
-    state_dir: str | os.PathLike[str] | None = None,
-    clock: Clock | None = None,
-    admin_username: str = ADMIN_USERNAME,
-    admin_password: str = ADMIN_PASSWORD,
-    store: str | None = None,
-) -> Starlette:
+def create_app(realm: str | os.PathLike[str] | dict[str, Any] | Realm, **settings: Unpack[Settings]) -> Starlette:
     """Serve ``realm`` at ``/realms/<name>/...``; every emitted URL starts with ``issuer_base``.
 
-    ``state_dir`` holds the signing keys and persisted state (default: the
+    ``issuer_base`` is required. ``state_dir`` holds the signing keys and persisted state (default: the
     user cache dir); the master realm keeps its own under ``master/``.
     ``admin_username``/``admin_password`` are the master realm's bootstrap
-    admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``). ``store``: ``file`` (default), ``memory`` or
+    admin (Keycloak's ``KC_BOOTSTRAP_ADMIN_*``, default admin/admin). ``clock``: the realms' time
+    (default the real one). ``store``: ``file`` (default), ``memory`` or
     ``redis://HOST:PORT/DB`` (see :mod:`mock_idp.storage`). Raises
     :class:`~mock_idp.realm_file.RealmError` for a bad realm, :class:`~mock_idp.storage.StoreError`
     for a store it cannot use.
     """
-    # A private copy: the admin API edits users and roles in place.
-    loaded = realm.model_copy(deep=True) if isinstance(realm, Realm) else load_realm(realm)
-    if loaded.name == MASTER:
-        raise RealmError(
-            f"realm {MASTER!r}: that name is the admin realm the mock creates itself (as Keycloak does); rename the realm"
-        )
-    if loaded.unknown_fields:
-        log.warning(
-            "realm %r: the mock IdP ignores %d field(s) it does not implement: %s",
-            loaded.name,
-            len(loaded.unknown_fields),
-            ", ".join(loaded.unknown_fields),
-        )
-    directory = ensure_dir(Path(state_dir) if state_dir is not None else default_state_dir(loaded.name))
-    clock = clock or Clock()  # one time for every realm, as in one Keycloak
-    idp = IdentityProvider(loaded, issuer_base, directory, clock, store)
-    master = IdentityProvider(
-        master_realm(admin_username, admin_password), issuer_base, ensure_dir(directory / MASTER), clock, store
-    )
-    realms = {idp.realm.name: idp, MASTER: master}
-    shortcut = {
-        path: (each, doc) for each in realms.values() for path, doc in discovery.documents(_prefix(each)).items()
-    }
+    return app_of(open_realms(realm, **settings))
+
+
+def app_of(realms: Realms) -> Starlette:
+    """The app serving ``realms`` (from :func:`mock_idp.realms.open_realms`)."""
+    idp, master = realms.idp, realms.master
     app = Starlette(
         routes=[
-            _PrefixRoute(_prefix(idp), _realm_app(idp)),
-            _PrefixRoute(_prefix(master), _Deferred(lambda: _realm_app(master))),
-            _PrefixRoute("/admin", _Deferred(_admin_api)),
+            _PrefixRoute(prefix(idp), _realm_app(idp)),
+            _PrefixRoute(prefix(master), Deferred(lambda: _realm_app(master))),
+            _PrefixRoute("/admin", Deferred(_admin_api)),
         ],
-        middleware=[Middleware(DocumentShortcut, documents=shortcut)],
+        middleware=[Middleware(DocumentShortcut, documents=realms.documents)],
         exception_handlers=HANDLERS,
     )
     app.state.idp = idp
-    app.state.realms = realms
-    app.state.documents = shortcut  # for mock_idp.serving's outer shortcut
+    app.state.realms = realms.by_name
+    app.state.documents = realms.documents  # for mock_idp.serving's outer shortcut
     return app

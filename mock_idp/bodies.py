@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
-
 from mock_idp.errors import OAuthError, body_too_large, invalid_request
+
+if (
+    TYPE_CHECKING
+):  # only as a type: the standalone mock reads its realm file and answers its documents without Starlette
+    from starlette.requests import Request
 
 MAX_BODY_BYTES = 64 * 1024
 # Python's json recurses once per level and dies near the interpreter's 1000-frame limit,

@@ -10,12 +10,14 @@ import base64
 import binascii
 import hmac
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
-
-from starlette.requests import Request
 
 from mock_idp.errors import OAuthError, invalid_client, invalid_request
 from mock_idp.realm import Client
+
+if TYPE_CHECKING:  # only as a type: the standalone mock answers its documents before it loads Starlette
+    from starlette.requests import Request
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 

@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from mock_idp.persist import move_aside, write_atomic
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Starlette's, only as types: the standalone mock answers its documents before it loads Starlette
     from joserfc.jwk import OctKey
+    from starlette.requests import Request
+    from starlette.responses import Response
 
     from mock_idp.idp import IdentityProvider
     from mock_idp.store import UserSession

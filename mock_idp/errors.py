@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from typing import TYPE_CHECKING
+
+if (
+    TYPE_CHECKING
+):  # imported where a response is made: the standalone mock answers its documents before it loads Starlette
+    from starlette.responses import JSONResponse
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The answer to an unexpected error, a safety net wherever one is caught (mock_idp.app's
@@ -23,6 +28,8 @@ class OAuthError(Exception):
         self.headers = headers or {}
 
     def response(self) -> JSONResponse:
+        from starlette.responses import JSONResponse
+
         body = {"error": self.error, "error_description": self.description}
         return JSONResponse(body, status_code=self.status_code, headers={**NO_STORE, **self.headers})
 
@@ -65,6 +72,8 @@ class AdminError(Exception):
         self.body = body
 
     def response(self) -> JSONResponse:
+        from starlette.responses import JSONResponse
+
         return JSONResponse(self.body, status_code=self.status_code)
 
 

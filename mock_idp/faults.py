@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import anyio
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING, Any
 
 from mock_idp.errors import NO_STORE, SpecError
+
+if TYPE_CHECKING:  # imported where a fault fires: the standalone mock answers its documents before it loads Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 # name -> paths below the realm prefix; "registration" also covers its sub-paths.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -146,6 +146,8 @@ def endpoint_for(route_path: str, prefix: str) -> str | None:
 
 def fault_response(fault: Fault) -> Response:
     """The canned answer of a fired ``status``/``oauth_error``/``malformed_body`` fault."""
+    from starlette.responses import JSONResponse, Response
+
     if fault.kind == "malformed_body":
         return Response(MALFORMED_BODY, status_code=200, media_type="application/json", headers=NO_STORE)
     if fault.kind == "oauth_error":
@@ -161,7 +163,7 @@ def fault_response(fault: Fault) -> Response:
 
 # Endpoint-specific rendering of a fired response fault (the authorization
 # endpoint redirects OAuth errors to the client); returns None to fall back.
-Renderer = Callable[[Request, Fault], Awaitable[Response | None]]
+Renderer = Callable[["Request", Fault], Awaitable["Response | None"]]
 
 
 class FaultMiddleware:
@@ -178,6 +180,9 @@ class FaultMiddleware:
         armed = faults.armed and scope["type"] == "http"
         endpoint = endpoint_for(route_path(scope), self.prefix) if armed else None
         if endpoint is not None:
+            import anyio
+            from starlette.requests import Request
+
             # Delays sleep and fall through to the next fault (or the endpoint).
             for fault in faults.matching(endpoint, RESPONSE_KINDS):
                 faults.fire(fault)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-
 from mock_idp.errors import OAuthError
 
 if TYPE_CHECKING:
+    from starlette.requests import Request  # only as a type: the realm file is read before Starlette loads
+
     from mock_idp.idp import IdentityProvider
     from mock_idp.realm import RegistrationPolicy
     from mock_idp.registration_metadata import ClientMetadata

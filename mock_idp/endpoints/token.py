@@ -16,8 +16,8 @@ from mock_idp.endpoints import idp_of
 from mock_idp.errors import NO_STORE, OAuthError, invalid_grant, invalid_request, unauthorized_client
 from mock_idp.idp import IdentityProvider
 from mock_idp.issuance import issue_tokens
+from mock_idp.metadata import GRANT_TYPES
 from mock_idp.realm import Client
-from mock_idp.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from mock_idp.token_exchange import token_exchange
 
 Grant = Callable[[IdentityProvider, Client, dict[str, str]], Awaitable[dict[str, Any]]]
@@ -125,13 +125,13 @@ async def client_credentials(idp: IdentityProvider, client: Client, form: dict[s
     return await issue_tokens(idp, client, idp.service_account(client), None, form.get("scope", ""), with_refresh=False)
 
 
-GRANTS: dict[str, Grant] = {
-    "authorization_code": authorization_code,
-    "refresh_token": refresh_token,
-    "password": password,
-    "client_credentials": client_credentials,
-    TOKEN_EXCHANGE: token_exchange,  # RFC 8693, ID token -> ID-JAG only (mock_idp/token_exchange.py)
-}
+GRANTS: dict[str, Grant] = dict(
+    zip(
+        GRANT_TYPES,  # the names discovery lists, in this order
+        (authorization_code, refresh_token, password, client_credentials, token_exchange),  # RFC 8693: ID-JAG only
+        strict=True,
+    )
+)
 
 
 async def token(request: Request) -> Response:

@@ -7,8 +7,8 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 import mock_idp
-from mock_idp.endpoints.discovery import openid_configuration
 from mock_idp.idp import IdentityProvider
+from mock_idp.metadata import openid_configuration
 from mock_idp.storage import StoreError
 from sandbox.backends import BackendError, Upstream
 from sandbox.served_realm import RealmFile

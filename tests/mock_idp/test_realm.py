@@ -144,3 +144,18 @@ def test_invalid_json_and_missing_file(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(RealmError, match=r"\$: expected a JSON object"):
         load_realm(path)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        (
+            {"issuer_base": "http://localhost:8080", "state_directory": "x"},
+            r"unexpected keyword argument\(s\) \['state_directory'\]",
+        ),
+        ({"state_dir": "x"}, "missing keyword issuer_base"),
+    ],
+)
+def test_a_misspelt_or_missing_setting_is_an_error_not_a_default(settings: dict[str, str], error: str) -> None:
+    with pytest.raises(TypeError, match=error):
+        create_app(REALM_PATH, **settings)  # type: ignore[arg-type]
