@@ -6,12 +6,12 @@ import argparse
 import errno
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from mock_idp.realm_file import RealmError, load_realm
-from mock_idp.realms import open_realms
-from mock_idp.serving import serve, serve_workers
-from mock_idp.sockets import bind_listening_socket
-from mock_idp.storage import StoreError, is_shared
+from mock_idp import start_up
+
+if TYPE_CHECKING:
+    from mock_idp.realms import Realms
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -54,13 +54,22 @@ def _default_realm() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    start_up.begin()  # before the imports below (mock_idp/start_up.py says why)
     try:
         return _serve(_parse(argv))
     except KeyboardInterrupt:  # Ctrl-C, at start-up too: quiet, and not a failure
         return 0
+    finally:  # a start that failed, or a caller's process after the server: collections back
+        start_up.serving()
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from mock_idp import serving
+    from mock_idp.realm_file import RealmError, load_realm
+    from mock_idp.realms import open_realms
+    from mock_idp.sockets import bind_listening_socket
+    from mock_idp.storage import StoreError, is_shared
+
     logging.basicConfig(level=logging.INFO, format="mock-idp: %(message)s")
     if args.workers > 1 and not is_shared(args.store):
         # Each worker's file or memory store would be its own: a code issued by one, redeemed at another, fails.
@@ -98,23 +107,28 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mock-idp: error: state directory: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    _announce(realms, args.admin_username)
+    if args.workers == 1:
+        serving.serve(realms, sock)
+    else:
+        print(f"mock-idp: {args.workers} worker processes, sharing {args.store}", flush=True)
+        serving.serve_workers({"realm": realm_file, **settings}, sock, args.workers)
+    return 0
+
+
+def _announce(realms: Realms, admin_username: str) -> None:
     idp = realms.idp
+    realm = idp.realm
     print(f"mock-idp: realm {realm.name!r} at {idp.issuer}", flush=True)
     print(f"mock-idp: discovery {idp.issuer}/.well-known/openid-configuration", flush=True)
     for user in realm.users.values():
         roles = ", ".join(user.realm_roles) or "-"
         print(f"mock-idp: user {user.username} (password from realm file; roles: {roles})", flush=True)
     print(
-        f"mock-idp: admin API {issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {args.admin_username})",
+        f"mock-idp: admin API {idp.issuer_base}/admin/realms/{realm.name} (token: master realm, admin-cli, user {admin_username})",
         flush=True,
     )
     print(f"mock-idp: state in {idp.state_dir}", flush=True)
-    if args.workers == 1:
-        serve(realms, sock)
-    else:
-        print(f"mock-idp: {args.workers} worker processes, sharing {args.store}", flush=True)
-        serve_workers({"realm": realm_file, **settings}, sock, args.workers)
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from uvicorn.config import Config
+from uvicorn.server import Server
 
+from mock_idp import start_up
 from mock_idp.deferred import Deferred
 from mock_idp.documents import DocumentShortcut
 from mock_idp.protocol import DocumentsInProtocol
@@ -24,13 +26,13 @@ if TYPE_CHECKING:
 WORKER_SETTINGS = "MOCK_IDP_WORKER_SETTINGS"
 
 
-def config(app: ASGIApp | str, **options: Any) -> uvicorn.Config:
+def config(app: ASGIApp | str, **options: Any) -> Config:
     """The mock's uvicorn settings. Like Keycloak by default, it names no server in a ``Server``
     header and ignores ``X-Forwarded-*`` (Keycloak honours them only with ``--proxy-headers``;
     the mock's URLs come from its issuer, and the anonymous-registration policy reads the peer).
     ws="none": it serves no WebSocket (nor does Keycloak), and uvicorn's "auto" would import the
     websockets package at start-up for nothing (~25 ms of a ~250 ms cold start)."""
-    return uvicorn.Config(
+    return Config(
         app,
         http=DocumentsInProtocol,
         ws="none",
@@ -65,7 +67,10 @@ def lazy_standalone(realms: Realms) -> ASGIApp:
 
 
 def serve(realms: Realms, sock: socket.socket) -> None:
-    uvicorn.Server(config(lazy_standalone(realms))).run(sockets=[sock])
+    settings = config(lazy_standalone(realms))
+    settings.load()  # uvicorn's protocol, loop and lifespan modules: start-up's last imports
+    start_up.serving()
+    Server(settings).run(sockets=[sock])
 
 
 def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -> None:
@@ -75,6 +80,7 @@ def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -
     from uvicorn.supervisors.multiprocess import Multiprocess  # not its package: that imports watchfiles
 
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    start_up.serving()
     Multiprocess(config(f"{__name__}:worker_app", factory=True, workers=workers), sockets=[sock]).run()
 
 

@@ -48,7 +48,7 @@ def serve(realms, sock):
         realms.idp.add_fault("token", "status", status=503)
     sock.close()
 
-cli.serve = serve
+serving.serve = serve
 assert cli.main(["--port", "0", "--state-dir", sys.argv[1]]) == 0
 """
 # The token endpoint, answering a POST without a body (its 400, from the app built for it).
