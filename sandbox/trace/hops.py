@@ -132,8 +132,7 @@ class Classifier:
     def classify(self, hop: Hop) -> Kind | None:
         path = hop.path
         if self.is_mcp(path):
-            refused: dict[int, StepKind] = {401: "unauthorized", 403: "step_up"}
-            return Kind(refused.get(hop.status or 0, "mcp_call"), "client", "proxy")
+            return MCP_REFUSED.get(hop.status or 0, MCP_CALL)
         if self.is_idp(path):
             return self._idp(hop, path[len(self.idp_prefix or "") :])
         if path.startswith("/.well-known/oauth-protected-resource"):
@@ -169,6 +168,9 @@ class Classifier:
         return IDP_ROUTES.get(tail)
 
 
+# Kinds are frozen: one of each serves every MCP call.
+MCP_CALL = Kind("mcp_call", "client", "proxy")
+MCP_REFUSED = {401: Kind("unauthorized", "client", "proxy"), 403: Kind("step_up", "client", "proxy")}
 PROXY_ROUTES = {
     "/register": Kind("registration", "client", "proxy"),
     "/authorize": Kind("authorize", "browser", "proxy"),

@@ -17,10 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_idp.bodies import loads_bounded
 from sandbox.trace.hops import Hop
-from sandbox.trace.tracer import Tracer, current_flow
+from sandbox.trace.tracer import SHOWN_REQUEST_HEADERS, Tracer, current_flow
 
 MAX_BODY = 64 * 1024
 MAX_MCP_BODY = 4 * 1024
+# What an MCP hop's step shows, with what the middleware needs (the URL's host, the body's type).
+MCP_HEADERS = frozenset(name.encode() for name in (*SHOWN_REQUEST_HEADERS, "host", "content-type"))
 CAPTURED_RESPONSE_HEADERS = frozenset(
     {b"www-authenticate", b"location", b"content-type", b"mcp-session-id", b"set-cookie"}
 )
@@ -109,7 +111,10 @@ class _Exchange:
         self.tracer = tracer
         self.path: str = scope["path"]
         self.is_mcp = tracer.classifier.is_mcp(self.path)
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        raw = scope["headers"]
+        if self.is_mcp:  # an MCP hop's step shows these alone (tracer.SHOWN_REQUEST_HEADERS): decode no others
+            raw = [(key, value) for key, value in raw if key in MCP_HEADERS]
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in raw}
         self.hop = _hop(scope, headers, tracer.recorder.next_seq())
         self.content_type = headers.get("content-type", "")
         self.capture_request = scope["method"] in ("POST", "PUT", "DELETE") and (
