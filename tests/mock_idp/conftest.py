@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -18,6 +20,16 @@ from mock_idp import create_app
 @pytest.fixture
 def realm_dict() -> dict[str, Any]:
     return copy.deepcopy(json.loads(REALM_PATH.read_text()))
+
+
+@pytest.fixture
+def still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mock IdP's time stands still (``advance_clock`` still moves it).
+
+    As in Keycloak, ``refresh_expires_in`` counts from the login, not from the token: a login
+    and a code exchange either side of a second boundary read 1 s less (seen under load)."""
+    now = time.time()
+    monkeypatch.setattr("mock_idp.clock.time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

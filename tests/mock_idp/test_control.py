@@ -85,7 +85,7 @@ async def test_claims_for_unknown_user_is_404(client, admin):
 # -- lifetimes ------------------------------------------------------------------------------------
 
 
-async def test_lifetimes_change_expires_in_and_reset(client, admin, idp):
+async def test_lifetimes_change_expires_in_and_reset(client, admin, idp, still_clock):
     assert (await client.get(f"{X}/lifetimes", headers=admin)).json() == {
         "access_token": 300,
         "refresh_token": 1800,

@@ -27,7 +27,7 @@ async def introspect(client, token: str) -> dict:
     return (await client.post(f"{OIDC}/token/introspect", auth=PROXY, data={"token": token})).json()
 
 
-async def test_token_response_and_claims_are_keycloak_shaped(client, idp):
+async def test_token_response_and_claims_are_keycloak_shaped(client, idp, still_clock):
     tokens = await code_tokens(client)
     assert set(tokens) == {
         "access_token",
