@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import contextlib
 import itertools
+import logging
 import threading
 import time
 import uuid
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.trace.explain import explain
+
+log = logging.getLogger("sandbox.trace")
 
 # "upstream": the MCP server behind the proxy in upstream mode (--upstream, --upstream-command).
 PARTICIPANTS = ("client", "browser", "proxy", "idp", "upstream")
@@ -68,7 +71,13 @@ class Step:
     def realize(self) -> None:
         """Fill in the details ``render`` leaves for later (idempotent: two readers make the same)."""
         if (render := self.render) is not None:
-            made = render()
+            try:
+                made = render()
+            except Exception:
+                # One step that cannot be shown must not take every trace view down with it.
+                log.exception("trace: could not render step %s (%s)", self.seq, self.kind)
+                self.note, self.render = "(could not be shown: see the sandbox's log)", None
+                return
             self.url, self.params, self.response, self.jwts, self.note = (
                 made.url,
                 made.params,

@@ -95,9 +95,16 @@ class Tracer:
             return build_steps(hop, kind, upstream_client_id, recorder)[0]
 
         step = hop_step(hop, kind, render=render)
-        if body_size + sum(len(value) for value in hop.headers.values()) > MAX_DEFERRED_BYTES:
+        if _held_bytes(hop, body_size) > MAX_DEFERRED_BYTES:
             step.realize()
         self.recorder.add(flow, step)
+
+
+def _held_bytes(hop: Hop, body_size: int) -> int:
+    """What a raw MCP hop keeps until it is read: its body, its shown headers, and its URL,
+    twice over (as sent, and parsed into the query; a query string can be ~60 KB)."""
+    query = sum(len(name) + len(value) for name, value in hop.query.items())
+    return body_size + sum(len(value) for value in hop.headers.values()) + len(hop.url) + query
 
 
 def _headers(headers: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:

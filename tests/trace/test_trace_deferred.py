@@ -74,6 +74,25 @@ def test_a_big_call_is_rendered_at_once(make_tracer):
     assert flow.steps[-1].render is None and flow.steps[-1].note == "tools/call greet"
 
 
+def test_a_call_with_a_long_query_is_rendered_at_once(make_tracer):
+    """The URL counts too: it is held twice (as sent, and as the parsed query)."""
+    tracer, flow, _ = authorized(make_tracer)
+    bearer = jwt({"jti": "proxy-jti-4", "client_id": "client-1"})
+    call = hop("POST", "/mcp?q=" + "q" * (MAX_DEFERRED_BYTES // 2), headers={"Authorization": f"Bearer {bearer}"})
+    finish_deferred(tracer, call, json.dumps(CALL).encode())
+    assert flow.steps[-1].render is None and flow.steps[-1].note == "tools/call greet"
+
+
+def test_a_step_that_cannot_be_rendered_leaves_the_other_views_standing(make_tracer, caplog):
+    tracer, flow, _ = authorized(make_tracer)
+    bearer = jwt({"jti": "proxy-jti-5", "client_id": "client-1"})
+    finish_deferred(tracer, mcp_call(bearer), b"{not json")  # the parse runs only when read
+    snapshot = tracer.recorder.snapshot()  # every flow, every step: no exception
+    assert snapshot and flow.steps[-1].render is None
+    assert flow.steps[-1].to_dict()["note"] == "(could not be shown: see the sandbox's log)"
+    assert "could not render step" in caplog.text and bearer not in json.dumps(snapshot)
+
+
 def test_only_the_shown_headers_are_kept(make_tracer):
     tracer, flow, _ = authorized(make_tracer)
     bearer = jwt({"jti": "proxy-jti-3", "client_id": "client-1"})
