@@ -48,7 +48,12 @@ class RebindingGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        host = headers.get("host", "").strip().lower()
+        if len(hosts := headers.getlist("host")) > 1:
+            # RFC 9112 §3.2: answered 400. Which one counts differs from reader to reader (this
+            # guard read the first, the trace the last), so a second could slip past the check.
+            await _refuse(scope, receive, send, 400, "invalid_request", "more than one Host header")
+            return
+        host = (hosts[0] if hosts else "").strip().lower()
         if host not in self.hosts:
             await _refuse(
                 scope,

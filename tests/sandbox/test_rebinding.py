@@ -79,3 +79,11 @@ async def test_a_replica_also_answers_to_its_public_url(headers, status):
     async with httpx.AsyncClient(transport=transport, base_url=f"http://localhost:{PORT}") as http:
         response = await http.get("/", headers=headers)
     assert response.status_code == status
+
+
+@pytest.mark.parametrize("second", ["evil.example", f"localhost:{PORT}"])
+async def test_a_second_host_header_is_a_bad_request(second):
+    async with guarded() as http:
+        response = await http.get("/", headers=[("Host", f"localhost:{PORT}"), ("Host", second)])
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": "more than one Host header"}
