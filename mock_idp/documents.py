@@ -53,6 +53,11 @@ def _json(value: Any, version: Hashable = None, cache_control: bytes | None = No
 _SERVER_ERROR = _json(SERVER_ERROR)
 
 
+async def send_server_error(scope: Scope, send: Send) -> None:
+    """The app's JSON 500, for a safety net outside Starlette's (nothing sent yet)."""
+    await _send(scope, send, 500, _SERVER_ERROR)
+
+
 class JsonDocument:
     """One document of a realm's IdP: ``version(idp)`` is cheap and changes when the document
     does; ``render(idp)`` builds it (called only for a new version)."""
@@ -82,7 +87,7 @@ class JsonDocument:
         except Exception:
             # As the app's Exception handler: a safety net, logged, never a plain-text 500.
             log.exception("unexpected error handling %s %s", scope["method"], scope["path"])
-            await _send(scope, send, 500, _SERVER_ERROR)
+            await send_server_error(scope, send)
             return
         await _send(scope, send, 200, encoded)
 
