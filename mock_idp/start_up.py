@@ -5,7 +5,7 @@
   are frozen (``gc.freeze()``, moved to the permanent generation) and collection resumes for
   what requests make: during the imports it ran young and full collections over objects that
   all live as long as the process (~4% of the instructions to the first discovery 200). The
-  sandbox does the same for its own start (sandbox/gc_pause.py).
+  sandbox does the same for its own start (mock_idp/gc_pause.py).
 - uvicorn's package ``__init__`` is run only when something asks the package for a name: it
   imports ``uvicorn.main``, the command line the mock never uses (``uvicorn.run`` and click,
   with its ~40 options built at import; ~12% of those instructions). ``uvicorn.config`` and
@@ -17,21 +17,17 @@
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import sys
 from types import ModuleType
 from typing import Any
 
-_paused = False
+from mock_idp import gc_pause
 
 
 def begin() -> None:
     """Before the mock's first import of uvicorn (and of anything else worth not collecting)."""
-    global _paused
-    if gc.isenabled():
-        gc.disable()
-        _paused = True
+    gc_pause.pause()
     if "uvicorn" not in sys.modules:
         # Config and Server are its __init__'s re-exports of these (uvicorn.lifespan imports Config from the package).
         sys.modules["uvicorn"] = _package_run_at_first_use(
@@ -41,11 +37,7 @@ def begin() -> None:
 
 def serving() -> None:
     """Start-up is over: collect again, skipping what start-up made. Safe to call twice."""
-    global _paused
-    if _paused:
-        _paused = False
-        gc.freeze()
-        gc.enable()
+    gc_pause.resume()
 
 
 def _package_run_at_first_use(name: str, re_exports: dict[str, str]) -> ModuleType:

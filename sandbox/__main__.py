@@ -7,11 +7,11 @@ started is stopped on the way out (the CLI's and the app's ``finally`` blocks).
 
 import sys
 
-from sandbox import gc_pause
+from mock_idp import gc_pause
 
 
 def run(prog: str = "mcp-oauth-sandbox") -> int:
-    # Before the first import: start-up is mostly imports (sandbox/gc_pause.py says why).
+    # Before the first import: start-up is mostly imports (mock_idp/gc_pause.py says why).
     gc_pause.pause()
     try:
         from sandbox.cli import main

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from pydantic import ValidationError
 
-from mock_idp import Realm
+from mock_idp import Realm, gc_pause
 from mock_idp.sockets import bind_listening_socket
-from sandbox import gc_pause
 from sandbox.cli_options import INIT_REALM_FILE, PROG, OneLineParser, StartupError, build_parser, parse_args
 from sandbox.logs import ShutdownCuts, configure_logging
 from sandbox.redis_store import REDIS_SCHEMES, StoreUnavailableError, redacted

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pytest
 
-from sandbox import gc_pause
+from mock_idp import gc_pause
 from sandbox.testing.artifacts import chromium_page, remember_report
 from sandbox.testing.clients import SignInClients, UnknownSandboxUser
 from sandbox.testing.options import (
@@ -75,7 +75,7 @@ _FIXTURES = frozenset({"sandbox", "mcp_client", "idp", "browser_login"})
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Called as pytest registers the plugin: from here to the first stack, a run is mostly
     # imports (pydantic-settings now, FastMCP and the MCP SDK at the stack), which the cyclic
-    # collector would walk again and again for nothing (sandbox/gc_pause.py).
+    # collector would walk again and again for nothing (mock_idp/gc_pause.py).
     gc_pause.pause()
     add_options(parser)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from sandbox import gc_pause
+from mock_idp import gc_pause
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP

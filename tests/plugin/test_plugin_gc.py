@@ -1,5 +1,5 @@
 """The plugin pauses the cyclic collector for a run's start-up and always gives it back
-(sandbox/gc_pause.py): frozen once the first stack is ready, as it was at the end of the first
+(mock_idp/gc_pause.py): frozen once the first stack is ready, as it was at the end of the first
 test's setup when no stack starts, and at session start in xdist's controller, which runs no test.
 
 Each run is a fresh pytest process with the plugin from its entry point; a test module's

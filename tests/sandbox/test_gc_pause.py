@@ -1,5 +1,5 @@
 """``python -m sandbox`` starts with the cyclic collector paused and resumes it once it serves,
-with start-up's objects frozen (sandbox/gc_pause.py); nothing else's collector is touched.
+with start-up's objects frozen (mock_idp/gc_pause.py); nothing else's collector is touched.
 
 The CLI's check runs the real entry point in a fresh interpreter: a watcher thread there sees
 the collector off while the stack starts, then on again once /healthz answers, and reports
@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 
-from sandbox import gc_pause
+from mock_idp import gc_pause
 from sandbox.testing.server import clean_environment, free_port
 
 WATCHED_START = """

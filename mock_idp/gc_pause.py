@@ -1,6 +1,7 @@
-"""The cyclic garbage collector, paused while the sandbox starts and told to skip what start-up made.
+"""The cyclic garbage collector, paused while a process starts and told to skip what start-up made
+(``mock-idp``, the sandbox, and the pytest plugin's first stack).
 
-Start-up is imports: FastMCP, the MCP SDK and pydantic build some 600 model classes and leave
+Start-up is imports. In the sandbox, FastMCP, the MCP SDK and pydantic build some 600 model classes and leave
 ~130,000 objects the collector tracks, nearly all of them kept for the process's life. As they
 pile up, the collector runs thousands of young collections and several full ones over them,
 finding almost nothing to free (about 1,000 objects): 15-20% of the start-up CPU (issue 17).
@@ -10,7 +11,8 @@ documentation gives for a process that forks, so later collections do not walk i
 collection resumes for what requests make. Memory stays as it was: reference counting still
 frees everything that is not in a cycle.
 
-Only a process that paused it resumes it: ``python -m sandbox`` pauses before its first import;
+Only a process that paused it resumes it: ``mock-idp`` (mock_idp/start_up.py) and
+``python -m sandbox`` pause before their first import;
 ``sandbox.cli.main`` called from elsewhere (a test) finds nothing to resume. The pytest plugin
 pauses it when pytest registers the plugin and resumes it when its first stack is ready,
 frozen, or else, unfrozen, at the end of the first test's setup (sandbox/pytest_plugin.py).
