@@ -182,5 +182,4 @@ def app_of(realms: Realms) -> Starlette:
     )
     app.state.idp = idp
     app.state.realms = realms.by_name
-    app.state.documents = realms.documents  # for mock_idp.serving's outer shortcut
     return app

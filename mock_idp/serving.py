@@ -19,7 +19,6 @@ from mock_idp.protocol import DocumentsInProtocol
 from mock_idp.realms import Realms, open_realms
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
     from starlette.types import ASGIApp
 
 # create_app's keywords, for the workers --workers spawns (each builds its own app from them).
@@ -43,13 +42,6 @@ def config(app: ASGIApp | str, **options: Any) -> Config:
         server_header=False,
         **options,
     )
-
-
-def standalone(app: Starlette) -> ASGIApp:
-    """``app`` with its documents' shortcut in front of Starlette itself: inside ``create_app``'s
-    middleware, a JWKS GET still passes Starlette's entry and error layers, 40% of its in-app CPU
-    (0.6 of 1.6 us; the sandbox, which mounts the app, keeps that inner shortcut)."""
-    return DocumentShortcut(app, app.state.documents)
 
 
 def lazy_standalone(realms: Realms) -> ASGIApp:

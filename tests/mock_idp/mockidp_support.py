@@ -128,3 +128,15 @@ class RecordingTransport(asyncio.Transport):
 
     def resume_reading(self) -> None:
         pass
+
+
+def behind_its_shortcut(state_dir: Path) -> tuple[Any, Any]:
+    """The realm's app, and the documents' shortcut in front of it as the standalone mock puts it
+    (mock_idp.serving.lazy_standalone, there in front of an app built at its first request)."""
+    from mock_idp.app import app_of
+    from mock_idp.documents import DocumentShortcut
+    from mock_idp.realms import open_realms
+
+    realms = open_realms(REALM_PATH, issuer_base=BASE, state_dir=state_dir)
+    app = app_of(realms)
+    return app, DocumentShortcut(app, realms.documents)

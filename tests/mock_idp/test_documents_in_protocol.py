@@ -8,13 +8,12 @@ import logging
 from typing import Any
 
 import pytest
-from mockidp_support import BASE, REALM_PATH, RecordingTransport
+from mockidp_support import RecordingTransport, behind_its_shortcut
 from uvicorn.server import ServerState
 
-from mock_idp import create_app
 from mock_idp.documents import DocumentShortcut
 from mock_idp.protocol import DocumentsInProtocol, OneWritePerResponse
-from mock_idp.serving import config, standalone
+from mock_idp.serving import config
 
 CERTS = "/realms/sandbox/protocol/openid-connect/certs"
 
@@ -47,7 +46,7 @@ class Connection:
 
 @pytest.fixture
 def app(tmp_path: Any) -> Any:
-    return standalone(create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path))
+    return behind_its_shortcut(tmp_path)[1]
 
 
 REQUESTS = {

@@ -7,13 +7,12 @@ from typing import Any
 
 import httpx
 import uvicorn
-from mockidp_support import BASE, OIDC, REALM_PATH, RecordingTransport
+from mockidp_support import BASE, OIDC, RecordingTransport, behind_its_shortcut
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from mock_idp import create_app
 from mock_idp.protocol import OneWritePerResponse
-from mock_idp.serving import config, standalone
+from mock_idp.serving import config
 
 REQUEST = b"GET /doc HTTP/1.1\r\nHost: localhost\r\n\r\n"
 HEAD_REQUEST = b"HEAD /doc HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -93,7 +92,7 @@ async def test_the_mock_names_no_server_and_ignores_forwarded_headers():
 
 
 async def test_standalone_answers_documents_ahead_of_starlette_and_steps_aside_for_faults(tmp_path):
-    app = create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path)
+    app, shortcut = behind_its_shortcut(tmp_path)
     inner = await httpx.AsyncClient(transport=httpx.ASGITransport(app=app)).get(f"{OIDC}/certs")
     reached: list[str] = []
     stack = app.build_middleware_stack()
@@ -103,7 +102,7 @@ async def test_standalone_answers_documents_ahead_of_starlette_and_steps_aside_f
         await stack(scope, receive, send)
 
     app.middleware_stack = recording
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standalone(app)), base_url=BASE) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shortcut), base_url=BASE) as http:
         outer = await http.get(f"{OIDC}/certs")
         assert (outer.status_code, outer.content, outer.headers) == (200, inner.content, inner.headers)
         assert reached == []
@@ -117,16 +116,16 @@ async def test_a_document_that_fails_to_render_is_the_apps_json_500_ahead_of_sta
 ):
     # The outer shortcut is outside Starlette's ServerErrorMiddleware: without its own net,
     # uvicorn would answer a plain-text 500.
-    app = create_app(REALM_PATH, issuer_base=BASE, state_dir=tmp_path)
+    _, shortcut = behind_its_shortcut(tmp_path)
     ((_, certs),) = [
-        found for path, found in app.state.documents.items() if path.endswith("/sandbox/protocol/openid-connect/certs")
+        found for path, found in shortcut.documents.items() if path.endswith("/sandbox/protocol/openid-connect/certs")
     ]
 
     def broken(idp):
         raise RuntimeError("render failed")
 
     monkeypatch.setattr(certs, "render", broken)  # the document is shared by every app: restored after
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standalone(app)), base_url=BASE) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shortcut), base_url=BASE) as http:
         answer = await http.get(f"{OIDC}/certs")
         head = await http.head(f"{OIDC}/certs")
     assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
