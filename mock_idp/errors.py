@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if (
-    TYPE_CHECKING
-):  # imported where a response is made: the standalone mock answers its documents before it loads Starlette
+# Imported where a response is made: the standalone mock answers its documents before it loads Starlette.
+if TYPE_CHECKING:
     from starlette.responses import JSONResponse
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
