@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from mock_idp import gc_pause
+from sandbox.testing.fresh_thread import import_on_fresh_thread
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -61,6 +62,11 @@ class SandboxStack:
         return self.running.sandbox
 
 
+# What a stack and its first sign-in import, nearly all of a first stack's start: FastMCP, the
+# MCP SDK and the app (sandbox/app.py through sandbox.testing.server), FastMCP's client.
+STACK_MODULES = ("fastmcp", "sandbox.testing.server", "sandbox.testing.headless", "sandbox.testing.key_rotation")
+
+
 class SandboxStacks:
     """The session's running stacks, one per distinct server, each started on first use.
 
@@ -84,6 +90,10 @@ class SandboxStacks:
         self._exit = contextlib.ExitStack()
 
     def get(self, server: object) -> SandboxStack:
+        if not self._stacks and not self._failed:
+            # Before resolve_server, which imports FastMCP: the phase counts all of the imports.
+            with self.phases.phase("imports (FastMCP, the app)"):
+                import_on_fresh_thread(*STACK_MODULES)
         resolved = resolve_server(server)
         found = self._stacks.get(id(resolved))
         if found is None:
@@ -104,12 +114,11 @@ class SandboxStacks:
         self._exit.close()
 
     def _start(self, server: FastMCP | None) -> SandboxStack:
-        with self.phases.phase("imports (FastMCP, the app)"):
-            from sandbox.served_realm import read_realm
-            from sandbox.testing.headless import trust_store
-            from sandbox.testing.key_rotation import KeyRotations
-            from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
-            from sandbox.upstream.errors import UpstreamError
+        from sandbox.served_realm import read_realm
+        from sandbox.testing.headless import trust_store
+        from sandbox.testing.key_rotation import KeyRotations
+        from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
+        from sandbox.upstream.errors import UpstreamError
 
         # The first sign-in's TLS trust store, made on the other core while this stack starts
         # rather than on that sign-in's path (~15 ms of OpenSSL, which holds no GIL meanwhile).
