@@ -3,7 +3,9 @@
 - stack cold start: `python -m sandbox` spawned until /healthz answers (s); on the mock
   backend the median of COLD_STARTS starts, each with a fresh state directory (one start is
   at the mercy of a neighbour's burst); a Keycloak stack starts once
-- full headless flow: first 401 to the first `greet` result, fresh client each time (ms, median)
+- full headless flow: first 401 to the first `greet` result, fresh client each time (ms, median);
+  the clients share one loaded TLS trust store, as the plugin's `mcp_client` gives them
+  (sandbox/testing/clients.py): a FastMCP client left to itself parses the CA bundle, ~25 ms
 - `greet` throughput: 200 sequential calls on one session, authenticated (file and memory
   token store) vs the same tools served without auth, and the ratio. The two servers run side
   by side and take turns, ROUNDS rounds of 200 calls each, so a neighbour's load falls on both;
@@ -32,7 +34,7 @@ from key_value.aio.stores.memory import MemoryStore
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth  # noqa: E402
+from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth, trust_store  # noqa: E402
 from sandbox.testing.server import free_port  # noqa: E402
 
 FLOWS = 10
@@ -100,7 +102,7 @@ def sandbox_args(backend: str, port: int, state_dir: str, store: str) -> list[st
 async def one_flow(mcp_url: str) -> float:
     auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
     started = time.perf_counter()
-    async with Client(mcp_url, auth=auth) as client:
+    async with Client(mcp_url, auth=auth, verify=trust_store()) as client:
         await client.call_tool("greet", {"name": "bench"})
     return (time.perf_counter() - started) * 1000
 

@@ -7,27 +7,11 @@ proxied request; parsing the CA bundle for each was most of the proxy hop's CPU.
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 import httpx2
-import pytest
 
 from sandbox.upstream.identity import IdentityHeaders
 from sandbox.upstream.server import IdentityHttpClients
-
-
-@pytest.fixture
-def bundle_loads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Each CA bundle an SSL context loads, recorded."""
-    loads: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
-    return loads
 
 
 async def test_plain_httpx_parses_the_bundle_per_client(bundle_loads: list[object]) -> None:
