@@ -36,8 +36,9 @@ from key_value.aio.stores.memory import MemoryStore
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth, trust_store  # noqa: E402
+from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth  # noqa: E402
 from sandbox.testing.server import free_port  # noqa: E402
+from sandbox.trust_store import default_trust_store  # noqa: E402
 
 FLOWS = 10
 CALLS = 40
@@ -104,7 +105,7 @@ def sandbox_args(backend: str, port: int, state_dir: str, store: str) -> list[st
 async def one_flow(mcp_url: str) -> float:
     auth = HeadlessOAuth(HeadlessBrowser("alice", "alice"), token_storage=MemoryStore())
     started = time.perf_counter()
-    async with Client(mcp_url, auth=auth, verify=trust_store()) as client:
+    async with Client(mcp_url, auth=auth, verify=default_trust_store()) as client:
         await client.call_tool("greet", {"name": "bench"})
     return (time.perf_counter() - started) * 1000
 

@@ -40,6 +40,7 @@ from sandbox.stepup import StepUpGate
 from sandbox.store_outage import StoreOutage
 from sandbox.tools import SCOPED_TOOLS, create_sample_server
 from sandbox.trace.setup import install_trace
+from sandbox.trust_store import load_in_background
 from sandbox.upstream.setup import UpstreamMode, prepare_upstream
 
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
@@ -60,6 +61,7 @@ class Sandbox:
 def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | None = None) -> Starlette:
     """Build the stack. ``server`` replaces the sample tools with your own FastMCP server."""
     settings = settings or SandboxSettings()
+    load_in_background()  # for the proxy's JWKS client, made below, and the plugin's sign-ins
     if server is None and settings.server:
         # Before anything starts: a bad spec should not cost a Keycloak boot.
         server = load_server(settings.server)
@@ -101,6 +103,8 @@ def create_app(settings: SandboxSettings | None = None, *, server: FastMCP | Non
     app.state.upstream_mode = upstream_mode
     _add_pages(app, sandbox)
     _add_layers(app, sandbox, mcp, auth, mcp_app, client_id, upstream_mode, own_server=server is not None)
+    if isinstance(auth, SandboxOIDCProxy):
+        auth.make_idp_client_in_background()  # now that the trace's hooks are on the proxy
     return app
 
 
@@ -140,7 +144,8 @@ def _lifespan(
             if upstream_mode is not None:
                 stack.push_async_callback(upstream_mode.transport.close)  # stops a stdio server
             if isinstance(auth, SandboxOIDCProxy):  # proxy mode
-                stack.push_async_callback(auth.close_idp_client)  # its pooled IdP connection
+                stack.push_async_callback(auth.close_idp_client)  # its pooled IdP connections
+                stack.push_async_callback(auth.close_jwks_client)
                 await provision_enterprise_client(auth)
             yield
 

@@ -1,48 +1,119 @@
-"""The proxy's HTTP client to the IdP's token endpoint: one, kept for the proxy's life.
+"""The proxy's HTTP clients to the IdP: one for its token endpoint, one for its JWKS, each kept
+for the proxy's life and made off the request path.
 
-One reason: FastMCP 4.2.3 (oauth_proxy/proxy.py ``_upstream_oauth_client``) builds a new
-``AsyncOAuth2Client``, so a new httpx2 client, for every call it makes upstream, and closes
-it after. On the callback's path that is a TLS context parsed from certifi's bundle (about
-14 ms of CPU, used or not: the mock IdP is plain http), a DNS lookup in a worker thread and
-a new TCP connection: a quarter of a whole headless flow. Kept open, the client pools its
-connection to the IdP. tests/sandbox/test_idp_client.py FAILS once FastMCP stops building a
-client per call; delete this mixin then.
+One reason each, both FastMCP 4.2.3:
+- ``OAuthProxy._upstream_oauth_client`` builds a new ``AsyncOAuth2Client``, so a new httpx2
+  client, for every call it makes upstream, and closes it after. On the callback's path that
+  is a TLS context parsed from certifi's bundle (15-30 ms of CPU, used or not: the mock IdP is
+  plain http), a DNS lookup in a worker thread and a new TCP connection: a quarter of a whole
+  headless flow. Kept open, the client pools its connection to the IdP.
+- ``OIDCProxy.get_token_verifier`` gives its ``JWTVerifier`` no HTTP client, so each JWKS
+  fetch (the first token's, and one after every key rotation) builds one, the TLS parse
+  included. The verifier is built as FastMCP builds it, with a kept client that verifies
+  with the process's one trust store (sandbox/trust_store.py).
+
+tests/sandbox/test_idp_client.py FAILS once FastMCP stops building a client per call, or
+gives its verifier a client; delete the part concerned then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
+import httpx2
+from fastmcp.server.auth import TokenVerifier
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
+from fastmcp.server.auth.oidc_proxy import OIDCProxy
+from fastmcp.server.auth.providers.jwt import JWTVerifier
+
+from sandbox.trust_store import default_trust_store
+
+# FastMCP's JWTVerifier fetches the JWKS with this timeout (providers/jwt.py, _fetch_jwks).
+JWKS_TIMEOUT_SECONDS = 10.0
 
 
 class SharedIdpClient(OAuthProxy):
-    """``_upstream_oauth_client`` yields one client, made on first use, closed by :meth:`close_idp_client`.
+    """``_upstream_oauth_client`` yields one client, closed by :meth:`close_idp_client`.
 
-    Made on first use, not in the constructor, so that the trace's hooks, which are set after
-    the proxy is built, are on it (``SandboxOIDCProxy._create_upstream_oauth_client``). The
-    client holds no per-call state: FastMCP passes each call's parameters, so concurrent calls
-    share it safely (httpx's pool is made for that).
+    Made by :meth:`make_idp_client_in_background` once the trace's hooks are set on the proxy
+    (``SandboxOIDCProxy._create_upstream_oauth_client`` installs them), or else on first use.
+    The background thread does the client's TLS parse, which holds no GIL, while start-up
+    goes on. The client holds no per-call state: FastMCP passes each call's parameters, so
+    concurrent calls share it safely (httpx's pool is made for that).
     """
 
     _idp_client: AsyncOAuth2Client | None = None
+    _idp_client_made: Future[AsyncOAuth2Client] | None = None
+
+    def make_idp_client_in_background(self) -> None:
+        made: Future[AsyncOAuth2Client] = Future()
+
+        def make() -> None:
+            try:
+                made.set_result(self._new_idp_client())
+            except BaseException as exc:  # raised again where the client is first wanted
+                made.set_exception(exc)
+
+        self._idp_client_made = made
+        threading.Thread(target=make, name="sandbox-idp-client", daemon=True).start()
 
     @asynccontextmanager
     async def _upstream_oauth_client(self) -> AsyncIterator[AsyncOAuth2Client]:
         if self._idp_client is None:
-            client = self._create_upstream_oauth_client()
-            # Every user's code exchange and refresh goes through this one client, so it must
-            # keep no cookies: one set on user A's token response (a load balancer's sticky
-            # cookie, say) would ride along on user B's. FastMCP's client per call started empty.
-            client._client.cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
-            self._idp_client = client
+            made = self._idp_client_made
+            self._idp_client = await asyncio.wrap_future(made) if made is not None else self._new_idp_client()
         yield self._idp_client
+
+    def _new_idp_client(self) -> AsyncOAuth2Client:
+        client = self._create_upstream_oauth_client()
+        # Every user's code exchange and refresh goes through this one client, so it must
+        # keep no cookies: one set on user A's token response (a load balancer's sticky
+        # cookie, say) would ride along on user B's. FastMCP's client per call started empty.
+        client._client.cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+        return client
 
     async def close_idp_client(self) -> None:
         """Close the pooled connections, at the app's shutdown; a later call opens a new client."""
+        made, self._idp_client_made = self._idp_client_made, None
         client, self._idp_client = self._idp_client, None
+        if client is None and made is not None:  # made in the background, never used
+            client = await asyncio.wrap_future(made)
+        if client is not None:
+            await client.aclose()
+
+
+class SharedJwksClient(OIDCProxy):
+    """``get_token_verifier``: FastMCP's ``JWTVerifier``, as OIDCProxy builds it, with a kept JWKS client."""
+
+    jwks_client: httpx2.AsyncClient | None = None
+
+    def get_token_verifier(
+        self,
+        *,
+        algorithm: str | None = None,
+        audience: str | None = None,
+        required_scopes: list[str] | None = None,
+        timeout_seconds: int | None = None,  # taken, and unused, as in OIDCProxy's
+    ) -> TokenVerifier:
+        self.jwks_client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(JWKS_TIMEOUT_SECONDS), verify=default_trust_store()
+        )
+        return JWTVerifier(
+            jwks_uri=str(self.oidc_config.jwks_uri),
+            issuer=str(self.oidc_config.issuer),
+            algorithm=algorithm,
+            audience=audience,
+            required_scopes=required_scopes,
+            http_client=self.jwks_client,
+        )
+
+    async def close_jwks_client(self) -> None:
+        client, self.jwks_client = self.jwks_client, None
         if client is not None:
             await client.aclose()

@@ -16,7 +16,7 @@ from pydantic import AnyHttpUrl
 from sandbox.backends import Upstream
 from sandbox.cimd import LoopbackCIMDFetcher
 from sandbox.enterprise import identity_assertion
-from sandbox.idp_client import SharedIdpClient
+from sandbox.idp_client import SharedIdpClient, SharedJwksClient
 from sandbox.issuer import BareIssuer
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.settings import SandboxSettings
@@ -36,13 +36,15 @@ SCOPES = ["openid", "profile", "email"]
 STEP_UP_SCOPES = [ADMIN_SCOPE]
 
 
-class SandboxOIDCProxy(StoreOutageTokens, StepUpClientScopes, ProxyWorkarounds, SharedIdpClient, OIDCProxy):
+class SandboxOIDCProxy(
+    StoreOutageTokens, StepUpClientScopes, ProxyWorkarounds, SharedIdpClient, SharedJwksClient, OIDCProxy
+):
     """OIDCProxy that can take the discovery document in hand.
 
     OIDCProxy fetches discovery in its constructor, before the sandbox serves the
     in-process mock IdP; the mock backend hands the document over instead. The
     workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py (and,
-    for a store that went away, sandbox/store_outage.py; for its client to the IdP,
+    for a store that went away, sandbox/store_outage.py; for its clients to the IdP,
     sandbox/idp_client.py).
     """
 

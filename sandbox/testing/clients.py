@@ -41,14 +41,15 @@ class SignInClients:
         authorization besides what the server's challenge names, so ``["mcp:admin"]`` needs no
         step-up), and anything ``fastmcp.Client`` takes (``timeout=``...). Each client has its
         own token store. Unless ``verify=`` is given, every client verifies TLS with the one
-        default trust store the process loaded (``headless.trust_store``): FastMCP's client
+        default trust store the process loaded (sandbox/trust_store.py): FastMCP's client
         would parse the CA bundle again for each of its HTTP clients, three per sign-in, ~30 ms
         of CPU each (issue 17).
         """
         from key_value.aio.stores.memory import MemoryStore
 
-        from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth, trust_store
+        from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
         from sandbox.testing.key_rotation import SignInClient
+        from sandbox.trust_store import default_trust_store
 
         if password is None:
             password = self.password_of(user)
@@ -62,7 +63,7 @@ class SignInClients:
             token_storage=MemoryStore(),
             client_metadata_url=metadata_url,
         )
-        client_kwargs.setdefault("verify", trust_store())
+        client_kwargs.setdefault("verify", default_trust_store())
         return SignInClient(
             self.sandbox.mcp_url, auth=auth, user=user, rotations=self.sandbox.key_rotations, **client_kwargs
         )

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-import ssl
 import urllib.request
 from collections.abc import Sequence
-from functools import cache
 from http.client import HTTPResponse
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
@@ -25,18 +23,9 @@ from fastmcp.client.auth import OAuth
 from mcp.shared.auth import AuthorizationCodeResult
 
 from sandbox.testing.forms import Form, parse_page
+from sandbox.trust_store import default_trust_store
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-@cache
-def trust_store() -> ssl.SSLContext:
-    """httpx2's default verification context, loaded once per process, as a browser loads its trust store.
-
-    Each ``httpx2.AsyncClient`` would otherwise parse the CA bundle again: about 14 ms of CPU on
-    every walk, a tenth of a whole headless flow. OpenSSL parses it without the GIL, so the
-    plugin has it made in a background thread while a stack starts (``SandboxStacks``)."""
-    return httpx2.create_ssl_context()
 
 
 class AuthorizationFailed(Exception):
@@ -115,7 +104,7 @@ class HeadlessBrowser:
         if self.scopes:
             authorization_url = _with_scopes(authorization_url, self.scopes)
         async with httpx2.AsyncClient(
-            cookies=self.cookies, follow_redirects=False, timeout=30.0, verify=trust_store()
+            cookies=self.cookies, follow_redirects=False, timeout=30.0, verify=default_trust_store()
         ) as http:
             response = await http.get(authorization_url)
             for _ in range(self.max_steps):

@@ -7,7 +7,6 @@ stops a sandbox or its Keycloak lives here, so the plugin stays hooks and fixtur
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,14 +114,10 @@ class SandboxStacks:
 
     def _start(self, server: FastMCP | None) -> SandboxStack:
         from sandbox.served_realm import read_realm
-        from sandbox.testing.headless import trust_store
         from sandbox.testing.key_rotation import KeyRotations
         from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
         from sandbox.upstream.errors import UpstreamError
 
-        # The first sign-in's TLS trust store, made on the other core while this stack starts
-        # rather than on that sign-in's path (~15 ms of OpenSSL, which holds no GIL meanwhile).
-        threading.Thread(target=trust_store, name="sandbox-trust-store", daemon=True).start()
         given = dict(self.settings)
         given.setdefault("state_dir", self.tmp_path_factory.mktemp("sandbox-state"))
         shared = self._shared_keycloak_port(given)

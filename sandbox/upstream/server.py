@@ -30,7 +30,6 @@ import shlex
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ from fastmcp.server.providers.proxy import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from sandbox.trust_store import default_trust_store
 from sandbox.upstream.errors import UpstreamError as UpstreamError  # re-exported for its raisers here
 from sandbox.upstream.failures import UpstreamErrors, client_error
 from sandbox.upstream.identity import IdentityHeaders
@@ -91,9 +91,9 @@ class IdentityHttpClients:
     front request's, ``Authorization`` included) are deliberately not used.
 
     FastMCP opens a backend connection, so calls this, for every proxied request; each
-    client gets the one TLS context made on first use (``tls``), since httpx would
-    otherwise parse certifi's CA bundle for every client: about 20 ms of CPU per proxied
-    call, used or not (most upstreams are plain http). A context holds no per-user state.
+    client gets the process's one TLS trust store (``tls``, sandbox/trust_store.py), since
+    httpx would otherwise parse certifi's CA bundle for every client: about 20 ms of CPU per
+    proxied call, used or not (most upstreams are plain http).
     """
 
     # Set by the flow trace: event hooks recording each call to the upstream.
@@ -104,10 +104,9 @@ class IdentityHttpClients:
         self.minter = minter
         self.timeout = timeout
 
-    @cached_property
+    @property
     def tls(self) -> ssl.SSLContext:
-        # httpx's own default (certifi's bundle, SSL_CERT_FILE honoured), made once.
-        return httpx2.create_ssl_context()
+        return default_trust_store()
 
     def headers(self) -> dict[str, str]:
         token = get_access_token()

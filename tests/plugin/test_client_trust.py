@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.testing.headless import trust_store
+from sandbox.trust_store import default_trust_store
 
 
 async def test_a_sign_in_parses_no_ca_bundle(mcp_client, request: pytest.FixtureRequest) -> None:
@@ -22,5 +22,5 @@ async def test_a_sign_in_parses_no_ca_bundle(mcp_client, request: pytest.Fixture
 
 
 def test_the_shared_trust_store_is_the_default_and_verify_given_wins(mcp_client) -> None:
-    assert mcp_client("alice").transport.verify is trust_store()
+    assert mcp_client("alice").transport.verify is default_trust_store()
     assert mcp_client("alice", verify=False).transport.verify is False
