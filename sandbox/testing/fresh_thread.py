@@ -25,7 +25,10 @@ def import_on_fresh_thread(*modules: str) -> None:
     """Import ``modules`` on a new thread and wait; an import's exception is raised here.
 
     A Ctrl-C while waiting stops the wait, not the thread (Python delivers signals to the main
-    thread only); the thread is a daemon, so it does not hold up pytest's exit.
+    thread only). The thread is no daemon: the interpreter stops a daemon thread at exit
+    wherever it is, and one stopped inside a native extension's frames can abort the process
+    (mock_idp/keys.py met it in OpenSSL's key generation); the exit waits for the imports
+    instead, a second at most.
     """
     failure: list[BaseException] = []
 
@@ -36,7 +39,7 @@ def import_on_fresh_thread(*modules: str) -> None:
         except BaseException as exc:  # re-raised in the caller, where pytest reports it
             failure.append(exc)
 
-    thread = threading.Thread(target=run, name="sandbox-imports", daemon=True)
+    thread = threading.Thread(target=run, name="sandbox-imports")
     thread.start()
     thread.join()
     if failure:
