@@ -11,7 +11,6 @@ it answers in plain text and knows nothing of depth. The bounds are the mock IdP
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +19,10 @@ from mock_idp.bodies import FORM_TYPE, MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_
 # An MCP message carries tool arguments and results, far larger than any OAuth request.
 MAX_MCP_BODY_BYTES = 4 * 1024 * 1024
 REGISTER_PATH = "/register"
+# Where the body read here is handed on to the layers inside (the step-up gate), so they
+# neither read nor replay it again: the complete body, as bytes, whenever the app is called
+# with it replayed.
+READ_BODY = "sandbox.body"
 # JSON-RPC 2.0 §5.1 error codes.
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -39,8 +42,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         limit = MAX_MCP_BODY_BYTES if self._is_mcp(path) else MAX_BODY_BYTES
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length")
+        declared, content_type = _first_values(scope)
         if declared is not None and not declared.isdigit():
             await self._refuse(scope, receive, send, 400, "Invalid Content-Length")
             return
@@ -59,14 +61,16 @@ class BodyLimits:
             if len(body) > limit:
                 await self._refuse(scope, receive, send, 413, f"Request body exceeds {limit} bytes")
                 return
-        media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        data = bytes(body)
         # Starlette's request.json() reads any media type, so depth is checked for all but forms.
-        if media_type not in _NOT_JSON and json_too_deep(bytes(body)):
+        if media_type not in _NOT_JSON and json_too_deep(data):
             await self._refuse(
                 scope, receive, send, 400, f"JSON request body nested deeper than {MAX_JSON_DEPTH} levels"
             )
             return
-        request: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
+        request: Message = {"type": "http.request", "body": data, "more_body": False}
+        scope[READ_BODY] = data
         await self.app(scope, _replay(request, receive), send)
 
     def _is_mcp(self, path: str) -> bool:
@@ -90,6 +94,19 @@ class BodyLimits:
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             )
         await response(scope, receive, send)
+
+
+def _first_values(scope: Scope) -> tuple[str | None, str]:
+    """The first Content-Length (None if absent) and Content-Type ("" if absent), as Starlette's
+    ``Headers.get`` reads them, in one pass over the raw headers instead of decoding them all twice."""
+    length: str | None = None
+    content_type: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-length" and length is None:
+            length = value.decode("latin-1")
+        elif name == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+    return length, content_type or ""
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

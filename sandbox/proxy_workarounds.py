@@ -23,6 +23,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from starlette.routing import Route
 
 from sandbox.proxy_routes import guard_routes
+from sandbox.verified_tokens import VerifiedProxyTokens
 
 REVOKED_COLLECTION = "sandbox-revoked-access-tokens"
 # How long a finished refresh still answers the requests that were already in flight with
@@ -71,10 +72,13 @@ class _Held:
             self._locks[self._key] = (lock, users - 1)
 
 
+# A proxy access token's jti and exp: all that revocation needs of its claims.
+_TokenId = tuple[str, object]
+
 # The proxy's own access token behind the upstream one that load_access_token just
 # returned: FastMCP hands revoke_token the upstream token (the SDK's revocation handler
 # loads, then revokes, in one task), and the proxy's jti is what /mcp must stop accepting.
-_loaded: contextvars.ContextVar[tuple[str, dict[str, Any]] | None] = contextvars.ContextVar(
+_loaded: contextvars.ContextVar[tuple[str, _TokenId] | None] = contextvars.ContextVar(
     "sandbox_loaded_token", default=None
 )
 
@@ -140,14 +144,14 @@ class ProxyWorkarounds(_Proxy):
         the grant's upstream token set goes too, which every one of its access tokens needs.
         """
         loaded = _loaded.get()
-        payload = self._own_access_token(token.token) if isinstance(token, AccessToken) else None
-        if payload is None and isinstance(token, AccessToken) and loaded and loaded[0] == token.token:
-            payload = loaded[1]
-        if payload is not None:
-            expires = payload.get("exp")
+        own = self._own_access_token(token.token) if isinstance(token, AccessToken) else None
+        if own is None and isinstance(token, AccessToken) and loaded and loaded[0] == token.token:
+            own = loaded[1]
+        if own is not None:
+            jti, expires = own
             ttl = max(int(expires - time.time()), 1) if isinstance(expires, (int, float)) else 24 * 3600
             await self._revoked_store.put(
-                key=str(payload["jti"]), value={"revoked_at": time.time()}, collection=REVOKED_COLLECTION, ttl=ttl
+                key=jti, value={"revoked_at": time.time()}, collection=REVOKED_COLLECTION, ttl=ttl
             )
         await super().revoke_token(token)
         if isinstance(token, RefreshToken):
@@ -165,22 +169,28 @@ class ProxyWorkarounds(_Proxy):
     # FastMCP's own signature (proxy.py:2245), which already differs from its base's the same way.
     async def load_access_token(self, token: str) -> AccessToken | None:  # type: ignore[override]
         """FastMCP's check, refusing the access tokens revoked above."""
-        payload = self._own_access_token(token)
-        if payload is None:
+        own = self._own_access_token(token)
+        if own is None:
             return await super().load_access_token(token)
-        if await self._revoked_store.get(key=str(payload["jti"]), collection=REVOKED_COLLECTION):
+        if await self._revoked_store.get(key=own[0], collection=REVOKED_COLLECTION):
             return None
         validated = await super().load_access_token(token)
         if validated is not None:
-            _loaded.set((validated.token, payload))
+            _loaded.set((validated.token, own))
         return validated
 
-    def _own_access_token(self, token: str) -> dict[str, Any] | None:
+    def _own_access_token(self, token: str) -> _TokenId | None:
+        """The jti and exp of the proxy's own access token; None if it is not one."""
+        issuer = self.jwt_issuer
         try:
-            payload = self.jwt_issuer.verify_token(token)
+            if isinstance(issuer, VerifiedProxyTokens):  # remembered: no copy of the claims
+                jti, expires = issuer.token_id(token)
+            else:
+                payload = issuer.verify_token(token)
+                jti, expires = payload.get("jti"), payload.get("exp")
         except (JoseError, ValueError, KeyError):
             return None
-        return payload if isinstance(payload.get("jti"), str) else None
+        return (jti, expires) if isinstance(jti, str) else None
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
         """A registered client may use only the redirect URIs it registered (RFC 9700 §4.1.1).

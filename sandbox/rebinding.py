@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
@@ -47,8 +46,16 @@ class RebindingGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if len(hosts := headers.getlist("host")) > 1:
+        # One pass over the raw headers (ASGI names are lower-case bytes), decoded as Starlette's
+        # Headers would: this runs before every request, and two getlist() calls decoded every header twice.
+        hosts: list[str] = []
+        origins: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"host":
+                hosts.append(value.decode("latin-1"))
+            elif name == b"origin":
+                origins.append(value.decode("latin-1"))
+        if len(hosts) > 1:
             # RFC 9112 §3.2: answered 400. Which one counts differs from reader to reader (this
             # guard read the first, the trace the last), so a second could slip past the check.
             await _refuse(scope, receive, send, 400, "invalid_request", "more than one Host header")
@@ -65,7 +72,7 @@ class RebindingGuard:
             )
             return
         # Every Origin header counts, so a second one cannot smuggle a foreign origin past the first.
-        for origin in headers.getlist("origin"):
+        for origin in origins:
             if origin.strip().lower().rstrip("/") not in self.origins:
                 await _refuse(
                     scope,

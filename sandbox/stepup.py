@@ -32,6 +32,8 @@ from fastmcp.utilities.authorization import run_auth_checks_with_shortfall
 from mcp.shared.auth import OAuthClientInformationFull
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.limits import READ_BODY
+
 # The sample server's optional scope (realms/sandbox.json: an optional client scope of the
 # proxy's upstream client), which the first authorization does not ask for.
 ADMIN_SCOPE = "mcp:admin"
@@ -92,9 +94,14 @@ class StepUpGate:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != self.mcp_path:
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive)
-        replay = _replaying(body, complete, receive)
-        tools = _called_tools(body) if complete else set()
+        read = scope.get(READ_BODY)
+        if isinstance(read, bytes):  # the body limits read it all (sandbox/limits.py)
+            replay = receive
+            tools = _called_tools(read) if len(read) <= MAX_INSPECTED_BODY else set()
+        else:
+            messages, complete = await _read_body(receive)
+            replay = _replaying(messages, complete, receive)
+            tools = _called_tools(_joined(messages)) if complete else set()
         bearer = _bearer(scope)
         # Only a call of a scoped tool needs the token here: FastMCP verifies it again right
         # after, so verifying it for every other call would double the cost of each one.
@@ -179,10 +186,14 @@ def _replaying(messages: list[Message], complete: bool, receive: Receive) -> Rec
     return replay
 
 
-def _called_tools(messages: list[Message]) -> set[str]:
+def _joined(messages: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+
+def _called_tools(body: bytes) -> set[str]:
     """Names of the tools a JSON-RPC message (or batch) calls; nothing if it is not JSON."""
     try:
-        payload = json.loads(b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request"))
+        payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return set()
     calls = payload if isinstance(payload, list) else [payload]

@@ -132,6 +132,17 @@ class VerifiedProxyTokens(JWTIssuer):
         self._capacity = capacity
         self._verified: dict[str, dict[str, Any]] = {}
 
+    def token_id(self, token: str) -> tuple[object, object]:
+        """The ``jti`` and ``exp`` of an access token :meth:`verify_token` accepts (raising as it does).
+
+        No copy of the claims: the sandbox's revocation check needs only these two, both
+        immutable, so what it is given cannot reach what the next call is told.
+        """
+        known = self._verified.get(token)
+        if known is None or (known.get("exp") is not None and known["exp"] < self._clock()):
+            known = self.verify_token(token)
+        return known.get("jti"), known.get("exp")
+
     def verify_token(self, token: str, expected_token_use: str = "access") -> dict[str, Any]:
         if expected_token_use != "access":
             return super().verify_token(token, expected_token_use)

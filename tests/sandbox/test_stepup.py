@@ -13,6 +13,7 @@ from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
 from mcp.shared.auth import InvalidScopeError
 from pydantic import AnyUrl
 
+from sandbox.limits import BodyLimits
 from sandbox.stepup import StepUpGate
 
 TOKENS = {
@@ -71,15 +72,25 @@ def gate(downstream: Downstream) -> StepUpGate:
     )
 
 
+def behind_body_limits(downstream: Downstream) -> BodyLimits:
+    """The gate as the sandbox mounts it: the body limits in front hand it the body they read."""
+    return BodyLimits(gate(downstream), mcp_path="/mcp")
+
+
+# Alone, the gate reads and replays the body itself; behind the limits it takes theirs.
+FRONTS = pytest.mark.parametrize("front", [gate, behind_body_limits])
+
+
 async def post(app, body: bytes, token: str | None = "basic") -> httpx.Response:
     headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:9") as http:
         return await http.post("/mcp", content=body, headers=headers)
 
 
-async def test_a_token_without_the_tools_scope_gets_403_naming_only_that_scope():
+@FRONTS
+async def test_a_token_without_the_tools_scope_gets_403_naming_only_that_scope(front):
     downstream = Downstream()
-    answer = await post(gate(downstream), call("admin_report"))
+    answer = await post(front(downstream), call("admin_report"))
     assert answer.status_code == 403
     challenge = answer.headers["www-authenticate"]
     assert challenge.startswith('Bearer error="insufficient_scope", scope="mcp:admin", ')
@@ -88,8 +99,9 @@ async def test_a_token_without_the_tools_scope_gets_403_naming_only_that_scope()
     assert downstream.bodies == []  # the call never ran
 
 
-async def test_a_tool_declared_with_fastmcp_s_require_scopes_is_gated_by_fastmcp_s_rule():
-    answer = await post(gate(Downstream()), call("write", batch=True))
+@FRONTS
+async def test_a_tool_declared_with_fastmcp_s_require_scopes_is_gated_by_fastmcp_s_rule(front):
+    answer = await post(front(Downstream()), call("write", batch=True))
     assert answer.status_code == 403
     assert 'scope="mcp:write"' in answer.headers["www-authenticate"]
 
@@ -105,9 +117,10 @@ async def test_a_tool_declared_with_fastmcp_s_require_scopes_is_gated_by_fastmcp
         (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": ["x"]}}', "basic"),
     ],
 )
-async def test_everything_else_reaches_the_server_unchanged(body, token):
+@FRONTS
+async def test_everything_else_reaches_the_server_unchanged(front, body, token):
     downstream = Downstream()
-    answer = await post(gate(downstream), body, token)
+    answer = await post(front(downstream), body, token)
     assert answer.status_code == 200
     assert downstream.bodies == [body]
 
@@ -141,10 +154,11 @@ async def test_only_a_call_of_a_scoped_tool_has_its_token_verified_here(tool, ve
     assert verifier.verified == verified
 
 
-async def test_a_body_too_big_to_inspect_is_passed_on_whole():
+@FRONTS
+async def test_a_body_too_big_to_inspect_is_passed_on_whole(front):
     downstream = Downstream()
     body = call("admin_report")[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'
-    answer = await post(gate(downstream), body)
+    answer = await post(front(downstream), body)
     assert answer.status_code == 200
     assert downstream.bodies == [body]
 

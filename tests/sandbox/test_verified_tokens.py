@@ -255,3 +255,19 @@ def test_refresh_tokens_and_forgeries_are_checked_every_time():
             with pytest.raises(JoseError):
                 proxy_tokens.verify_token(forged)
     assert checks.call_count == 4
+
+
+async def test_the_proxy_token_s_id_is_its_jti_and_exp_with_the_same_rules():
+    now = [time.time()]
+    proxy_tokens = issuer(clock=lambda: now[0])
+    access = proxy_tokens.issue_access_token(client_id="c", scopes=["openid"], jti="j1", expires_in=60)
+    expires = proxy_tokens.verify_token(access)["exp"]
+    with patch.object(JWTIssuer, "verify_token", autospec=True, side_effect=JWTIssuer.verify_token) as checks:
+        assert [proxy_tokens.token_id(access) for _ in range(2)] == [("j1", expires)] * 2
+    assert checks.call_count == 0  # remembered from the check above
+    stranger = JWTIssuer(issuer=PROXY, audience=AUDIENCE, signing_key=b"x" * 32)
+    with pytest.raises(JoseError):
+        proxy_tokens.token_id(stranger.issue_access_token(client_id="c", scopes=["openid"], jti="j2", expires_in=60))
+    now[0] += 120
+    with patch("fastmcp.server.auth.jwt_issuer.time.time", return_value=now[0]), pytest.raises(JoseError):
+        proxy_tokens.token_id(access)
