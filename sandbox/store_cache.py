@@ -18,8 +18,9 @@ The cache is bounded, because misses are cached and anyone can make the proxy re
 (``GET /authorize?client_id=<random>`` reads the client store): at most ``max_entries``
 entries, the least recently used evicted first; a cached miss lives ``MISS_TTL`` seconds; a
 key's generation is kept only while a read of it is in flight. What it caches and hands out
-are copies (``sandbox.copies.fresh``), so a caller editing a nested list of what it read
-(FastMCP's session visibility rules) changes no later read.
+are copies (``sandbox.copies``: each entry's copy planned once, when it is cached), so a
+caller editing a nested list of what it read (FastMCP's session visibility rules) changes
+no later read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, SupportsFloat
 from key_value.aio.protocols import AsyncKeyValue
 from key_value.aio.wrappers.base import BaseWrapper
 
-from sandbox.copies import fresh
+from sandbox.copies import copier, fresh
 
 DEFAULT_COLLECTION = "default"
 # A few thousand keeps a busy sandbox's token records and clients hot, in a few MB at most.
@@ -44,10 +45,11 @@ _Key = tuple[str, str]
 
 
 class _Entry:
-    __slots__ = ("expires", "value")
+    __slots__ = ("copy", "expires", "value")
 
     def __init__(self, value: dict[str, Any] | None, ttl: float | None) -> None:
-        self.value = value  # None: known to be absent
+        self.value = value  # None: known to be absent; else the cache's own copy, never handed out
+        self.copy = copier(value)  # what each read is given: a copy of it (sandbox/copies.py)
         self.expires = None if ttl is None else time.monotonic() + ttl
 
     def live(self) -> bool:
@@ -117,7 +119,7 @@ class WriteThroughCache(BaseWrapper):
         slot = self._key(key, collection)
         entry = self._cached(slot)
         if entry is not None:
-            return (None, None) if entry.value is None else (fresh(entry.value), entry.ttl())
+            return (None, None) if entry.value is None else (entry.copy(entry.value), entry.ttl())
         reads = self._reads.setdefault(slot, _Reads())
         reads.count += 1
         generation = reads.generation

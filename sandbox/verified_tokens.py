@@ -31,7 +31,7 @@ from fastmcp.server.auth.jwt_issuer import JWTIssuer
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.utilities.auth import decode_jwt_header
 
-from sandbox.copies import IMMUTABLE, fresh
+from sandbox.copies import IMMUTABLE, copier, fresh
 
 # Tokens remembered at most; the oldest go first. One per signed-in grant is typical.
 CAPACITY = 4096
@@ -39,11 +39,16 @@ CAPACITY = 4096
 
 def fresh_token(token: AccessToken) -> AccessToken:
     """``token`` with every mutable field (scopes, claims) copied by :func:`fresh`."""
+    return token_copier(token)(token)
+
+
+def token_copier(token: AccessToken) -> Callable[[AccessToken], AccessToken]:
+    """:func:`fresh_token` for ``token``, its fields' copies planned once (sandbox/copies.py:
+    for a cache's own copy, which nobody edits)."""
     if token.__pydantic_extra__ or token.__pydantic_private__:  # not FastMCP's shape: copy all of it
-        return token.model_copy(deep=True)
-    return token.model_copy(
-        update={name: fresh(value) for name, value in token.__dict__.items() if type(value) not in IMMUTABLE}
-    )
+        return lambda same: same.model_copy(deep=True)
+    plans = [(name, copier(value)) for name, value in token.__dict__.items() if type(value) not in IMMUTABLE]
+    return lambda same: same.model_copy(update={name: plan(same.__dict__[name]) for name, plan in plans})
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class _Verified:
     kid: str | None
     key: object  # the key object FastMCP verified with, compared by identity
     expires: float
+    copy: Callable[[AccessToken], AccessToken]  # token_copier(token)
 
 
 class VerifiedTokens(TokenVerifier):
@@ -75,7 +81,7 @@ class VerifiedTokens(TokenVerifier):
             if self._current_key(known.kid) is known.key:
                 # A deep copy: a caller that edits its answer's scopes or claims (a tool, a
                 # middleware) must not change what the next call with this token is told.
-                return fresh_token(known.token)
+                return known.copy(known.token)
             del self._verified[token]  # the key went: FastMCP decides afresh
         kid = _kid(token)
         before = self._current_key(kid)
@@ -86,7 +92,8 @@ class VerifiedTokens(TokenVerifier):
         # fetched it. A key swapped while the check ran (a refetch under way) leaves nothing behind.
         used = self._current_key(kid)
         if used is not None and before in (None, used):
-            self._remember(token, _Verified(fresh_token(validated), kid, used, float(validated.expires_at)))
+            own = fresh_token(validated)
+            self._remember(token, _Verified(own, kid, used, float(validated.expires_at), token_copier(own)))
         return validated
 
     def _remember(self, token: str, verified: _Verified) -> None:
@@ -130,7 +137,9 @@ class VerifiedProxyTokens(JWTIssuer):
         super().__init__(issuer=issuer.issuer, audience=issuer.audience, signing_key=issuer._signing_key)
         self._clock = clock
         self._capacity = capacity
-        self._verified: dict[str, dict[str, Any]] = {}
+        self._verified: dict[
+            str, tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]]
+        ] = {}  # the payload and its copier
 
     def token_id(self, token: str) -> tuple[object, object]:
         """The ``jti`` and ``exp`` of an access token :meth:`verify_token` accepts (raising as it does).
@@ -138,7 +147,8 @@ class VerifiedProxyTokens(JWTIssuer):
         No copy of the claims: the sandbox's revocation check needs only these two, both
         immutable, so what it is given cannot reach what the next call is told.
         """
-        known = self._verified.get(token)
+        remembered = self._verified.get(token)
+        known = remembered[0] if remembered is not None else None
         if known is None or (known.get("exp") is not None and known["exp"] < self._clock()):
             known = self.verify_token(token)
         return known.get("jti"), known.get("exp")
@@ -146,14 +156,16 @@ class VerifiedProxyTokens(JWTIssuer):
     def verify_token(self, token: str, expected_token_use: str = "access") -> dict[str, Any]:
         if expected_token_use != "access":
             return super().verify_token(token, expected_token_use)
-        known = self._verified.get(token)
-        if known is not None:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            known, copy = remembered
             expires = known.get("exp")
             if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
-                return fresh(known)  # nested claims too: an edited answer changes no later one
+                return copy(known)  # nested claims too: an edited answer changes no later one
             del self._verified[token]
         payload = super().verify_token(token)
         if len(self._verified) >= self._capacity:
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = fresh(payload)
+        own = fresh(payload)
+        self._verified[token] = (own, copier(own))
         return payload
