@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 
 import httpx
@@ -10,16 +11,23 @@ from fastmcp import FastMCP
 from fastmcp.server.auth import require_scopes
 from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
 from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp.shared.auth import InvalidScopeError
 from pydantic import AnyUrl
 
 from sandbox.limits import BodyLimits
-from sandbox.stepup import StepUpGate
+from sandbox.stepup import StepUpGate, called_tools
 
 TOKENS = {
     "basic": {"client_id": "c", "scopes": ["openid"]},
     "admin": {"client_id": "c", "scopes": ["openid", "mcp:admin"]},
 }
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
 METADATA = "http://localhost:9/.well-known/oauth-protected-resource/mcp"
 
 
@@ -192,3 +200,35 @@ def test_upstream_fastmcp_still_caps_a_dcr_client_at_its_registered_scope():
     client = ProxyDCRClient(client_id="c", redirect_uris=[AnyUrl("http://localhost:1/cb")], scope="openid")
     with pytest.raises(InvalidScopeError):
         client.validate_scope("openid mcp:admin")
+
+
+def names_by_json_loads(body: bytes) -> set[str]:
+    """What the gate found before it read bodies with pydantic-core: the same rule, json.loads's reading."""
+    return called_tools(body, json.loads)
+
+
+CALL = st.fixed_dictionaries(
+    {"jsonrpc": st.just("2.0"), "id": st.integers(), "method": st.sampled_from(["tools/call", "tools/list"])},
+    optional={"params": st.fixed_dictionaries({}, optional={"name": st.text() | st.integers(), "arguments": JSON})},
+)
+
+
+@given(st.one_of(CALL, st.lists(CALL, max_size=3), JSON))
+def test_the_gate_reads_the_tools_called_as_json_loads_reads_them(message) -> None:
+    body = json.dumps(message).encode()
+    assert called_tools(body) == names_by_json_loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        codecs.BOM_UTF8 + call("admin_report"),  # pydantic-core refuses a BOM, json.loads reads it
+        call("admin_report").decode().encode("utf-16"),
+        call("admin_report")[:-1] + b', "note": "\\ud800"}',  # a lone surrogate escape
+        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "greet", "name": "admin_report"}}',
+        b"[" * 300 + b"]" * 300,
+        b'{"method": "tools/call", "params": {"name": "admin_report"}',  # not JSON at all
+    ],
+)
+def test_bodies_one_parser_refuses_are_read_as_json_loads_reads_them(body: bytes) -> None:
+    assert called_tools(body) == names_by_json_loads(body)
