@@ -226,6 +226,7 @@ def build(settings: SandboxSettings) -> Starlette:
     from sandbox.serverspec import ServerSpecError
     from sandbox.state import StateSecretError
     from sandbox.tls import TrustAnchorError
+    from sandbox.trust_store import TrustStoreError
     from sandbox.upstream.errors import UpstreamError
 
     try:
@@ -238,6 +239,7 @@ def build(settings: SandboxSettings) -> Starlette:
         UpstreamError,
         StoreUnavailableError,
         StateSecretError,
+        TrustStoreError,
     ) as exc:
         raise StartupError(str(exc)) from None
     except OSError as exc:  # state files, realm copies: name the file and the cause

@@ -4,7 +4,7 @@ for the proxy's life and made off the request path.
 One reason each, both FastMCP 4.2.3:
 - ``OAuthProxy._upstream_oauth_client`` builds a new ``AsyncOAuth2Client``, so a new httpx2
   client, for every call it makes upstream, and closes it after. On the callback's path that
-  is a TLS context parsed from certifi's bundle (15-30 ms of CPU, used or not: the mock IdP is
+  is a TLS context parsed from the CA bundle (15-30 ms of CPU, used or not: the mock IdP is
   plain http), a DNS lookup in a worker thread and a new TCP connection: a quarter of a whole
   headless flow. Kept open, the client pools its connection to the IdP.
 - ``OIDCProxy.get_token_verifier`` gives its ``JWTVerifier`` no HTTP client, so each JWKS
@@ -61,7 +61,8 @@ class SharedIdpClient(OAuthProxy):
                 made.set_exception(exc)
 
         self._idp_client_made = made
-        threading.Thread(target=make, name="sandbox-idp-client", daemon=True).start()
+        # No daemon: the interpreter stops a daemon thread at exit wherever it is (mock_idp/keys.py).
+        threading.Thread(target=make, name="sandbox-idp-client").start()
 
     @asynccontextmanager
     async def _upstream_oauth_client(self) -> AsyncIterator[AsyncOAuth2Client]:
@@ -75,7 +76,7 @@ class SharedIdpClient(OAuthProxy):
         # Every user's code exchange and refresh goes through this one client, so it must
         # keep no cookies: one set on user A's token response (a load balancer's sticky
         # cookie, say) would ride along on user B's. FastMCP's client per call started empty.
-        client._client.cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+        client._client.cookies = no_cookies()
         return client
 
     async def close_idp_client(self) -> None:
@@ -83,15 +84,23 @@ class SharedIdpClient(OAuthProxy):
         made, self._idp_client_made = self._idp_client_made, None
         client, self._idp_client = self._idp_client, None
         if client is None and made is not None:  # made in the background, never used
-            client = await asyncio.wrap_future(made)
+            try:
+                client = await asyncio.wrap_future(made)
+            except Exception:  # nothing was made; the cause is the first use's to report
+                client = None
         if client is not None:
             await client.aclose()
 
 
 class SharedJwksClient(OIDCProxy):
-    """``get_token_verifier``: FastMCP's ``JWTVerifier``, as OIDCProxy builds it, with a kept JWKS client."""
+    """``get_token_verifier``: FastMCP's ``JWTVerifier``, as OIDCProxy builds it, with a kept JWKS client.
+
+    :meth:`close_jwks_client` (the app's shutdown) hands the verifier a new, unopened client
+    in place of the one it closes, so an app served again still fetches its JWKS.
+    """
 
     jwks_client: httpx2.AsyncClient | None = None
+    _jwks_verifier: JWTVerifier | None = None
 
     def get_token_verifier(
         self,
@@ -101,10 +110,8 @@ class SharedJwksClient(OIDCProxy):
         required_scopes: list[str] | None = None,
         timeout_seconds: int | None = None,  # taken, and unused, as in OIDCProxy's
     ) -> TokenVerifier:
-        self.jwks_client = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(JWKS_TIMEOUT_SECONDS), verify=default_trust_store()
-        )
-        return JWTVerifier(
+        self.jwks_client = _new_jwks_client()
+        self._jwks_verifier = JWTVerifier(
             jwks_uri=str(self.oidc_config.jwks_uri),
             issuer=str(self.oidc_config.issuer),
             algorithm=algorithm,
@@ -112,8 +119,25 @@ class SharedJwksClient(OIDCProxy):
             required_scopes=required_scopes,
             http_client=self.jwks_client,
         )
+        return self._jwks_verifier
 
     async def close_jwks_client(self) -> None:
-        client, self.jwks_client = self.jwks_client, None
-        if client is not None:
-            await client.aclose()
+        client = self.jwks_client
+        if client is None or self._jwks_verifier is None:
+            return
+        self.jwks_client = _new_jwks_client()  # unopened until a fetch: no connection, no CA parse
+        self._jwks_verifier._http_client = self.jwks_client  # FastMCP's attribute: no setter
+        await client.aclose()
+
+
+def _new_jwks_client() -> httpx2.AsyncClient:
+    # No cookies either: an IdP's (or its balancer's) cookie on a JWKS answer has no business
+    # on the next fetch, as on the token client's calls.
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(JWKS_TIMEOUT_SECONDS), verify=default_trust_store(), cookies=no_cookies()
+    )
+
+
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))

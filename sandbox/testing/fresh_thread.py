@@ -6,7 +6,7 @@ recursion that keeps crossing one chunk's edge maps and unmaps a chunk on every 
 pydantic builds the MCP SDK's ~600 model classes by deep recursion, and at the depth of a
 pytest fixture the plugin's first stack did this 18,900 times: ~0.2 s of kernel time
 (mmap, munmap, page faults) and ~0.35 s of a 2.0 s start to the first authenticated call.
-On a fresh thread the same imports cross 4,500 times. ``python -m sandbox`` imports near
+On a fresh thread the same imports cross 2,300 times. ``python -m sandbox`` imports near
 the top of its stack and gains nothing from it (measured), so only the plugin does this.
 
 CPython's fix caches one chunk per thread (gh-142183, merged in March 2026 for 3.14 and
@@ -28,7 +28,7 @@ def import_on_fresh_thread(*modules: str) -> None:
     thread only). The thread is no daemon: the interpreter stops a daemon thread at exit
     wherever it is, and one stopped inside a native extension's frames can abort the process
     (mock_idp/keys.py met it in OpenSSL's key generation); the exit waits for the imports
-    instead, a second at most.
+    to finish instead, a second or two.
     """
     failure: list[BaseException] = []
 

@@ -92,7 +92,7 @@ class IdentityHttpClients:
 
     FastMCP opens a backend connection, so calls this, for every proxied request; each
     client gets the process's one TLS trust store (``tls``, sandbox/trust_store.py), since
-    httpx would otherwise parse certifi's CA bundle for every client: about 20 ms of CPU per
+    httpx would otherwise parse the CA bundle for every client: about 20 ms of CPU per
     proxied call, used or not (most upstreams are plain http).
     """
 

@@ -70,6 +70,15 @@ def test_non_loopback_host_is_refused(tmp_path, host):
     assert_one_line_error(result, "host", "loopback")
 
 
+@pytest.mark.parametrize("bundle", ["missing", "garbage"])
+def test_a_ca_bundle_that_cannot_be_loaded_is_one_line_naming_the_variable(tmp_path, bundle):
+    path = tmp_path / "ca.pem"
+    if bundle == "garbage":
+        path.write_text("not a certificate\n")
+    result = run_cli("--state-dir", str(tmp_path / "state"), env={"SSL_CERT_FILE": str(path)})
+    assert_one_line_error(result, "cannot load the TLS trust store", f"SSL_CERT_FILE={path}")
+
+
 def test_unreachable_keycloak_is_one_line(tmp_path):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

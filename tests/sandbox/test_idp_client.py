@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 import httpx2
+import pytest
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.upstream import AsyncOAuth2Client
 from fastmcp.server.auth.oidc_proxy import OIDCConfiguration, OIDCProxy
@@ -76,6 +77,21 @@ async def test_a_client_made_in_the_background_is_the_one_calls_get_and_shutdown
     assert first._client.is_closed
 
 
+async def test_a_background_client_that_could_not_be_made_leaves_shutdown_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = offline_proxy(Shared, MemoryStore())
+
+    def refused() -> AsyncOAuth2Client:
+        raise RuntimeError("no client today")
+
+    monkeypatch.setattr(proxy, "_create_upstream_oauth_client", refused)
+    proxy.make_idp_client_in_background()
+    with pytest.raises(RuntimeError, match="no client today"):  # where the client is wanted
+        await clients_of_two_calls(proxy)
+    await proxy.close_idp_client()  # and not again here
+
+
 async def test_a_background_client_never_used_is_closed_at_shutdown() -> None:
     proxy = offline_proxy(Shared, MemoryStore())
     proxy.make_idp_client_in_background()
@@ -108,6 +124,10 @@ class SharedJwks(SharedJwksClient, HandedDiscovery):
 
 
 def verifier_of(kind: type[OIDCProxy]) -> JWTVerifier:
+    return proxy_of(kind)._token_validator
+
+
+def proxy_of(kind: type[OIDCProxy]) -> Any:
     proxy = kind(
         config_url=f"{ISSUER}/.well-known/openid-configuration",
         client_id="sandbox-proxy",
@@ -119,7 +139,7 @@ def verifier_of(kind: type[OIDCProxy]) -> JWTVerifier:
         client_storage=MemoryStore(),
     )
     assert isinstance(proxy._token_validator, JWTVerifier)
-    return proxy._token_validator
+    return proxy
 
 
 def test_fastmcp_s_verifier_fetches_the_jwks_with_a_client_of_its_own_each_time() -> None:
@@ -135,3 +155,25 @@ async def test_the_sandbox_s_verifier_is_fastmcp_s_with_one_kept_client(bundle_l
     assert isinstance(sandbox._http_client, httpx2.AsyncClient)
     assert bundle_loads == []  # the kept client verifies with the process's trust store
     await sandbox._http_client.aclose()
+
+
+async def test_an_app_served_again_fetches_its_jwks_with_an_open_client() -> None:
+    """Shutdown closes the kept client and gives the verifier a new one: a second lifespan works."""
+    proxy = proxy_of(SharedJwks)
+    verifier, first = proxy._token_validator, proxy.jwks_client
+    assert verifier._http_client is first
+    await proxy.close_jwks_client()
+    assert first.is_closed
+    assert verifier._http_client is proxy.jwks_client
+    assert not proxy.jwks_client.is_closed
+    await proxy.close_jwks_client()
+
+
+async def test_the_kept_jwks_client_keeps_no_cookie() -> None:
+    proxy = proxy_of(SharedJwks)
+    request = httpx2.Request("GET", DISCOVERY["jwks_uri"])
+    proxy.jwks_client.cookies.extract_cookies(
+        httpx2.Response(200, headers={"set-cookie": "AWSALB=sticky-node-3; Path=/"}, request=request)
+    )
+    assert len(proxy.jwks_client.cookies) == 0
+    await proxy.close_jwks_client()
