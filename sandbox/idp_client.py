@@ -68,7 +68,14 @@ class SharedIdpClient(OAuthProxy):
     async def _upstream_oauth_client(self) -> AsyncIterator[AsyncOAuth2Client]:
         if self._idp_client is None:
             made = self._idp_client_made
-            self._idp_client = await asyncio.wrap_future(made) if made is not None else self._new_idp_client()
+            if made is None:
+                self._idp_client = self._new_idp_client()
+            else:
+                try:
+                    self._idp_client = await asyncio.wrap_future(made)
+                except Exception:
+                    self._idp_client_made = None  # this call reports it; the next ones try again here
+                    raise
         yield self._idp_client
 
     def _new_idp_client(self) -> AsyncOAuth2Client:

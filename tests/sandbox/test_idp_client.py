@@ -90,6 +90,10 @@ async def test_a_background_client_that_could_not_be_made_leaves_shutdown_quiet(
     with pytest.raises(RuntimeError, match="no client today"):  # where the client is wanted
         await clients_of_two_calls(proxy)
     await proxy.close_idp_client()  # and not again here
+    monkeypatch.undo()
+    first, second = await clients_of_two_calls(proxy)  # a later call makes one itself
+    assert first is second
+    await proxy.close_idp_client()
 
 
 async def test_a_background_client_never_used_is_closed_at_shutdown() -> None:
