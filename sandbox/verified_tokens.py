@@ -147,25 +147,31 @@ class VerifiedProxyTokens(JWTIssuer):
         No copy of the claims: the sandbox's revocation check needs only these two, both
         immutable, so what it is given cannot reach what the next call is told.
         """
-        remembered = self._verified.get(token)
-        known = remembered[0] if remembered is not None else None
-        if known is None or (known.get("exp") is not None and known["exp"] < self._clock()):
-            known = self.verify_token(token)
+        remembered = self._remembered(token)
+        known = remembered[0] if remembered is not None else self.verify_token(token)
         return known.get("jti"), known.get("exp")
 
     def verify_token(self, token: str, expected_token_use: str = "access") -> dict[str, Any]:
         if expected_token_use != "access":
             return super().verify_token(token, expected_token_use)
-        remembered = self._verified.get(token)
+        remembered = self._remembered(token)
         if remembered is not None:
             known, copy = remembered
-            expires = known.get("exp")
-            if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
-                return copy(known)  # nested claims too: an edited answer changes no later one
-            del self._verified[token]
+            return copy(known)  # nested claims too: an edited answer changes no later one
         payload = super().verify_token(token)
         if len(self._verified) >= self._capacity:
             del self._verified[next(iter(self._verified))]
         own = fresh(payload)
         self._verified[token] = (own, copier(own))
         return payload
+
+    def _remembered(self, token: str) -> tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]] | None:
+        """The payload accepted before and its copier, while it has not expired (forgotten once it has)."""
+        remembered = self._verified.get(token)
+        if remembered is None:
+            return None
+        expires = remembered[0].get("exp")
+        if expires is None or expires >= self._clock():  # FastMCP's rule: refused once exp < now
+            return remembered
+        del self._verified[token]
+        return None
