@@ -22,7 +22,10 @@ from mcp.server.auth.provider import AccessToken, AuthorizationCode, RefreshToke
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from starlette.routing import Route
 
+from sandbox.accepted_tokens import AcceptedTokens
 from sandbox.proxy_routes import guard_routes
+from sandbox.store_cache import WriteThroughCache
+from sandbox.token_watch import watching
 from sandbox.verified_tokens import VerifiedProxyTokens
 
 REVOKED_COLLECTION = "sandbox-revoked-access-tokens"
@@ -98,6 +101,8 @@ class ProxyWorkarounds(_Proxy):
         self._revoked_store = client_storage
         self._code_locks = KeyedLocks()
         self._refreshes: dict[str, asyncio.Task[OAuthToken]] = {}
+        # Only over the write-through cache, whose reads tell a watch what they stand on.
+        self._accepted = AcceptedTokens() if isinstance(client_storage, WriteThroughCache) else None
         super().__init__(client_storage=client_storage, **kwargs)
 
     async def exchange_authorization_code(
@@ -168,16 +173,39 @@ class ProxyWorkarounds(_Proxy):
 
     # FastMCP's own signature (proxy.py:2245), which already differs from its base's the same way.
     async def load_access_token(self, token: str) -> AccessToken | None:  # type: ignore[override]
-        """FastMCP's check, refusing the access tokens revoked above."""
+        """FastMCP's check, refusing the access tokens revoked above; answered from memory
+        while everything it read still stands (sandbox/accepted_tokens.py)."""
         own = self._own_access_token(token)
         if own is None:
             return await super().load_access_token(token)
-        if await self._revoked_store.get(key=own[0], collection=REVOKED_COLLECTION):
-            return None
-        validated = await super().load_access_token(token)
+        accepted = self._accepted.get(token) if self._accepted is not None else None
+        if accepted is not None:
+            _loaded.set((accepted.token, own))
+            return accepted
+        with watching() as watch:
+            if await self._revoked_store.get(key=own[0], collection=REVOKED_COLLECTION):
+                return None
+            validated = await super().load_access_token(token)
         if validated is not None:
             _loaded.set((validated.token, own))
+            if self._accepted is not None and watch.rememberable:
+                self._accepted.remember(token, validated, watch, until=await self._answer_lasts(own))
         return validated
+
+    async def _answer_lasts(self, own: _TokenId) -> float:
+        """Until when FastMCP's check of the token ``own`` names gives the same answer, on time
+        alone: its ``exp`` (refused once ``exp < now``), and the moment FastMCP would begin to
+        refresh the grant's upstream token (``expires_at`` less its threshold, proxy.py:2318)."""
+        jti, expires = own
+        until = float(expires) if isinstance(expires, (int, float)) else time.time()
+        threshold = self._token_expiry_threshold_seconds
+        mapping = await self._jti_mapping_store.get(key=jti)
+        upstream = await self._upstream_token_store.get(key=mapping.upstream_token_id) if mapping else None
+        if upstream is None:
+            return time.time() - 1  # gone while checked: remember nothing
+        if upstream.refresh_token:
+            until = min(until, upstream.expires_at - threshold - 1)
+        return until
 
     def _own_access_token(self, token: str) -> _TokenId | None:
         """The jti and exp of the proxy's own access token; None if it is not one."""

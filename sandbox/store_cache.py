@@ -34,6 +34,7 @@ from key_value.aio.protocols import AsyncKeyValue
 from key_value.aio.wrappers.base import BaseWrapper
 
 from sandbox.copies import copier, fresh
+from sandbox.token_watch import answered_afresh, answered_from_memory
 
 DEFAULT_COLLECTION = "default"
 # A few thousand keeps a busy sandbox's token records and clients hot, in a few MB at most.
@@ -119,7 +120,11 @@ class WriteThroughCache(BaseWrapper):
         slot = self._key(key, collection)
         entry = self._cached(slot)
         if entry is not None:
+            # For a token check being watched (sandbox/token_watch.py): this answer stands
+            # while this very entry does; any write or delete of the key drops it.
+            answered_from_memory(lambda: self._entries.get(slot) is entry and entry.live())
             return (None, None) if entry.value is None else (entry.copy(entry.value), entry.ttl())
+        answered_afresh()
         reads = self._reads.setdefault(slot, _Reads())
         reads.count += 1
         generation = reads.generation

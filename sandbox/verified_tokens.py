@@ -24,25 +24,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.auth.jwt_issuer import JWTIssuer
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.utilities.auth import decode_jwt_header
+from mcp.server.auth.provider import AccessToken as SdkAccessToken
 
 from sandbox.copies import IMMUTABLE, copier, fresh
+from sandbox.token_watch import answered_afresh, answered_from_memory
 
 # Tokens remembered at most; the oldest go first. One per signed-in grant is typical.
 CAPACITY = 4096
 
 
-def fresh_token(token: AccessToken) -> AccessToken:
+# FastMCP's AccessToken or the MCP SDK's it extends: the proxy's overrides are typed with the latter.
+_Token = TypeVar("_Token", bound=SdkAccessToken)
+
+
+def fresh_token(token: _Token) -> _Token:
     """``token`` with every mutable field (scopes, claims) copied by :func:`fresh`."""
     return token_copier(token)(token)
 
 
-def token_copier(token: AccessToken) -> Callable[[AccessToken], AccessToken]:
+def token_copier(token: _Token) -> Callable[[_Token], _Token]:
     """:func:`fresh_token` for ``token``, its fields' copies planned once (sandbox/copies.py:
     for a cache's own copy, which nobody edits)."""
     if token.__pydantic_extra__ or token.__pydantic_private__:  # not FastMCP's shape: copy all of it
@@ -79,10 +85,12 @@ class VerifiedTokens(TokenVerifier):
                 del self._verified[token]
                 return None
             if self._current_key(known.kid) is known.key:
+                answered_from_memory(lambda: self._still(token, known), upstream_verification=True)
                 # A deep copy: a caller that edits its answer's scopes or claims (a tool, a
                 # middleware) must not change what the next call with this token is told.
                 return known.copy(known.token)
             del self._verified[token]  # the key went: FastMCP decides afresh
+        answered_afresh()
         kid = _kid(token)
         before = self._current_key(kid)
         validated = await self.verifier.verify_token(token)
@@ -95,6 +103,14 @@ class VerifiedTokens(TokenVerifier):
             own = fresh_token(validated)
             self._remember(token, _Verified(own, kid, used, float(validated.expires_at), token_copier(own)))
         return validated
+
+    def _still(self, token: str, known: _Verified) -> bool:
+        """Whether ``known`` would still be the answer for ``token``: remembered, unexpired, its key held."""
+        return (
+            self._verified.get(token) is known
+            and self._clock() <= known.expires
+            and self._current_key(known.kid) is known.key
+        )
 
     def _remember(self, token: str, verified: _Verified) -> None:
         if len(self._verified) >= self._capacity:

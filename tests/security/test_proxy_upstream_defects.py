@@ -102,10 +102,15 @@ async def registered(proxy: Any) -> OAuthClientInformationFull:
     return await proxy.get_client(info.client_id)
 
 
-async def issued_code(proxy: Any, client: OAuthClientInformationFull) -> str:
-    """A code as FastMCP's callback stores it after the upstream exchange."""
+async def issued_code(proxy: Any, client: OAuthClientInformationFull, upstream: dict[str, Any] | None = None) -> str:
+    """A code as FastMCP's callback stores it after the upstream exchange (that gave ``upstream``)."""
     code = secrets.token_urlsafe(32)
-    upstream = {"access_token": "upstream-at", "refresh_token": "upstream-rt", "expires_in": 300, "scope": "openid"}
+    upstream = upstream or {
+        "access_token": "upstream-at",
+        "refresh_token": "upstream-rt",
+        "expires_in": 300,
+        "scope": "openid",
+    }
     await proxy._code_store.put(
         key=code,
         value=ClientCode(
