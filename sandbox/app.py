@@ -122,8 +122,11 @@ def _mcp_app(settings: SandboxSettings, mcp: FastMCP) -> StarletteWithLifespan:
         stateless_http=settings.store.startswith(REDIS_SCHEMES),
     )
     mcp_route_first(mcp_app.router.routes, MCP_PATH)
-    # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
-    mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
+    if settings.store.startswith(REDIS_SCHEMES):
+        # Just inside FastMCP's own error middleware, which would answer a lost Redis with a 500.
+        # Only Redis goes away mid-run (sandbox/store_outage.py): over the file or memory store
+        # the two outage layers were a hundredth of every MCP call's instructions (issue 17).
+        mcp_app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
     return mcp_app
 
 
@@ -201,8 +204,9 @@ def _add_layers(
     if backend.mount:
         app.mount(*backend.mount)
     app.mount("/", mcp_app)
-    # The routes outside FastMCP's app (the trace, step-up) read the store too.
-    app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
+    if settings.store.startswith(REDIS_SCHEMES):
+        # The routes outside FastMCP's app (the trace, step-up) read the store too.
+        app.add_middleware(StoreOutage, mcp_path=MCP_PATH)
     if settings.public_url:
         app.add_middleware(ReplicaHeader, replica=f"{settings.host}:{settings.port}")
     # Added last, so it runs first: a rebinding request reaches no route and no trace.
