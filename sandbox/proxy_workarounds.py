@@ -199,10 +199,15 @@ class ProxyWorkarounds(_Proxy):
         jti, expires = own
         until = float(expires) if isinstance(expires, (int, float)) else time.time()
         threshold = self._token_expiry_threshold_seconds
-        mapping = await self._jti_mapping_store.get(key=jti)
-        upstream = await self._upstream_token_store.get(key=mapping.upstream_token_id) if mapping else None
+        try:
+            mapping = await self._jti_mapping_store.get(key=jti)
+            upstream = await self._upstream_token_store.get(key=mapping.upstream_token_id) if mapping else None
+        except Exception:  # the token was accepted: a read failing now only means remember nothing
+            upstream = None
         if upstream is None:
-            return time.time() - 1  # gone while checked: remember nothing
+            # Gone while checked, or never there: an ID-JAG token (SEP-990) has no mapping, and
+            # its check reads in-memory state no watch sees (FastMCP's revoked ID-JAG jtis).
+            return time.time() - 1
         if upstream.refresh_token:
             until = min(until, upstream.expires_at - threshold - 1)
         return until

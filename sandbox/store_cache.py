@@ -121,8 +121,9 @@ class WriteThroughCache(BaseWrapper):
         entry = self._cached(slot)
         if entry is not None:
             # For a token check being watched (sandbox/token_watch.py): this answer stands
-            # while this very entry does; any write or delete of the key drops it.
-            answered_from_memory(lambda: self._entries.get(slot) is entry and entry.live())
+            # while this very entry does; any write or delete of the key drops it. Checked as
+            # a read is, so an answer given again keeps its entries recently used.
+            answered_from_memory(lambda: self._cached(slot) is entry)
             return (None, None) if entry.value is None else (entry.copy(entry.value), entry.ttl())
         answered_afresh()
         reads = self._reads.setdefault(slot, _Reads())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastmcp.server.auth import AccessToken
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
+from fastmcp.server.auth.oauth_proxy.proxy import _ID_JAG_GRANT_MARKER
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -218,3 +219,36 @@ async def test_nothing_is_remembered_over_a_store_without_the_cache(tmp_path: Pa
     _, tokens = await grant(proxy)
     await used(proxy, tokens.access_token, times=3)
     assert proxy._accepted is None and proxy.checks == 3
+
+
+async def test_a_rewritten_upstream_token_set_is_seen_at_the_next_call(tmp_path: Path) -> None:
+    """A refresh rewrites the grant's upstream token set (and its claims): never answered from before."""
+    proxy = make(tmp_path)
+    _, tokens = await grant(proxy)
+    await used(proxy, tokens.access_token)
+    assert len(proxy._accepted) == 1
+    mapping = await proxy._jti_mapping_store.get(key=proxy.jwt_issuer.verify_token(tokens.access_token)["jti"])
+    upstream = await proxy._upstream_token_store.get(key=mapping.upstream_token_id)
+    upstream.upstream_claims = {"role": "changed"}
+    await proxy._upstream_token_store.put(key=mapping.upstream_token_id, value=upstream, ttl=600)
+    answer = await proxy.load_access_token(tokens.access_token)
+    assert answer is not None and answer.claims is not None
+    assert answer.claims["upstream_claims"] == {"role": "changed"}
+
+
+async def test_an_id_jag_token_is_never_remembered(tmp_path: Path) -> None:
+    """SEP-990 tokens carry no jti mapping; their check reads FastMCP's revoked-jti set, which no watch sees."""
+    proxy = make(tmp_path)
+    proxy._identity_assertion = object()  # what FastMCP checks is configured before it accepts one
+    token = proxy.jwt_issuer.issue_access_token(
+        client_id="c",
+        scopes=["openid"],
+        jti="jag-1",
+        expires_in=300,
+        subject="alice",
+        extra_claims={"fastmcp_grant": _ID_JAG_GRANT_MARKER},
+    )
+    assert all(answer is not None for answer in await used(proxy, token, times=4))
+    assert len(proxy._accepted) == 0
+    proxy._revoked_id_jag_jtis["jag-1"] = time.time() + 300
+    assert await proxy.load_access_token(token) is None
