@@ -33,6 +33,8 @@ DISCOVERY_WINDOW = 120.0
 BACKGROUND_WINDOW = 10.0
 _VALUE_KEYS = {"code": "code", "state": "state", "txn_id": "state", "session_code": "session"}
 _TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token")
+# Authorization values whose flow call_flow remembers; past this many it starts afresh.
+MAX_CALL_TOKENS = 1024
 
 
 # Pure functions of the token, asked for the same bearer on every MCP call.
@@ -62,6 +64,11 @@ class Correlator:
         self._keys: dict[Key, Flow] = {}
         self._clients: dict[str, Flow] = {}
         self._last: Flow | None = None
+        # An MCP call's Authorization value -> the flow its token's key named. Such a key's flow
+        # is fixed once bound, so it is looked up once per token, not once per call; a key bound
+        # anew or forgotten forgets this, an evicted flow (a full history, a cleared trace) is
+        # looked up again.
+        self._calls: dict[bytes, Flow] = {}
 
     # -- lookups -------------------------------------------------------------------
 
@@ -70,8 +77,11 @@ class Correlator:
         return None if flow is None or flow.evicted else flow
 
     def _bind(self, key: Key, flow: Flow) -> None:
+        if self._keys.get(key, flow) is not flow:
+            self._calls.clear()  # a call remembered may have found its flow by this key
         self._keys[key] = flow
         if len(self._keys) > self.max_keys:
+            self._calls.clear()
             self._keys = {k: f for k, f in self._keys.items() if not f.evicted}
             while len(self._keys) > self.max_keys:  # still full: forget the oldest half
                 for stale in list(self._keys)[: self.max_keys // 2]:
@@ -93,10 +103,29 @@ class Correlator:
 
     def flow_for(self, hop: Hop, kind: str) -> Flow | None:
         """The flow this hop belongs to; opens one where a new authorization starts."""
-        now = time.time()
         for key in self.request_keys(hop):
             if flow := self._get(key):
                 return self._touch(flow)
+        return self._unkeyed(hop, kind)
+
+    def call_flow(self, authorization: bytes | None) -> Flow | None:
+        """``flow_for`` an MCP call that carries nothing but this Authorization value (no query)."""
+        if authorization is not None:
+            flow = self._calls.get(authorization)
+            if flow is not None and not flow.evicted:
+                return self._touch(flow)
+        headers = {} if authorization is None else {"authorization": authorization.decode("latin-1")}
+        hop = Hop(method="POST", url="", path="", query={}, headers=headers, seq=0, started=0.0)
+        if authorization is not None and (bearer := hop.bearer) and (flow := self._get(token_key(bearer))):
+            if len(self._calls) >= MAX_CALL_TOKENS:
+                self._calls.clear()
+            self._calls[authorization] = flow
+            return self._touch(flow)
+        return self._unkeyed(hop, "mcp_call")
+
+    def _unkeyed(self, hop: Hop, kind: str) -> Flow | None:
+        """The flow of a hop that carries no value bound to one: by kind, client or recency."""
+        now = time.time()
         if kind in DISCOVERY_KINDS:
             flow = self._get(("peer", hop.peer)) if hop.peer else None
             if flow is None or flow.authorized:

@@ -44,10 +44,7 @@ class UpstreamMcpHooks:
             return None
         if not authorization:
             return None
-        front = Hop(
-            method="POST", url="", path="/mcp", query={}, headers={"authorization": authorization}, seq=0, started=0.0
-        )
-        return self.tracer.correlator.flow_for(front, "mcp_call")
+        return self.tracer.correlator.call_flow(authorization.encode("latin-1"))
 
     async def on_request(self, request: httpx2.Request) -> None:
         if not self.tracer.recorder.enabled:
