@@ -110,17 +110,18 @@ class Classifier:
     ) -> None:
         self.mode = mode
         self.mcp_path = mcp_path.rstrip("/")
+        self.mcp_paths = frozenset({self.mcp_path, self.mcp_path + "/"})
         self.idp_prefix = idp_prefix.rstrip("/") if idp_prefix else None
         self.upstream_client_id = upstream_client_id
 
     def traced(self, path: str) -> bool:
         """Cheap first test, run for every request."""
         if path.startswith(self.mcp_path):
-            return path in (self.mcp_path, self.mcp_path + "/")
+            return path in self.mcp_paths
         return not (path.startswith("/sandbox/") or path in ("/", "/healthz", "/favicon.ico"))
 
     def is_mcp(self, path: str) -> bool:
-        return path in (self.mcp_path, self.mcp_path + "/")
+        return path in self.mcp_paths
 
     def is_idp(self, path: str) -> bool:
         return self.idp_prefix is not None and path.startswith(self.idp_prefix)
@@ -132,7 +133,7 @@ class Classifier:
     def classify(self, hop: Hop) -> Kind | None:
         path = hop.path
         if self.is_mcp(path):
-            return MCP_REFUSED.get(hop.status or 0, MCP_CALL)
+            return mcp_kind(hop.status)
         if self.is_idp(path):
             return self._idp(hop, path[len(self.idp_prefix or "") :])
         if path.startswith("/.well-known/oauth-protected-resource"):
@@ -171,6 +172,13 @@ class Classifier:
 # Kinds are frozen: one of each serves every MCP call.
 MCP_CALL = Kind("mcp_call", "client", "proxy")
 MCP_REFUSED = {401: Kind("unauthorized", "client", "proxy"), 403: Kind("step_up", "client", "proxy")}
+
+
+def mcp_kind(status: int | None) -> Kind:
+    """An MCP request's kind by its answer: a call, or the refusal that starts (or steps up) an authorization."""
+    return MCP_REFUSED.get(status or 0, MCP_CALL)
+
+
 PROXY_ROUTES = {
     "/register": Kind("registration", "client", "proxy"),
     "/authorize": Kind("authorize", "browser", "proxy"),

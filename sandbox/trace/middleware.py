@@ -1,50 +1,33 @@
 """Pure ASGI middleware: every hop the sandbox app serves, seen without disturbing it.
 
 Streaming responses (the MCP server's SSE) pass through untouched: an MCP hop is recorded
-at its response start from the status and headers alone. Bodies are kept only where the
-OAuth story is (form and JSON requests, JSON responses, the IdP's login page for its
-session code), and only up to ``MAX_BODY`` bytes.
+at its response start from the status and headers alone, kept raw until its step is read
+(``wire.RawCall``). Bodies are kept only where the OAuth story is (form and JSON requests,
+JSON responses, the IdP's login page for its session code), and only up to ``MAX_BODY``
+bytes (``wire.MAX_MCP_BODY`` for an MCP call).
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_idp.bodies import loads_bounded
-from sandbox.trace.hops import Hop
-from sandbox.trace.tracer import SHOWN_REQUEST_HEADERS, Tracer, current_flow
-
-MAX_BODY = 64 * 1024
-MAX_MCP_BODY = 4 * 1024
-# What an MCP hop's step shows, with what the middleware needs (the URL's host, the body's type).
-MCP_HEADERS = frozenset(name.encode() for name in (*SHOWN_REQUEST_HEADERS, "host", "content-type"))
-CAPTURED_RESPONSE_HEADERS = frozenset(
-    {b"www-authenticate", b"location", b"content-type", b"mcp-session-id", b"set-cookie"}
+from sandbox.limits import READ_BODY, BodyLimits
+from sandbox.trace.recorder import Flow
+from sandbox.trace.tracer import Tracer, current_flow
+from sandbox.trace.wire import (
+    MAX_MCP_BODY,
+    RawCall,
+    build_hop,
+    decoded,
+    parse_body,
+    response_headers,
+    wants_body,
 )
 
-
-def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], Any]:
-    if not body:
-        return {}, None
-    try:
-        if "application/x-www-form-urlencoded" in content_type:
-            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)), None
-        if "json" in content_type:
-            # Bounded: a RecursionError here would abort a response already under way.
-            return {}, loads_bounded(body)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    return {}, None
-
-
-def _parse_request(hop: Hop, content_type: str, body: bytes | None) -> None:
-    if body is not None:
-        hop.form, hop.json = _parse_body(content_type, body)
+MAX_BODY = 64 * 1024
 
 
 class _CappedBody:
@@ -73,59 +56,63 @@ class TraceMiddleware:
         self.app = app
         self.tracer = tracer
         self.classifier = tracer.classifier
+        # The body limits, just inside, hand on each body they let through in the scope
+        # (READ_BODY): an MCP call takes its body from there, not from a second reader.
+        self.bodies_in_scope = isinstance(app, BodyLimits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tracer.recorder.enabled or not self.classifier.traced(scope["path"]):
+        passing = self._passing(scope, receive, send)
+        if passing is None:
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(self.tracer, scope)
-        token = current_flow.set(exchange.flow)
+        # An MCP call has no flow to hand on, and its context none to hide: most requests set nothing.
+        token = current_flow.set(passing.flow) if passing.flow is not current_flow.get() else None
         try:
-            await self.app(scope, exchange.receiving(receive), exchange.sending(send))
+            await self.app(scope, passing.receive, passing.send)
         finally:
-            current_flow.reset(token)
-            exchange.finish()
+            if token is not None:
+                current_flow.reset(token)
+            passing.finish()
 
-
-def _hop(scope: Scope, headers: dict[str, str], seq: int) -> Hop:
-    path: str = scope["path"]
-    query = scope.get("query_string", b"").decode("latin-1")
-    client = scope.get("client")
-    return Hop(
-        method=scope["method"],
-        url=f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{scope.get('root_path', '')}{path}"
-        + (f"?{query}" if query else ""),
-        path=path,
-        query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
-        headers=headers,
-        seq=seq,
-        started=time.time(),
-        peer=f"{client[0]}:{client[1]}" if client else "",
-    )
+    def _passing(self, scope: Scope, receive: Receive, send: Send) -> _Exchange | _CallExchange | None:
+        """How this request is traced: as an MCP call, as an OAuth hop, or not at all."""
+        if scope["type"] != "http" or not self.tracer.recorder.enabled:
+            return None
+        path = scope["path"]
+        if self.classifier.is_mcp(path):
+            return _CallExchange(self.tracer, scope, receive, send, capture=not self.bodies_in_scope)
+        if self.classifier.traced(path):
+            return _Exchange(self.tracer, scope, receive, send)
+        return None
 
 
 class _Exchange:
-    """One request and its response as they pass: the hop they make, finished exactly once."""
+    """One OAuth request and its response as they pass: the hop they make, finished exactly once."""
 
-    def __init__(self, tracer: Tracer, scope: Scope) -> None:
+    def __init__(self, tracer: Tracer, scope: Scope, receive: Receive, send: Send) -> None:
         self.tracer = tracer
+        self._receive, self._send = receive, send
         self.path: str = scope["path"]
-        self.is_mcp = tracer.classifier.is_mcp(self.path)
-        raw = scope["headers"]
-        if self.is_mcp:  # an MCP hop's step shows these alone (tracer.SHOWN_REQUEST_HEADERS): decode no others
-            raw = [(key, value) for key, value in raw if key in MCP_HEADERS]
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in raw}
-        self.hop = _hop(scope, headers, tracer.recorder.next_seq())
-        self.content_type = headers.get("content-type", "")
-        self.capture_request = scope["method"] in ("POST", "PUT", "DELETE") and (
-            "form" in self.content_type or "json" in self.content_type
+        headers = decoded(scope["headers"])
+        self.hop = build_hop(
+            scope["method"],
+            scope.get("scheme", "http"),
+            scope.get("root_path", ""),
+            self.path,
+            scope.get("query_string", b""),
+            scope.get("client"),
+            headers,
+            tracer.recorder.next_seq(),
+            time.time(),
         )
-        self.request_body = _CappedBody(MAX_MCP_BODY if self.is_mcp else MAX_BODY)
+        self.content_type = headers.get("content-type", "")
+        self.capture_request = wants_body(scope["method"], self.content_type)
+        self.request_body = _CappedBody(MAX_BODY)
         self.response_body = _CappedBody(MAX_BODY)
         self.capture_response = False
         self.done = False
         self.started = time.perf_counter()
-        self.flow = None if self.is_mcp else tracer.begin(self.hop)
+        self.flow: Flow | None = tracer.begin(self.hop)
 
     def finish(self) -> None:
         if self.done:
@@ -133,55 +120,83 @@ class _Exchange:
         self.done = True
         hop = self.hop
         hop.duration_ms = round((time.perf_counter() - self.started) * 1000, 2)
-        request = self.request_body.whole() if self.capture_request else None
-        if self.is_mcp:
-            # Its response is a stream (never captured); its body is parsed only if its step is read.
-            parse = functools.partial(_parse_request, hop, self.content_type, request)
-            self.tracer.finish(hop, self.flow, request_body=parse, body_size=len(request or b""))
-            return
-        _parse_request(hop, self.content_type, request)
+        if self.capture_request and (request := self.request_body.whole()) is not None:
+            hop.form, hop.json = parse_body(self.content_type, request)
         if body := self.response_body.whole():
             response_type = hop.response_headers.get("content-type", "")
             if "json" in response_type:
-                hop.response_json = _parse_body("json", body)[1]
+                hop.response_json = parse_body("json", body)[1]
             elif "html" in response_type:
                 hop.response_text = body.decode("utf-8", "replace")
         self.tracer.finish(hop, self.flow)
 
-    def receiving(self, receive: Receive) -> Receive:
-        async def traced_receive() -> Message:
-            message = await receive()
-            if self.capture_request and message["type"] == "http.request":
-                self.request_body.add(message.get("body", b""))
-            return message
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if self.capture_request and message["type"] == "http.request":
+            self.request_body.add(message.get("body", b""))
+        return message
 
-        return traced_receive
-
-    def sending(self, send: Send) -> Send:
-        async def traced_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.response_started(message)
-            elif message["type"] == "http.response.body" and not self.done:
-                if self.capture_response:
-                    self.response_body.add(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self.finish()
-            await send(message)
-
-        return traced_send
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.response_started(message)
+        elif message["type"] == "http.response.body" and not self.done:
+            if self.capture_response:
+                self.response_body.add(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.finish()
+        await self._send(message)
 
     def response_started(self, message: Message) -> None:
         hop = self.hop
         hop.status = message["status"]
-        hop.response_headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in message.get("headers", [])
-            if key.lower() in CAPTURED_RESPONSE_HEADERS
-        }
-        if self.is_mcp:
-            self.finish()  # never wait on a stream
-        else:
-            response_type = hop.response_headers.get("content-type", "")
-            self.capture_response = "json" in response_type or (
-                "html" in response_type and self.tracer.classifier.wants_html(self.path)
-            )
+        hop.response_headers = response_headers(message.get("headers", []))
+        response_type = hop.response_headers.get("content-type", "")
+        self.capture_response = "json" in response_type or (
+            "html" in response_type and self.tracer.classifier.wants_html(self.path)
+        )
+
+
+class _CallExchange:
+    """An MCP call as it passes: kept raw, recorded at its response start (never waiting on its stream)."""
+
+    flow = None  # a call binds nothing that calls made while serving it would look for
+
+    def __init__(self, tracer: Tracer, scope: Scope, receive: Receive, send: Send, *, capture: bool) -> None:
+        self.tracer = tracer
+        self.scope = scope
+        self._send = send
+        self.call = RawCall(scope, tracer.recorder.next_seq(), time.time())
+        self.done = False
+        self.started = time.perf_counter()
+        # The body limits, where they are just inside, hand on the body they read (READ_BODY);
+        # else it is captured here as the app reads it.
+        self.request_body = _CappedBody(MAX_MCP_BODY) if capture else None
+        self.receive: Receive = receive
+        if capture:
+            self._receive, self.receive = receive, self.capturing_receive
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        call = self.call
+        call.elapsed = time.perf_counter() - self.started
+        # Set before the body limits call inward, so by the response start; where they refused the
+        # body (or the client left), the app saw none, nor does the trace.
+        body = self.scope.get(READ_BODY) if self.request_body is None else self.request_body.whole()
+        call.body = body if body is None or len(body) <= MAX_MCP_BODY else None
+        self.tracer.record_call(call)
+
+    async def capturing_receive(self) -> Message:
+        message = await self._receive()
+        if self.request_body is not None and message["type"] == "http.request":
+            self.request_body.add(message.get("body", b""))
+        return message
+
+    def send(self, message: Message) -> Awaitable[None]:
+        """Not a coroutine of its own: the app awaits the server's send directly, one frame less per message."""
+        if message["type"] == "http.response.start" and not self.done:
+            self.call.status = message["status"]
+            self.call.response_headers = message.get("headers", ())
+            self.finish()
+        return self._send(message)

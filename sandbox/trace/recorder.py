@@ -39,6 +39,7 @@ NATIVE_LEG_NAMES = {**LEG_NAMES, "proxy": "MCP server"}
 
 
 REPETITIVE_KINDS = frozenset({"mcp_call", "upstream_mcp"})
+RENDERED = ("url", "params", "response", "jwts", "note", "duration_ms")
 
 
 def leg_of(source: str, target: str, mode: str = "proxy") -> str:
@@ -64,8 +65,8 @@ class Step:
     duration_ms: float | None = None
     rev: int = 0
     flow_id: str = ""
-    # An MCP call's step is recorded on every call and rarely read, so its masked details
-    # (url, params, response, jwts, note) may be left to this, run at the first read.
+    # An MCP call's step is recorded on every call and rarely read, so what it shows
+    # (RENDERED: its masked details, its duration) may be left to this, run at the first read.
     render: Callable[[], Step] | None = field(default=None, repr=False, compare=False)
 
     def realize(self) -> None:
@@ -78,13 +79,8 @@ class Step:
                 log.exception("trace: could not render step %s (%s)", self.seq, self.kind)
                 self.note, self.render = "(could not be shown: see the sandbox's log)", None
                 return
-            self.url, self.params, self.response, self.jwts, self.note = (
-                made.url,
-                made.params,
-                made.response,
-                made.jwts,
-                made.note,
-            )
+            for name in RENDERED:
+                setattr(self, name, getattr(made, name))
             self.render = None  # and the raw hop it held goes with it
 
     def to_dict(self, mode: str = "proxy") -> dict[str, Any]:

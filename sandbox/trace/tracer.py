@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.trace.correlate import Correlator
-from sandbox.trace.hops import Classifier, Hop, Kind
+from sandbox.trace.hops import MCP_CALL, Classifier, Hop, Kind, mcp_kind
 from sandbox.trace.masking import decode_jwt, mask_header, mask_json, mask_params, mask_url
 from sandbox.trace.recorder import Flow, FlowRecorder, Step
+
+if TYPE_CHECKING:
+    from sandbox.trace.wire import RawCall
 
 log = logging.getLogger("sandbox.trace")
 
@@ -20,9 +22,9 @@ current_flow: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("sand
 SHOWN_REQUEST_HEADERS = ("authorization", "mcp-session-id", "mcp-protocol-version", "user-agent")
 SHOWN_RESPONSE_HEADERS = ("www-authenticate", "location", "content-type", "mcp-session-id", "set-cookie")
 TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
-# An MCP call's hop is kept raw until its step is read only while it is this small (headers
-# trimmed to the shown ones); a bigger one is rendered at once, so the history's memory
-# stays bounded as when every step was rendered on the spot.
+# An MCP call is kept raw (wire.RawCall) until its step is read only while it is this small
+# (headers trimmed to the shown ones); a bigger one is rendered at once, so the history's
+# memory stays bounded as when every step was rendered on the spot.
 MAX_DEFERRED_BYTES = 4 * 1024
 
 
@@ -31,6 +33,8 @@ class Tracer:
         self.recorder = recorder
         self.classifier = classifier
         self.correlator = correlator
+        # One bound method for every call's step to render with (RawCall.renderer), not one each.
+        self._render_call = self._render
 
     def begin(self, hop: Hop) -> Flow | None:
         """At request start: bind what the request carries, so calls made while serving it find the flow."""
@@ -46,26 +50,12 @@ class Tracer:
             log.exception("trace: could not correlate %s %s", hop.method, hop.path)
             return None
 
-    def finish(
-        self,
-        hop: Hop,
-        flow: Flow | None = None,
-        kind: Kind | None = None,
-        *,
-        request_body: Callable[[], None] | None = None,
-        body_size: int = 0,
-    ) -> None:
-        """Record ``hop``; ``request_body`` fills in its parsed body (``body_size`` bytes) when
-        the step needs it: for an MCP call, only when the step is first read."""
+    def finish(self, hop: Hop, flow: Flow | None = None, kind: Kind | None = None) -> None:
+        """Record ``hop``, its steps rendered (masked) at once."""
         try:
             kind = kind or self.classifier.classify(hop)
             if kind is None:
                 return
-            if kind.kind == "mcp_call" and request_body is not None:
-                self._record_call(hop, kind, flow, request_body, body_size)
-                return
-            if request_body is not None:
-                request_body()
             flow = flow or self.correlator.flow_for(hop, kind.kind)
             if flow is None:
                 return
@@ -75,36 +65,45 @@ class Tracer:
         except Exception:
             log.exception("trace: could not record %s %s", hop.method, hop.path)
 
-    def _record_call(
-        self, hop: Hop, kind: Kind, flow: Flow | None, request_body: Callable[[], None], body_size: int
-    ) -> None:
-        """An MCP call: found its flow by its bearer token now, rendered (masked) when read.
+    def record_call(self, call: RawCall) -> None:
+        """An MCP call: its flow found by its bearer token now, its step rendered (masked) when read.
 
         Unlike other hops it binds nothing: it hands no value on to later hops, and its
         token's keys were bound when the token was issued. Its JSON-RPC body names no
-        correlation value either, so the flow is found before the body is parsed.
+        correlation value either, so the flow is found before anything of it is decoded.
+        A refusal (401, 403) starts or steps up an authorization: a hop like any other.
         """
-        flow = flow or self.correlator.flow_for(hop, kind.kind)
-        if flow is None:
-            return
-        hop.headers = {name: hop.headers[name] for name in SHOWN_REQUEST_HEADERS if name in hop.headers}
-        upstream_client_id, recorder = self.classifier.upstream_client_id, self.recorder
+        try:
+            kind = mcp_kind(call.status)
+            if kind is not MCP_CALL:
+                self.finish(call.hop(), kind=kind)
+                return
+            if call.query_string:  # a query may name a correlation value: read it as any hop's
+                flow = self.correlator.flow_for(call.hop(), kind.kind)
+            else:
+                flow = self.correlator.call_flow(call.authorization)
+            if flow is None:
+                return
+            call.renderer = self._render_call
+            step = Step(
+                kind.kind,
+                kind.source,
+                kind.target,
+                call.seq,
+                call.started,
+                call.method,
+                status=call.status,
+                render=call,
+            )
+            if call.held_bytes() > MAX_DEFERRED_BYTES:
+                step.realize()
+            self.recorder.add(flow, step)
+        except Exception:
+            log.exception("trace: could not record %s %s", call.method, call.path)
 
-        def render() -> Step:
-            request_body()
-            return build_steps(hop, kind, upstream_client_id, recorder)[0]
-
-        step = hop_step(hop, kind, render=render)
-        if _held_bytes(hop, body_size) > MAX_DEFERRED_BYTES:
-            step.realize()
-        self.recorder.add(flow, step)
-
-
-def _held_bytes(hop: Hop, body_size: int) -> int:
-    """What a raw MCP hop keeps until it is read: its body, its shown headers, and its URL,
-    twice over (as sent, and parsed into the query; a query string can be ~60 KB)."""
-    query = sum(len(name) + len(value) for name, value in hop.query.items())
-    return body_size + sum(len(value) for value in hop.headers.values()) + len(hop.url) + query
+    def _render(self, call: RawCall) -> Step:
+        """An MCP call's step, rendered (masked) at its first read."""
+        return build_steps(call.hop(), MCP_CALL, self.classifier.upstream_client_id, self.recorder)[0]
 
 
 def _headers(headers: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
