@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import itertools
 import logging
+import operator
 import threading
 import time
 import uuid
@@ -123,6 +124,9 @@ class Flow:
     updated: float = 0.0
     dropped_steps: int = 0
     evicted: bool = False
+    # No step before this index is of REPETITIVE_KINDS: where the step cap looks for one to drop,
+    # so a flow at its cap does not walk its whole authorization story again on every call.
+    plain_steps: int = field(default=0, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -143,6 +147,16 @@ class Flow:
         data["steps"] = [step.to_dict(self.mode) for step in self.steps if step.rev > since]
         data["step_count"] = len(self.steps)
         return data
+
+
+def _drop_one(flow: Flow) -> None:
+    """Keep the authorization story; drop the oldest repetitive MCP call (or the proxy's relay
+    of one to the upstream: several per call in upstream mode), else the oldest step."""
+    steps = flow.steps
+    index = next((i for i in range(flow.plain_steps, len(steps)) if steps[i].kind in REPETITIVE_KINDS), None)
+    del steps[0 if index is None else index]
+    flow.plain_steps = len(steps) if index is None else index  # None: not one of them is repetitive
+    flow.dropped_steps += 1
 
 
 class Subscription:
@@ -208,18 +222,16 @@ class FlowRecorder:
             step.flow_id = flow.id
             steps = flow.steps
             if steps and steps[-1].seq > step.seq:
-                bisect.insort(steps, step, key=lambda s: s.seq)
+                at = bisect.bisect_right(steps, step.seq, key=operator.attrgetter("seq"))
+                steps.insert(at, step)
+                flow.plain_steps = min(flow.plain_steps, at)
             else:
                 steps.append(step)
             if len(steps) > self.max_steps:
-                # Keep the authorization story; drop the oldest repetitive MCP call (or the
-                # proxy's relay of one to the upstream: several per call in upstream mode).
-                index = next((i for i, s in enumerate(steps) if s.kind in REPETITIVE_KINDS), 0)
-                del steps[index]
-                flow.dropped_steps += 1
+                _drop_one(flow)
             flow.updated = time.time()
             self._flows.move_to_end(flow.id)
-            subscribers = list(self._subscribers)
+            subscribers = list(self._subscribers) if self._subscribers else None
         if subscribers:
             event = {"flow": flow.summary(), "step": step.to_dict(flow.mode)}
             for subscriber in subscribers:

@@ -1,9 +1,10 @@
 """The recorder: bounded history, per-flow step cap, ordering, ``since``, live subscribers."""
 
 import asyncio
+import random
 import threading
 
-from sandbox.trace.recorder import FlowRecorder, Step
+from sandbox.trace.recorder import REPETITIVE_KINDS, FlowRecorder, Step
 
 
 def step(recorder: FlowRecorder, kind: str = "mcp_call", seq: int | None = None) -> Step:
@@ -106,3 +107,23 @@ def test_clear_forgets_every_flow():
     recorder.add(flow, step(recorder))
     recorder.clear()
     assert recorder.flows() == [] and recorder.get(flow.id) is None
+
+
+def test_step_cap_drops_as_a_scan_from_the_start_would():
+    """The cap remembers where the authorization story ends; steps recorded late and sorted into
+    it (a repetitive one before that point too) are dropped exactly as a full scan would."""
+    rng = random.Random(7)
+    recorder = FlowRecorder(max_steps=10)
+    flow = recorder.open_flow()
+    expected: list[Step] = []
+    for _ in range(400):
+        kind = rng.choice(["mcp_call", "mcp_call", "upstream_mcp", "refresh", "authorize", "jwks"])
+        seq = recorder.next_seq() - (rng.randrange(30) if rng.random() < 0.2 else 0)
+        new = step(recorder, kind, seq=seq)
+        recorder.add(flow, new)
+        # The reference: sorted in by seq, then the first repetitive step (else the first) dropped.
+        at = next((i for i, s in enumerate(expected) if s.seq > seq), len(expected))
+        expected.insert(at, new)
+        if len(expected) > 10:
+            del expected[next((i for i, s in enumerate(expected) if s.kind in REPETITIVE_KINDS), 0)]
+        assert flow.steps == expected
