@@ -33,8 +33,11 @@ DISCOVERY_WINDOW = 120.0
 BACKGROUND_WINDOW = 10.0
 _VALUE_KEYS = {"code": "code", "state": "state", "txn_id": "state", "session_code": "session"}
 _TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token")
-# Authorization values whose flow call_flow remembers; past this many it starts afresh.
+# Authorization values whose flow call_flow remembers; past this many it starts afresh. A longer
+# value is looked up every time, not kept: a forged token padded to a header's limit (~1 MB,
+# refused by the body limits before its signature is checked) would otherwise be held here.
 MAX_CALL_TOKENS = 1024
+MAX_REMEMBERED_AUTHORIZATION = 4 * 1024
 
 
 # Pure functions of the token, asked for the same bearer on every MCP call.
@@ -112,14 +115,17 @@ class Correlator:
         """``flow_for`` an MCP call that carries nothing but this Authorization value (no query)."""
         if authorization is not None:
             flow = self._calls.get(authorization)
-            if flow is not None and not flow.evicted:
-                return self._touch(flow)
+            if flow is not None:
+                if not flow.evicted:
+                    return self._touch(flow)
+                del self._calls[authorization]  # its flow is gone (a full history, a cleared trace)
         headers = {} if authorization is None else {"authorization": authorization.decode("latin-1")}
         hop = Hop(method="POST", url="", path="", query={}, headers=headers, seq=0, started=0.0)
         if authorization is not None and (bearer := hop.bearer) and (flow := self._get(token_key(bearer))):
-            if len(self._calls) >= MAX_CALL_TOKENS:
-                self._calls.clear()
-            self._calls[authorization] = flow
+            if len(authorization) <= MAX_REMEMBERED_AUTHORIZATION:
+                if len(self._calls) >= MAX_CALL_TOKENS:
+                    self._calls.clear()
+                self._calls[authorization] = flow
             return self._touch(flow)
         return self._unkeyed(hop, "mcp_call")
 

@@ -184,7 +184,11 @@ class _CallExchange:
         # Set before the body limits call inward, so by the response start; where they refused the
         # body (or the client left), the app saw none, nor does the trace.
         body = self.scope.get(READ_BODY) if self.request_body is None else self.request_body.whole()
-        call.body = body if body is None or len(body) <= MAX_MCP_BODY else None
+        # Held only where a step would show it (JSON or a form, sent to change something), as
+        # an OAuth hop's: any other body stays with the app, whatever it holds.
+        if body is not None and (len(body) > MAX_MCP_BODY or not call.wants_body()):
+            body = None
+        call.body = body
         self.tracer.record_call(call)
 
     async def capturing_receive(self) -> Message:

@@ -79,7 +79,9 @@ class Tracer:
                 self.finish(call.hop(), kind=kind)
                 return
             if call.query_string:  # a query may name a correlation value: read it as any hop's
-                flow = self.correlator.flow_for(call.hop(), kind.kind)
+                # Without its body, which names none: a JSON-RPC body's fields (code, state,
+                # client_id) must not pick the flow.
+                flow = self.correlator.flow_for(call.hop(with_body=False), kind.kind)
             else:
                 flow = self.correlator.call_flow(call.authorization)
             if flow is None:

@@ -142,8 +142,13 @@ class RawCall:
         twice over (as sent, and parsed; a query string can be ~60 KB)."""
         return len(self.body or b"") + sum(map(len, self.headers.values())) + 2 * len(self.query_string)
 
-    def hop(self) -> Hop:
-        """The hop the middleware would have built at once: headers decoded, URL, query and body parsed."""
+    def wants_body(self) -> bool:
+        """Whether its body is one a step shows (``wants_body``, as for any hop)."""
+        return wants_body(self.method, self.headers.get(b"content-type", b"").decode("latin-1"))
+
+    def hop(self, *, with_body: bool = True) -> Hop:
+        """The hop the middleware would have built at once: headers decoded, URL, query and (unless
+        ``with_body`` is false) body parsed."""
         headers = decoded(self.headers.items())
         hop = build_hop(
             self.method,
@@ -159,6 +164,6 @@ class RawCall:
         hop.status, hop.duration_ms = self.status, round(self.elapsed * 1000, 2)
         hop.response_headers = response_headers(self.response_headers)
         content_type = headers.get("content-type", "")
-        if self.body is not None and wants_body(self.method, content_type):
+        if with_body and self.body is not None and wants_body(self.method, content_type):
             hop.form, hop.json = parse_body(content_type, self.body)
         return hop

@@ -7,11 +7,19 @@ import base64
 
 from trace_support import hop, jwt, proxy_flow, record
 
+from sandbox.trace.correlate import MAX_REMEMBERED_AUTHORIZATION
 from sandbox.trace.hops import Hop
+from sandbox.trace.masking import jwt_parts
 
 
 def access_of(n: int) -> str:
     return next(h for h in proxy_flow(n) if h.path == "/token").response_json["access_token"]
+
+
+def jwt_jti(token: str) -> str:
+    parts = jwt_parts(token)
+    assert parts is not None
+    return str(parts[1]["jti"])
 
 
 def authorization(token: str) -> bytes:
@@ -100,3 +108,28 @@ def test_a_forgotten_key_is_not_remembered_past(make_tracer):
             record(tracer, h)
     assert not first.evicted
     assert tracer.correlator.call_flow(value) is flow_for(tracer, value) is not first
+
+
+def test_an_oversized_authorization_is_looked_up_but_not_kept(make_tracer):
+    """A bound jti padded to a header's limit: answered as flow_for would, never held (memory)."""
+    tracer = make_tracer()
+    for h in proxy_flow(1):
+        record(tracer, h)
+    jti = jwt_jti(access_of(1))
+    padded = authorization(jwt({"jti": jti, "padding": "x" * (MAX_REMEMBERED_AUTHORIZATION + 1)}))
+    for _ in range(3):
+        assert tracer.correlator.call_flow(padded) is flow_for(tracer, padded) is not None
+    assert padded not in tracer.correlator._calls
+    assert tracer.correlator.call_flow(authorization(access_of(1))) is not None
+    assert len(tracer.correlator._calls) == 1
+
+
+def test_a_cleared_flow_s_tokens_are_let_go(make_tracer):
+    tracer = make_tracer()
+    for h in proxy_flow(1):
+        record(tracer, h)
+    value = authorization(access_of(1))
+    assert tracer.correlator.call_flow(value) is not None
+    tracer.recorder.clear()
+    tracer.correlator.call_flow(value)
+    assert value not in tracer.correlator._calls

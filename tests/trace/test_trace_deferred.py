@@ -220,3 +220,27 @@ def test_a_call_of_an_unknown_token_of_a_known_client_joins_by_client_id(make_tr
     assert (
         flow.steps[-1].kind == "mcp_call" and flow.steps[-1].to_dict()["jwts"][0]["claims"]["jti"] == "not-issued-here"
     )
+
+
+@pytest.mark.parametrize("behind_limits", [True, False], ids=["from-the-limits", "captured"])
+def test_a_body_no_step_shows_is_not_held(make_tracer, behind_limits):
+    """As for an OAuth hop, only a JSON or form body is kept: any other stays with the app."""
+    tracer, flow, access = authorized(make_tracer)
+    inner = BodyLimits(app(), mcp_path="/mcp") if behind_limits else app()
+    serve(TraceMiddleware(inner, tracer), access, b"password=hunter2&client_secret=s3cr3t", content_type="text/plain")
+    assert flow.steps[-1].render.body is None
+
+
+def test_a_call_with_a_query_is_not_steered_into_another_flow_by_its_body(make_tracer):
+    tracer = make_tracer()
+    for n in (1, 2):
+        for h in proxy_flow(n):
+            record(tracer, h)
+    second, first = tracer.recorder.flows()
+    access = next(h for h in proxy_flow(1) if h.path == "/token").response_json["access_token"]
+    steering = {**CALL, "state": "txn-2-abcdefghijklmnopqrstuvwxyz"}  # the second flow's transaction
+    before = len(first.steps), len(second.steps)
+    serve(
+        TraceMiddleware(BodyLimits(app(), mcp_path="/mcp"), tracer), access, json.dumps(steering).encode(), query=b"x=1"
+    )
+    assert (len(first.steps), len(second.steps)) == (before[0] + 1, before[1])
