@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from mcp.server.auth.provider import AccessToken
 
 from sandbox.token_watch import Check, Watch
-from sandbox.verified_tokens import CAPACITY, fresh_token, token_copier
+from sandbox.verified_tokens import CAPACITY, fresh_token, remember_bounded, token_copier
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class AcceptedTokens:
         """Keep ``answer`` for ``token`` until ``until`` (a time on the clock), if ``watch`` allows."""
         if not watch.rememberable or until < self._clock():
             return
-        if len(self._accepted) >= self._capacity:
-            del self._accepted[next(iter(self._accepted))]
         own = fresh_token(answer)
-        self._accepted[token] = _Accepted(own, token_copier(own), until, tuple(watch.checks))
+        remember_bounded(
+            self._accepted, token, _Accepted(own, token_copier(own), until, tuple(watch.checks)), self._capacity
+        )

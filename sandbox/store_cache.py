@@ -110,6 +110,10 @@ class WriteThroughCache(BaseWrapper):
         self._entries.move_to_end(key)
         return entry
 
+    def _still_cached(self, key: _Key, entry: _Entry) -> bool:
+        """Whether ``entry`` is still what a read of ``key`` is answered with (read as a read is)."""
+        return self._cached(key) is entry
+
     def _fill(self, key: _Key, value: dict[str, Any] | None, ttl: float | None) -> None:
         self._entries[key] = _Entry(None, MISS_TTL) if value is None else _Entry(fresh(value), ttl)
         self._entries.move_to_end(key)
@@ -123,7 +127,7 @@ class WriteThroughCache(BaseWrapper):
             # For a token check being watched (sandbox/token_watch.py): this answer stands
             # while this very entry does; any write or delete of the key drops it. Checked as
             # a read is, so an answer given again keeps its entries recently used.
-            answered_from_memory(lambda: self._cached(slot) is entry)
+            answered_from_memory(self._still_cached, slot, entry)
             return (None, None) if entry.value is None else (entry.copy(entry.value), entry.ttl())
         answered_afresh()
         reads = self._reads.setdefault(slot, _Reads())

@@ -10,6 +10,7 @@ answer can be given again and for how long. Outside a watch, telling costs one l
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -35,11 +36,12 @@ class Watch:
 _watch: contextvars.ContextVar[Watch | None] = contextvars.ContextVar("sandbox_token_watch", default=None)
 
 
-def answered_from_memory(check: Check, *, upstream_verification: bool = False) -> None:
-    """Told by a source that answered from memory: its answer holds while ``check()`` does."""
+def answered_from_memory(check: Callable[..., bool], *args: object, upstream_verification: bool = False) -> None:
+    """Told by a source that answered from memory: its answer holds while ``check(*args)`` does.
+    The check is bound only inside a watch: outside one (most reads) telling allocates nothing."""
     watch = _watch.get()
     if watch is not None:
-        watch.checks.append(check)
+        watch.checks.append(functools.partial(check, *args) if args else check)
         watch.upstream_verified |= upstream_verification
 
 

@@ -39,6 +39,16 @@ from sandbox.token_watch import answered_afresh, answered_from_memory
 CAPACITY = 4096
 
 
+_V = TypeVar("_V")
+
+
+def remember_bounded(remembered: dict[str, _V], token: str, value: _V, capacity: int) -> None:
+    """``remembered[token] = value``, the oldest entry going first once ``capacity`` are held."""
+    if len(remembered) >= capacity:
+        del remembered[next(iter(remembered))]
+    remembered[token] = value
+
+
 # FastMCP's AccessToken or the MCP SDK's it extends: the proxy's overrides are typed with the latter.
 _Token = TypeVar("_Token", bound=SdkAccessToken)
 
@@ -85,7 +95,7 @@ class VerifiedTokens(TokenVerifier):
                 del self._verified[token]
                 return None
             if self._current_key(known.kid) is known.key:
-                answered_from_memory(lambda: self._still(token, known), upstream_verification=True)
+                answered_from_memory(self._still, token, known, upstream_verification=True)
                 # A deep copy: a caller that edits its answer's scopes or claims (a tool, a
                 # middleware) must not change what the next call with this token is told.
                 return known.copy(known.token)
@@ -101,7 +111,8 @@ class VerifiedTokens(TokenVerifier):
         used = self._current_key(kid)
         if used is not None and before in (None, used):
             own = fresh_token(validated)
-            self._remember(token, _Verified(own, kid, used, float(validated.expires_at), token_copier(own)))
+            verified = _Verified(own, kid, used, float(validated.expires_at), token_copier(own))
+            remember_bounded(self._verified, token, verified, self._capacity)
         return validated
 
     def _still(self, token: str, known: _Verified) -> bool:
@@ -111,11 +122,6 @@ class VerifiedTokens(TokenVerifier):
             and self._clock() <= known.expires
             and self._current_key(known.kid) is known.key
         )
-
-    def _remember(self, token: str, verified: _Verified) -> None:
-        if len(self._verified) >= self._capacity:
-            del self._verified[next(iter(self._verified))]
-        self._verified[token] = verified
 
     def _current_key(self, kid: str | None) -> object | None:
         """The key FastMCP would verify a token with ``kid`` with right now; None if it would fetch or refuse."""
@@ -175,10 +181,8 @@ class VerifiedProxyTokens(JWTIssuer):
             known, copy = remembered
             return copy(known)  # nested claims too: an edited answer changes no later one
         payload = super().verify_token(token)
-        if len(self._verified) >= self._capacity:
-            del self._verified[next(iter(self._verified))]
         own = fresh(payload)
-        self._verified[token] = (own, copier(own))
+        remember_bounded(self._verified, token, (own, copier(own)), self._capacity)
         return payload
 
     def _remembered(self, token: str) -> tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]] | None:

@@ -16,7 +16,7 @@ import hashlib
 import time
 from typing import Any
 
-from sandbox.trace.hops import Hop
+from sandbox.trace.hops import Hop, bearer_of
 from sandbox.trace.masking import jwt_parts
 from sandbox.trace.recorder import Flow, FlowRecorder
 
@@ -119,15 +119,17 @@ class Correlator:
                 if not flow.evicted:
                     return self._touch(flow)
                 del self._calls[authorization]  # its flow is gone (a full history, a cleared trace)
-        headers = {} if authorization is None else {"authorization": authorization.decode("latin-1")}
-        hop = Hop(method="POST", url="", path="", query={}, headers=headers, seq=0, started=0.0)
-        if authorization is not None and (bearer := hop.bearer) and (flow := self._get(token_key(bearer))):
+        value = "" if authorization is None else authorization.decode("latin-1")
+        if authorization is not None and (bearer := bearer_of(value)) and (flow := self._get(token_key(bearer))):
             if len(authorization) <= MAX_REMEMBERED_AUTHORIZATION:
                 if len(self._calls) >= MAX_CALL_TOKENS:
                     self._calls.clear()
                 self._calls[authorization] = flow
             return self._touch(flow)
-        return self._unkeyed(hop, "mcp_call")
+        headers = {} if authorization is None else {"authorization": value}
+        return self._unkeyed(
+            Hop(method="POST", url="", path="", query={}, headers=headers, seq=0, started=0.0), "mcp_call"
+        )
 
     def _unkeyed(self, hop: Hop, kind: str) -> Flow | None:
         """The flow of a hop that carries no value bound to one: by kind, client or recency."""

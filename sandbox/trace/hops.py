@@ -50,8 +50,7 @@ class Hop:
 
     @property
     def bearer(self) -> str | None:
-        scheme, _, credential = self.headers.get("authorization", "").partition(" ")
-        return credential.strip() if scheme.lower() == "bearer" and credential else None
+        return bearer_of(self.headers.get("authorization", ""))
 
     @property
     def caller_client_id(self) -> str | None:
@@ -60,6 +59,12 @@ class Hop:
         if scheme.lower() == "basic":
             return basic_user(credential.strip())
         return self.params.get("client_id")
+
+
+def bearer_of(authorization: str) -> str | None:
+    """The token of a ``Bearer`` Authorization value; None for any other scheme."""
+    scheme, _, credential = authorization.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" and credential else None
 
 
 # Every kind of step the trace records, each explained in explain.py (its tests derive their list from here).
