@@ -15,13 +15,13 @@ from urllib.parse import parse_qs, urlparse
 
 import anyio
 from fastmcp import Client
-from fastmcp.client.auth import OAuth
 from fastmcp.client.transports import StreamableHttpTransport
 from key_value.aio.stores.memory import MemoryStore
 from mcp.shared.auth import AuthorizationCodeResult
 from playwright.async_api import Frame, Page, Request
 
 from sandbox.testing.pages import ConsentPage, IdpConsentPage, LoginPage, PageTrail
+from sandbox.testing.token_in_hand import TokenInHandOAuth
 
 CONSENT, LOGIN, IDP_CONSENT = "form#consentForm", "form#kc-form-login", "#kc-oauth"
 # FastMCP's "OAuth Error" page (e.g. the proxy's callback after a failed upstream code exchange).
@@ -166,7 +166,7 @@ class BrowserLogin:
         return Client(StreamableHttpTransport(self.mcp_url), auth=auth, **client_kwargs)
 
 
-class _BrowserOAuth(OAuth):
+class _BrowserOAuth(TokenInHandOAuth):
     def __init__(self, browser: BrowserLogin, user: str, password: str) -> None:
         super().__init__(token_storage=MemoryStore(), callback_timeout=browser.timeout)
         self.browser = browser

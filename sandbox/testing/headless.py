@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlparse, urlu
 # The MCP SDK's own HTTP client, loaded with it: httpx would be a second HTTP stack to import
 # (~25 ms of a plugin's first sign-in, issue 17).
 import httpx2
-from fastmcp.client.auth import OAuth
 from mcp.shared.auth import AuthorizationCodeResult
 
 from sandbox.testing.forms import Form, parse_page
+from sandbox.testing.token_in_hand import TokenInHandOAuth
 from sandbox.trust_store import default_trust_store
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -139,7 +139,7 @@ class HeadlessBrowser:
         raise AuthorizationFailed(f"unexpected page at {response.url}: {response.text[:300]}")
 
 
-class HeadlessOAuth(OAuth):
+class HeadlessOAuth(TokenInHandOAuth):
     """FastMCP's client-side OAuth with the browser step answered by a :class:`HeadlessBrowser`."""
 
     def __init__(self, browser: HeadlessBrowser, **kwargs: Any) -> None:
