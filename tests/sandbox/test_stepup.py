@@ -11,6 +11,9 @@ from fastmcp import FastMCP
 from fastmcp.server.auth import require_scopes
 from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
 from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
+from fastmcp.server.transforms import ToolTransform
+from fastmcp.tools import Tool
+from fastmcp.tools.tool_transform import ToolTransformConfig
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp.shared.auth import InvalidScopeError
@@ -232,3 +235,59 @@ def test_the_gate_reads_the_tools_called_as_json_loads_reads_them(message) -> No
 )
 def test_bodies_one_parser_refuses_are_read_as_json_loads_reads_them(body: bytes) -> None:
     assert called_tools(body) == names_by_json_loads(body)
+
+
+def gate_over(mcp: FastMCP) -> StepUpGate:
+    return StepUpGate(
+        Downstream(), verifier=mcp.auth, server=mcp, scoped_tools={}, mcp_path="/mcp", resource_metadata_url=METADATA
+    )
+
+
+async def test_a_tool_replaced_or_removed_after_a_call_is_seen_at_the_next():
+    """The gate's remembered lookups (``_RegisteredTools``) follow every change to the tools."""
+    mcp = server()
+    front = gate_over(mcp)
+    for _ in range(2):  # the second call is answered from the remembered lookup
+        assert (await post(front, call("admin_report"))).status_code == 200
+    mcp.local_provider.remove_tool("admin_report")
+
+    @mcp.tool(name="admin_report", auth=require_scopes("mcp:admin"))
+    def stricter() -> str:
+        return "report"
+
+    answer = await post(front, call("admin_report"))
+    assert answer.status_code == 403 and 'scope="mcp:admin"' in answer.headers["www-authenticate"]
+    mcp.local_provider.remove_tool("admin_report")
+    assert (await post(front, call("admin_report"))).status_code == 200  # gone: FastMCP's error follows
+    mcp.add_tool(Tool.from_function(lambda: "again", name="admin_report", auth=require_scopes("mcp:ops")))
+    assert 'scope="mcp:ops"' in (await post(front, call("admin_report"))).headers["www-authenticate"]
+
+
+async def test_a_transform_added_after_a_call_is_applied_at_the_next():
+    mcp = server()
+    front = gate_over(mcp)
+    assert (await post(front, call("write"))).status_code == 403  # remembered from here on
+    mcp.local_provider.add_transform(ToolTransform({"write": ToolTransformConfig(name="write_renamed")}))
+    assert (await post(front, call("write"))).status_code == 200  # no tool of that name now
+    assert (await post(front, call("write_renamed"))).status_code == 403
+
+
+async def test_a_versioned_tool_is_looked_up_at_every_call():
+    mcp = FastMCP("versions", auth=StaticTokenVerifier(tokens=TOKENS))
+    mcp.add_tool(Tool.from_function(lambda: "v1", name="report", version="1"))
+    front = gate_over(mcp)
+    assert (await post(front, call("report"))).status_code == 200
+    mcp.add_tool(Tool.from_function(lambda: "v2", name="report", version="2", auth=require_scopes("mcp:v2")))
+    assert 'scope="mcp:v2"' in (await post(front, call("report"))).headers["www-authenticate"]
+
+
+def test_upstream_fastmcp_still_stores_a_tool_by_its_key_beside_its_transforms():
+    """What ``_RegisteredTools`` relies on (FastMCP 4.2.3, providers/local_provider): if this
+    fails, its check no longer sees every change; make it look the tool up every time."""
+    mcp = server()
+    provider = mcp.local_provider
+    (tool,) = [tool for tool in provider._components.values() if isinstance(tool, Tool) and tool.name == "write"]
+    assert provider._components[tool.key] is tool and tool.key == "tool:write@"
+    assert provider._transforms == []
+    with pytest.raises(ValueError, match="versioned"):  # no versioned tool beside an unversioned one
+        mcp.add_tool(Tool.from_function(lambda: "v", name="write", version="2"))
