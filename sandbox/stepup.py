@@ -35,10 +35,15 @@ from mcp.shared.auth import OAuthClientInformationFull
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.limits import READ_BODY
+from sandbox.verified_tokens import remember_bounded
 
 # The sample server's optional scope (realms/sandbox.json: an optional client scope of the
 # proxy's upstream client), which the first authorization does not ask for.
 ADMIN_SCOPE = "mcp:admin"
+
+# Tools whose lookup is remembered: more than any server registers at once (a stale entry is
+# dropped when met; this bounds a server that keeps registering tools of new names).
+REMEMBERED_TOOLS = 256
 
 # Larger bodies are passed on unread: no tools/call naming a tool is that big, and FastMCP
 # applies its own limit to what it reads.
@@ -169,24 +174,30 @@ class _RegisteredTools:
     provider has no transforms (which rename and hide tools) and still stores that very object
     under its key. That is exact for an unversioned tool: FastMCP keys a component by its name
     and version, refuses a versioned tool beside an unversioned one of the same name, and every
-    add, replace or removal writes the key. A versioned tool, or none found, is looked up anew.
+    add, replace or removal writes the key (and a tool renamed in place no longer answers to its
+    old name). A versioned tool, or none found, is looked up anew.
     ``tests/sandbox/test_stepup.py`` fails if FastMCP stops storing tools that way.
     """
 
-    def __init__(self, provider: LocalProvider) -> None:
+    def __init__(self, provider: LocalProvider, capacity: int = REMEMBERED_TOOLS) -> None:
         self.provider = provider
+        self.capacity = capacity
         self._found: dict[str, tuple[str, Tool]] = {}
 
     async def get(self, name: str) -> Tool | None:
         provider = self.provider
         found = self._found.get(name)
-        if found is not None and not provider._transforms and provider._components.get(found[0]) is found[1]:
-            return found[1]
+        if found is not None:
+            key, known = found
+            # The name too: FastMCP finds a tool by its name, which a tool's owner could change in place.
+            if not provider._transforms and provider._components.get(key) is known and known.name == name:
+                return known
+            del self._found[name]
         tool = await provider.get_tool(name)
         if tool is not None and tool.version is None and not provider._transforms:
             key = tool.key
             if provider._components.get(key) is tool:  # only what the provider itself stores
-                self._found[name] = (key, tool)
+                remember_bounded(self._found, name, (key, tool), self.capacity)
         return tool
 
 

@@ -10,12 +10,20 @@ added on the client side (issue 17).
 
 :class:`TokenInHandOAuth` takes those two steps itself when the SDK's flow would take
 nothing else: set up, not running (the lock is free, so no refresh or sign-in is half done),
-the token valid by the SDK's own test. Any answer that could make the flow act (401, or a
-403, which may be a step-up challenge) is handed to the SDK's flow as the answer to the same
-request, so the flow decides what follows exactly as if it had sent it: no request is sent
-twice, and every other case (no token yet, an expired one to refresh) is the SDK's from the
-start. e2e/test_token_in_hand.py shows both halves: the flow is skipped for a call,
-and a revoked token, an expired one and a step-up challenge are still handled by it.
+the token valid by the SDK's own test. An answer the flow acts on (a 401, or a 403 step-up
+challenge) is handed to a run of the SDK's flow as the answer to the same request, so the flow
+decides what follows as if it had sent it; any other answer is returned as it is. Every other
+case (no token yet, an expired one to refresh) is the SDK's from the start.
+
+Where this differs from the SDK's own flow, it is while a request is in flight, and no call
+runs twice (a refused request did not run): requests on one client are not sent one at a time
+under the provider's lock, so after a revocation each call already sent is refused, then sent
+again with the new token (the SDK would have held the later ones back until the sign-in); and
+a 401 that arrives after the token's expiry on the client's clock is met with a refresh where
+the SDK would sign in again. A request is never sent twice with the same token.
+e2e/test_token_in_hand.py and tests/plugin/test_token_in_hand_wire.py show both halves: the flow
+is skipped for a call, and a revoked token, an expired one and a step-up challenge are still
+handled by it.
 """
 
 from __future__ import annotations
@@ -25,10 +33,7 @@ from contextlib import aclosing
 
 import httpx2
 from fastmcp.client.auth import OAuth
-
-# The statuses the SDK's flow acts on after sending (a 403 only with error="insufficient_scope",
-# which it reads itself); any other answer ends its flow unchanged.
-_FLOW_STATUSES = frozenset({401, 403})
+from mcp.client.auth.utils import extract_field_from_www_auth
 
 
 class TokenInHandOAuth(OAuth):
@@ -41,7 +46,7 @@ class TokenInHandOAuth(OAuth):
             # it notes it first, from the request it runs for.
             request.headers["Authorization"] = bearer
             answer = yield request
-            if answer.status_code not in _FLOW_STATUSES:
+            if not _flow_acts_on(answer):
                 return
         async with aclosing(super().async_auth_flow(request)) as flow:
             try:
@@ -66,3 +71,12 @@ class TokenInHandOAuth(OAuth):
             return None
         assert context.current_tokens is not None  # is_token_valid() says so
         return f"Bearer {context.current_tokens.access_token}"
+
+
+def _flow_acts_on(answer: httpx2.Response) -> bool:
+    """The answers the SDK's flow acts on after sending (oauth2.py, `_auth_flow`): a 401, or a
+    403 step-up challenge. It returns any other as it is, and so does this: handed to a new run
+    of the flow, a plain 403 could be sent again after a refresh."""
+    return answer.status_code == 401 or (
+        answer.status_code == 403 and extract_field_from_www_auth(answer, "error") == "insufficient_scope"
+    )

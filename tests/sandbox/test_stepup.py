@@ -20,7 +20,7 @@ from mcp.shared.auth import InvalidScopeError
 from pydantic import AnyUrl
 
 from sandbox.limits import BodyLimits
-from sandbox.stepup import StepUpGate, called_tools
+from sandbox.stepup import StepUpGate, _RegisteredTools, called_tools
 
 TOKENS = {
     "basic": {"client_id": "c", "scopes": ["openid"]},
@@ -291,3 +291,23 @@ def test_upstream_fastmcp_still_stores_a_tool_by_its_key_beside_its_transforms()
     assert provider._transforms == []
     with pytest.raises(ValueError, match="versioned"):  # no versioned tool beside an unversioned one
         mcp.add_tool(Tool.from_function(lambda: "v", name="write", version="2"))
+
+
+async def test_a_tool_renamed_in_place_answers_only_to_its_new_name():
+    mcp = server()
+    front = gate_over(mcp)
+    assert (await post(front, call("write"))).status_code == 403  # remembered from here on
+    (tool,) = [tool for tool in mcp.local_provider._components.values() if getattr(tool, "name", "") == "write"]
+    tool.name = "renamed"
+    assert (await post(front, call("write"))).status_code == 200  # FastMCP finds no "write" now
+    assert (await post(front, call("renamed"))).status_code == 403
+
+
+async def test_the_remembered_lookups_are_bounded():
+    mcp = server()
+    for n in range(5):
+        mcp.add_tool(Tool.from_function(lambda: "x", name=f"tool_{n}"))
+    tools = _RegisteredTools(mcp.local_provider, capacity=3)
+    for n in range(5):
+        assert (await tools.get(f"tool_{n}")).name == f"tool_{n}"
+    assert len(tools._found) == 3
