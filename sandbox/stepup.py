@@ -92,7 +92,6 @@ class StepUpGate:
     ) -> None:
         self.app = app
         self.verifier = verifier  # FastMCP's auth provider: verify_token(str) -> AccessToken | None
-        self.server = server
         self.scoped_tools = scoped_tools
         self.mcp_path = mcp_path.rstrip("/")
         self.resource_metadata_url = resource_metadata_url
