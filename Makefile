@@ -159,9 +159,10 @@ test-sandbox-image: sandbox-image
 fidelity-record: $(STAMP)
 	$(PYTEST) e2e/test_fidelity.py --sandbox-backend keycloak --fidelity-record
 
-# What bench/bench_peers.py needs from Debian: wrk for throughput, a JRE and Maven for navikt's
-# mock-oauth2-server. Installed when root with apt-get; elsewhere each missing one is named.
-BENCH_DEBS := wrk:wrk java:default-jre-headless mvn:maven
+# What the bench needs from Debian: wrk for throughput, a JRE and Maven for navikt's
+# mock-oauth2-server (bench_peers.py), redis-server and nginx for the replicas (bench_scale.py).
+# Installed when root with apt-get; elsewhere each missing one is named.
+BENCH_DEBS := wrk:wrk java:default-jre-headless mvn:maven redis-server:redis-server nginx:nginx
 bench-tools: | $(NODE)
 	@missing=""; for pair in $(BENCH_DEBS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -z "$$missing" ]; then :; \
