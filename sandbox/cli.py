@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +190,16 @@ class _AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
         super().__init__(config)
         self.ready = ready
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        before = signal.getsignal(signal.SIGINT)
+        with super().capture_signals():
+            # A Ctrl-C whose KeyboardInterrupt was lost before uvicorn's handler was in place
+            # (sandbox/__main__.py): the shutdown it asked for, now that one can run.
+            if getattr(before, "interrupted", False):
+                self.handle_exit(signal.SIGINT, None)
+            yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
