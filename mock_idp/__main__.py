@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from mock_idp import start_up
+from mock_idp import ctrl_c, start_up
 
 if TYPE_CHECKING:
     from mock_idp.realms import Realms
@@ -55,6 +55,7 @@ def _default_realm() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     start_up.begin()  # before the imports below (mock_idp/start_up.py says why)
+    ctrl_c.remember()  # one Python drops still stops it (mock_idp/ctrl_c.py)
     try:
         return _serve(_parse(argv))
     except KeyboardInterrupt:  # Ctrl-C, at start-up too: quiet, and not a failure

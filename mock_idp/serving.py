@@ -10,13 +10,13 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import Config
-from uvicorn.server import Server
 
 from mock_idp import start_up
 from mock_idp.deferred import Deferred
 from mock_idp.documents import DocumentShortcut
 from mock_idp.protocol import DocumentsInProtocol
 from mock_idp.realms import Realms, open_realms
+from mock_idp.uvicorn_server import StoppableServer
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -62,7 +62,7 @@ def serve(realms: Realms, sock: socket.socket) -> None:
     settings = config(lazy_standalone(realms))
     settings.load()  # uvicorn's protocol, loop and lifespan modules: start-up's last imports
     start_up.serving()
-    Server(settings).run(sockets=[sock])
+    StoppableServer(settings).run(sockets=[sock])
 
 
 def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -> None:

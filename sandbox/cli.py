@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import os
 import shutil
-import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +19,7 @@ from pydantic import ValidationError
 
 from mock_idp import Realm, gc_pause
 from mock_idp.sockets import bind_listening_socket
+from mock_idp.uvicorn_server import StoppableServer
 from sandbox.cli_options import INIT_REALM_FILE, PROG, OneLineParser, StartupError, build_parser, parse_args
 from sandbox.logs import ShutdownCuts, configure_logging
 from sandbox.redis_store import REDIS_SCHEMES, StoreUnavailableError, redacted
@@ -183,23 +182,13 @@ def server_config(app: Starlette, settings: SandboxSettings) -> uvicorn.Config:
     )
 
 
-class _AnnouncingServer(uvicorn.Server):
+class _AnnouncingServer(StoppableServer):
     """uvicorn, printing the "ready" banner once it serves the socket, not before its
     start-up (the app's lifespan) has even run."""
 
     def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
         super().__init__(config)
         self.ready = ready
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        before = signal.getsignal(signal.SIGINT)
-        with super().capture_signals():
-            # A Ctrl-C whose KeyboardInterrupt was lost before uvicorn's handler was in place
-            # (sandbox/__main__.py): the shutdown it asked for, now that one can run.
-            if getattr(before, "interrupted", False):
-                self.handle_exit(signal.SIGINT, None)
-            yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)

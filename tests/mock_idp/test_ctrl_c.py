@@ -1,0 +1,66 @@
+"""A Ctrl-C during start-up stops ``python -m sandbox`` and ``mock-idp`` even where Python drops
+its KeyboardInterrupt (mock_idp/ctrl_c.py).
+
+Python drops a KeyboardInterrupt raised inside a weakref callback or a finalizer ("Exception
+ignored in ..."); importlib runs such a callback at the end of every first import, and start-up
+is imports. Here a Ctrl-C lands in one on purpose, at the import each CLI makes just before
+uvicorn serves, as one did by chance in full-suite runs: the sandbox then served for ever.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mockidp_support import REPO
+
+from sandbox.testing.server import clean_environment, free_port
+
+DROP_THE_NEXT_CTRL_C = """
+import signal, sys, weakref
+
+class _DropTheNextCtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            doomed = type("Doomed", (), {{}})()
+            ref = weakref.ref(doomed, lambda _: signal.raise_signal(signal.SIGINT))
+            del doomed  # the callback runs here, and the KeyboardInterrupt raised in it is dropped
+        return None
+
+sys.meta_path.insert(0, _DropTheNextCtrlC())
+"""
+
+
+@pytest.mark.parametrize(
+    "command, last_import",
+    [
+        (["sandbox", "--store", "memory"], "mock_idp.protocol"),  # sandbox.cli.server_config
+        (["mock_idp"], "uvicorn.lifespan.off"),  # mock_idp.serving.serve: settings.load()
+    ],
+    ids=["sandbox", "mock-idp"],
+)
+def test_a_ctrl_c_python_drops_during_start_up_still_stops_the_server(tmp_path: Path, command, last_import):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(DROP_THE_NEXT_CTRL_C.format(module=last_import))
+    args = [*command, "--port", str(free_port()), "--state-dir", str(tmp_path / "state")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**clean_environment(), "PYTHONPATH": str(hook), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        output, _ = process.communicate(timeout=30)  # no second Ctrl-C: the first one must do
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"still serving 30 s after its Ctrl-C:\n{output}")
+    assert "Exception ignored in" in output and "KeyboardInterrupt" in output, output  # it was dropped
+    assert process.returncode == 0, output
+    assert output.count("Traceback") == 1, output  # the dropped one's, and no other
