@@ -19,12 +19,21 @@ import _signal  # type: ignore[import-not-found]  # typeshed has no stub for it
 
 
 class _Remembering:
-    """Python's Ctrl-C (KeyboardInterrupt), remembering that it came."""
+    """Python's Ctrl-C (KeyboardInterrupt), remembering that it came.
+
+    What it cuts short is not reported: the process is on its way out. uvicorn's ``run()`` makes
+    its ``serve()`` coroutine and then its event loop; a Ctrl-C between the two leaves a coroutine
+    never run, which warns ("never awaited") as the KeyboardInterrupt frees it, before any caller's
+    ``except`` could say otherwise.
+    """
 
     came = False
 
     def __call__(self, signum: int, frame: object) -> None:
+        import warnings  # here, not at the top: this module is imported before anything else
+
         self.came = True
+        warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
         raise KeyboardInterrupt
 
 
