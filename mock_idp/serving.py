@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import Config
 
-from mock_idp import start_up
+from mock_idp import ctrl_c, start_up
 from mock_idp.deferred import Deferred
 from mock_idp.documents import DocumentShortcut
 from mock_idp.protocol import DocumentsInProtocol
@@ -60,7 +61,7 @@ def lazy_standalone(realms: Realms) -> ASGIApp:
 
 def serve(realms: Realms, sock: socket.socket) -> None:
     settings = config(lazy_standalone(realms))
-    settings.load()  # uvicorn's protocol, loop and lifespan modules: start-up's last imports
+    settings.load()  # uvicorn's protocol and lifespan modules (its loop's comes in run()): start-up's last imports
     start_up.serving()
     StoppableServer(settings).run(sockets=[sock])
 
@@ -73,7 +74,11 @@ def serve_workers(settings: dict[str, Any], sock: socket.socket, workers: int) -
 
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     start_up.serving()
-    Multiprocess(config(f"{__name__}:worker_app", factory=True, workers=workers), sockets=[sock]).run()
+    remembering = ctrl_c.remembering()  # before the supervisor's handlers replace it
+    supervisor = Multiprocess(config(f"{__name__}:worker_app", factory=True, workers=workers), sockets=[sock])
+    if remembering is not None and remembering.came:  # a Ctrl-C Python dropped (mock_idp/ctrl_c.py)
+        supervisor.signal_queue.append(signal.SIGINT)
+    supervisor.run()
 
 
 def worker_app() -> ASGIApp:

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 
+from uvicorn._compat import asyncio_run
 from uvicorn.server import Server
 
 from mock_idp import ctrl_c
 
 
 class StoppableServer(Server):
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn 0.54 makes its serve() coroutine and then imports its loop factory: a Ctrl-C
+        # during that import left a coroutine never run, which warned ("never awaited") on the
+        # way out. The factory first, then the coroutine.
+        loop_factory = self.config.get_loop_factory()
+        return asyncio_run(self.serve(sockets=sockets), loop_factory=loop_factory)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        came = ctrl_c.came()  # before uvicorn's handler replaces the one that remembers
+        remembering = ctrl_c.remembering()  # before uvicorn's handler replaces it
         with super().capture_signals():
-            if came:  # the shutdown that Ctrl-C asked for, now that one can run
+            if remembering is not None and remembering.came:  # the shutdown it asked for, now
+                remembering.came = False
                 self.handle_exit(signal.SIGINT, None)
             yield

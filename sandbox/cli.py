@@ -192,7 +192,7 @@ class _AnnouncingServer(StoppableServer):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if self.started:
+        if self.started and not self.should_exit:  # not for a Ctrl-C that came during start-up
             self.ready()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

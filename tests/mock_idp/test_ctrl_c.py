@@ -10,6 +10,8 @@ And one lands as uvicorn makes its event loop, after it made the coroutine the l
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +19,11 @@ from pathlib import Path
 import pytest
 from mockidp_support import REPO
 
+from sandbox.testing.redis_server import RedisServer, redis_server_missing
 from sandbox.testing.server import clean_environment, free_port
 
 DROP_THE_NEXT_CTRL_C = """
-import signal, sys, weakref
+import os, signal, sys, weakref
 
 class _DropTheNextCtrlC:
     def find_spec(self, name, path=None, target=None):
@@ -31,11 +34,12 @@ class _DropTheNextCtrlC:
             del doomed  # the callback runs here, and the KeyboardInterrupt raised in it is dropped
         return None
 
-sys.meta_path.insert(0, _DropTheNextCtrlC())
+if os.environ.pop("CTRL_C_TEST_HOOK", None):  # in this process, not in the workers it starts
+    sys.meta_path.insert(0, _DropTheNextCtrlC())
 """
 
 CTRL_C_AT = """
-import signal, sys
+import os, signal, sys
 
 class _CtrlCAt:
     def find_spec(self, name, path=None, target=None):
@@ -44,29 +48,52 @@ class _CtrlCAt:
             signal.raise_signal(signal.SIGINT)
         return None
 
-sys.meta_path.insert(0, _CtrlCAt())
+if os.environ.pop("CTRL_C_TEST_HOOK", None):
+    sys.meta_path.insert(0, _CtrlCAt())
 """
 
 
 @pytest.mark.parametrize(
-    "command, last_import",
+    "command, last_import, stopped",
     [
-        (["sandbox", "--store", "memory"], "mock_idp.protocol"),  # sandbox.cli.server_config
-        (["mock_idp"], "uvicorn.lifespan.off"),  # mock_idp.serving.serve: settings.load()
+        # sandbox.cli.server_config; its lifespan's shutdown runs, and it never said it was ready
+        (["sandbox", "--store", "memory"], "mock_idp.protocol", "Application shutdown complete."),
+        (["mock_idp"], "uvicorn.lifespan.off", None),  # mock_idp.serving.serve: settings.load()
     ],
     ids=["sandbox", "mock-idp"],
 )
-def test_a_ctrl_c_python_drops_during_start_up_still_stops_the_server(tmp_path: Path, command, last_import):
+def test_a_ctrl_c_python_drops_during_start_up_still_stops_the_server(tmp_path: Path, command, last_import, stopped):
     output, returncode = _run_with_hook(tmp_path, command, DROP_THE_NEXT_CTRL_C.format(module=last_import))
     assert "Exception ignored in" in output and "KeyboardInterrupt" in output, output  # it was dropped
     assert returncode == 0, output
     assert output.count("Traceback") == 1, output  # the dropped one's, and no other
+    assert "is ready in" not in output, output
+    if stopped:
+        assert stopped in output, output
+
+
+def test_a_ctrl_c_python_drops_before_the_workers_start_still_stops_them(tmp_path: Path):
+    missing = redis_server_missing()
+    if missing:
+        pytest.skip(missing)
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        # uvicorn.supervisors.multiprocess is imported just before the supervisor is made
+        command = ["mock_idp", "--workers", "2", "--store", redis.url]
+        output, returncode = _run_with_hook(
+            tmp_path, command, DROP_THE_NEXT_CTRL_C.format(module="uvicorn.supervisors.multiprocess")
+        )
+    finally:
+        redis.stop()
+    assert "Exception ignored in" in output and "KeyboardInterrupt" in output, output
+    assert returncode == 0, output
+    assert output.count("Traceback") == 1, output
 
 
 @pytest.mark.parametrize("command", [["sandbox", "--store", "memory"], ["mock_idp"]], ids=["sandbox", "mock-idp"])
 def test_a_ctrl_c_as_uvicorn_makes_its_loop_ends_quietly(tmp_path: Path, command):
-    # uvicorn's run() makes its serve() coroutine, then imports its loop factory: a coroutine
-    # never run warns as it is freed, on the way out.
+    # uvicorn 0.54's run() makes its serve() coroutine, then imports its loop factory: a
+    # coroutine never run warned as it was freed, on the way out (mock_idp/uvicorn_server.py).
     output, returncode = _run_with_hook(tmp_path, command, CTRL_C_AT.format(module="uvicorn.loops.auto"))
     assert returncode == 0, output
     assert "Traceback" not in output and "RuntimeWarning" not in output and "KeyboardInterrupt" not in output, output
@@ -77,18 +104,20 @@ def _run_with_hook(tmp_path: Path, command: list[str], sitecustomize: str) -> tu
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(sitecustomize)
     args = [*command, "--port", str(free_port()), "--state-dir", str(tmp_path / "state")]
+    environment = {**clean_environment(), "PYTHONUNBUFFERED": "1", "CTRL_C_TEST_HOOK": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**clean_environment(), "PYTHONPATH": str(hook), "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+        env={**environment, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), environment.get("PYTHONPATH")]))},
     )
     try:
         output, _ = process.communicate(timeout=30)  # no second Ctrl-C: the first one must do
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)  # its workers too: they hold the output pipe open
         output, _ = process.communicate()
         pytest.fail(f"still serving 30 s after its Ctrl-C:\n{output}")
     return output, process.returncode
