@@ -22,33 +22,27 @@ from mockidp_support import REPO
 from sandbox.testing.redis_server import RedisServer, redis_server_missing
 from sandbox.testing.server import clean_environment, free_port
 
-DROP_THE_NEXT_CTRL_C = """
+# A sitecustomize for the child: a Ctrl-C at the first import of {module}, either sent there
+# (ctrl_c) or sent inside a weakref callback, where Python drops its KeyboardInterrupt (dropped_ctrl_c).
+CTRL_C_AT_IMPORT = """
 import os, signal, sys, weakref
 
-class _DropTheNextCtrlC:
-    def find_spec(self, name, path=None, target=None):
-        if name == {module!r}:
-            sys.meta_path.remove(self)
-            doomed = type("Doomed", (), {{}})()
-            ref = weakref.ref(doomed, lambda _: signal.raise_signal(signal.SIGINT))
-            del doomed  # the callback runs here, and the KeyboardInterrupt raised in it is dropped
-        return None
+def ctrl_c():
+    signal.raise_signal(signal.SIGINT)
 
-if os.environ.pop("CTRL_C_TEST_HOOK", None):  # in this process, not in the workers it starts
-    sys.meta_path.insert(0, _DropTheNextCtrlC())
-"""
-
-CTRL_C_AT = """
-import os, signal, sys
+def dropped_ctrl_c():
+    doomed = type("Doomed", (), {{}})()
+    ref = weakref.ref(doomed, lambda _: ctrl_c())
+    del doomed  # the callback runs here, and the KeyboardInterrupt raised in it is dropped
 
 class _CtrlCAt:
     def find_spec(self, name, path=None, target=None):
         if name == {module!r}:
             sys.meta_path.remove(self)
-            signal.raise_signal(signal.SIGINT)
+            {action}()
         return None
 
-if os.environ.pop("CTRL_C_TEST_HOOK", None):
+if os.environ.pop("CTRL_C_TEST_HOOK", None):  # in this process, not in the workers it starts
     sys.meta_path.insert(0, _CtrlCAt())
 """
 
@@ -63,7 +57,9 @@ if os.environ.pop("CTRL_C_TEST_HOOK", None):
     ids=["sandbox", "mock-idp"],
 )
 def test_a_ctrl_c_python_drops_during_start_up_still_stops_the_server(tmp_path: Path, command, last_import, stopped):
-    output, returncode = _run_with_hook(tmp_path, command, DROP_THE_NEXT_CTRL_C.format(module=last_import))
+    output, returncode = _run_with_hook(
+        tmp_path, command, CTRL_C_AT_IMPORT.format(module=last_import, action="dropped_ctrl_c")
+    )
     assert "Exception ignored in" in output and "KeyboardInterrupt" in output, output  # it was dropped
     assert returncode == 0, output
     assert output.count("Traceback") == 1, output  # the dropped one's, and no other
@@ -81,7 +77,9 @@ def test_a_ctrl_c_python_drops_before_the_workers_start_still_stops_them(tmp_pat
         # uvicorn.supervisors.multiprocess is imported just before the supervisor is made
         command = ["mock_idp", "--workers", "2", "--store", redis.url]
         output, returncode = _run_with_hook(
-            tmp_path, command, DROP_THE_NEXT_CTRL_C.format(module="uvicorn.supervisors.multiprocess")
+            tmp_path,
+            command,
+            CTRL_C_AT_IMPORT.format(module="uvicorn.supervisors.multiprocess", action="dropped_ctrl_c"),
         )
     finally:
         redis.stop()
@@ -94,7 +92,9 @@ def test_a_ctrl_c_python_drops_before_the_workers_start_still_stops_them(tmp_pat
 def test_a_ctrl_c_as_uvicorn_makes_its_loop_ends_quietly(tmp_path: Path, command):
     # uvicorn 0.54's run() makes its serve() coroutine, then imports its loop factory: a
     # coroutine never run warned as it was freed, on the way out (mock_idp/uvicorn_server.py).
-    output, returncode = _run_with_hook(tmp_path, command, CTRL_C_AT.format(module="uvicorn.loops.auto"))
+    output, returncode = _run_with_hook(
+        tmp_path, command, CTRL_C_AT_IMPORT.format(module="uvicorn.loops.auto", action="ctrl_c")
+    )
     assert returncode == 0, output
     assert "Traceback" not in output and "RuntimeWarning" not in output and "KeyboardInterrupt" not in output, output
 
