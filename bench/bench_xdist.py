@@ -30,9 +30,12 @@ SUITE = ROOT / "tests" / "plugin" / "xdist_suite" / "suite_isolation.py"
 
 # One worker's share of the design comparison: FLOWS full sign-ins (DCR, consent, login) and a call.
 FLOWS_SCRIPT = """
-import asyncio, sys
+import asyncio, sys, warnings
 from fastmcp import Client
 from sandbox.testing.headless import HeadlessBrowser, HeadlessOAuth
+
+# Each sign-in's tokens are meant to live in memory only: FastMCP warns of that once per client.
+warnings.filterwarnings("ignore", message="Using in-memory token storage")
 
 async def flows(mcp_url, count):
     for n in range(count):
