@@ -56,24 +56,25 @@ CALLS = 40
 ROUNDS = 25
 COLD_STARTS = 5
 
-NO_AUTH_SERVER = """
+# The sample tools served by FastMCP alone, on the port in argv[1]; AUTH_LINE is where a
+# variant puts its auth.
+AUTH_LINE = "# no auth\n"
+SAMPLE_SERVER = f"""
 import sys, uvicorn
 from sandbox.tools import create_sample_server
-app = create_sample_server({"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""}).http_app(path="/mcp")
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+mcp = create_sample_server({{"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""}})
+{AUTH_LINE}uvicorn.run(mcp.http_app(path="/mcp"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
-
-# The sandbox's proxy requires "openid" (sandbox/proxy.py); greet reads these two claims.
-FLOOR_SERVER = """
-import sys, uvicorn
-from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
-from sandbox.tools import create_sample_server
-mcp = create_sample_server({"mcp_url": "", "upstream_client_id": "", "realm_url": "", "callback_url": ""})
+NO_AUTH_SERVER = SAMPLE_SERVER
+# The sandbox's proxy requires "openid" (sandbox/proxy.py); greet reads these two claims. The token is argv[2].
+FLOOR_SERVER = SAMPLE_SERVER.replace(
+    AUTH_LINE,
+    """from fastmcp.server.auth.providers.jwt import StaticTokenVerifier
 claims = {"client_id": "bench", "scopes": ["openid"], "sub": "alice", "preferred_username": "alice",
           "realm_access": {"roles": ["mcp-user"]}}
 mcp.auth = StaticTokenVerifier(tokens={sys.argv[2]: claims}, required_scopes=["openid"])
-uvicorn.run(mcp.http_app(path="/mcp"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
+""",
+)
 
 
 @contextmanager
@@ -160,17 +161,19 @@ def signed_in(mcp_url: str) -> Client:
 
 
 @contextmanager
+def sample_server(script: str, *args: str):
+    """``script`` (SAMPLE_SERVER or a variant) serving on a free port: its MCP URL."""
+    port = free_port()
+    with spawned([sys.executable, "-c", script, str(port), *args], f"http://localhost:{port}/mcp"):
+        yield f"http://localhost:{port}/mcp"
+
+
 def no_auth_server():
-    port = free_port()
-    with spawned([sys.executable, "-c", NO_AUTH_SERVER, str(port)], f"http://localhost:{port}/mcp"):
-        yield f"http://localhost:{port}/mcp"
+    return sample_server(NO_AUTH_SERVER)
 
 
-@contextmanager
 def floor_server(token: str):
-    port = free_port()
-    with spawned([sys.executable, "-c", FLOOR_SERVER, str(port), token], f"http://localhost:{port}/mcp"):
-        yield f"http://localhost:{port}/mcp"
+    return sample_server(FLOOR_SERVER, token)
 
 
 def cold_starts(backend: str, count: int, timeout: float) -> list[float]:
