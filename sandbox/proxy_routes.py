@@ -1,4 +1,4 @@
-"""Guards in front of two of FastMCP's proxy routes, ``/register`` and ``/revoke``.
+"""Guards in front of three of FastMCP's proxy routes, ``/register``, ``/revoke`` and ``/token``.
 
 FastMCP's (and the MCP SDK's) handlers stay as they are; each guard reads the request
 body once (bounded), refuses or adjusts it for one reason, and hands the same bytes on.
@@ -17,6 +17,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox.refresh_errors import RefreshErrorAnswers
 
 MAX_REGISTRATION_BYTES = 64 * 1024
 MAX_REDIRECT_URIS = 20
@@ -159,7 +161,11 @@ class PublicClientRevocation:
         await self.app(scope, replay(body, receive), send)
 
 
-GUARDS: dict[str, Callable[[ASGIApp], Any]] = {"/register": RegistrationLimits, "/revoke": PublicClientRevocation}
+GUARDS: dict[str, Callable[[ASGIApp], Any]] = {
+    "/register": RegistrationLimits,
+    "/revoke": PublicClientRevocation,
+    "/token": RefreshErrorAnswers,  # sandbox/refresh_errors.py
+}
 
 
 RouteT = TypeVar("RouteT", bound=BaseRoute)

@@ -126,15 +126,22 @@ class ProxyWorkarounds(_Proxy):
         the realm revokes a refresh token on use, so all but the first fail and Keycloak
         ends the user's session over the reuse. Here the first call runs, and every call
         that was already under way with the same token gets the same tokens (or error).
+        A failed refresh is forgotten at once: the IdP rotated nothing, so the next call
+        (a client retrying once the IdP is back) must go upstream again, not get the error.
         """
         key = hashlib.sha256(f"{client.client_id}\n{refresh_token.token}".encode()).hexdigest()
         flight = self._refreshes.get(key)
         if flight is None:
             flight = asyncio.ensure_future(super().exchange_refresh_token(client, refresh_token, scopes))
             self._refreshes[key] = flight
-            loop = asyncio.get_running_loop()
-            flight.add_done_callback(lambda _: loop.call_later(REFRESH_ANSWER_SECONDS, self._refreshes.pop, key, None))
+            flight.add_done_callback(lambda done: self._forget_refresh(key, done))
         return await asyncio.shield(flight)
+
+    def _forget_refresh(self, key: str, done: asyncio.Task[OAuthToken]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            self._refreshes.pop(key, None)
+        else:
+            asyncio.get_running_loop().call_later(REFRESH_ANSWER_SECONDS, self._refreshes.pop, key, None)
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
         """Revoking an access token invalidates it at /mcp at once (RFC 7009 §2.2).

@@ -62,3 +62,34 @@ async def test_eight_overlapping_refreshes_make_one_upstream_call(sandbox, idp):
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     assert len({r.json()["access_token"] for r in responses}) == 1
     assert fired["fired"] == 1
+
+
+@pytest.mark.mock_only  # the mock's faults stand in for the IdP failing
+@pytest.mark.parametrize(
+    ("kind", "spec", "status", "error", "said"),
+    [
+        ("status", {"status": 503}, 503, "temporarily_unavailable", "the IdP answered the refresh with HTTP 503"),
+        ("oauth_error", {"error": "server_error"}, 503, "temporarily_unavailable", "with HTTP 500"),
+        ("oauth_error", {"error": "invalid_client"}, 502, "server_error", "refresh (invalid_client"),
+        ("malformed_body", {}, 502, "server_error", "not a usable token response"),
+    ],
+)
+async def test_an_idp_failing_a_refresh_is_an_oauth_error_and_the_retry_works(
+    sandbox, idp, kind, spec, status, error, said
+):
+    """FastMCP 4.2.3 answered these with a plain-text 500 (sandbox/refresh_errors.py), and the
+    single-flight replayed that failure to every retry for 30 s although the refresh token
+    was still good. Now: an RFC 6749 error body naming the IdP's failure, then a retry that
+    goes upstream again and succeeds."""
+    client = await register(sandbox)
+    grant = await client.tokens()
+    with idp.fault("token", kind, **spec):
+        failed = await client.refresh(grant["refresh_token"])
+    assert failed.status_code == status, failed.text
+    body = failed.json()
+    assert body["error"] == error and said in body["error_description"], body
+    assert failed.headers.get("cache-control") == "no-store"
+    assert ("retry-after" in failed.headers) == (status == 503)
+    retry = await client.refresh(grant["refresh_token"])
+    assert retry.status_code == 200, retry.text
+    assert (await call_mcp(sandbox, retry.json()["access_token"])).status_code == 200

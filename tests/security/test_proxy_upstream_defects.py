@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
 from fastmcp.server.auth.oauth_proxy.models import ClientCode
@@ -26,6 +27,7 @@ from pydantic import AnyUrl, ValidationError
 
 from sandbox.proxy_routes import redirect_uri_problem
 from sandbox.proxy_workarounds import ProxyWorkarounds
+from sandbox.refresh_errors import RefreshErrors, UpstreamRefreshFailed
 from sandbox.state import StateDir
 from tests.security.offline_proxy import offline_proxy
 
@@ -65,7 +67,7 @@ class BareProxy(UpstreamStub, OAuthProxy):
     """FastMCP's proxy exactly as it ships."""
 
 
-class SandboxProxy(ProxyWorkarounds, UpstreamStub, OAuthProxy):
+class SandboxProxy(RefreshErrors, ProxyWorkarounds, UpstreamStub, OAuthProxy):
     """FastMCP's proxy with the sandbox's workarounds."""
 
 
@@ -169,6 +171,37 @@ async def test_concurrent_refreshes_with_one_refresh_token(proxy):
         assert len({r.access_token for r in results}) == 1, results  # every waiter, the same answer
     else:
         assert proxy.upstream.calls > 1, "FastMCP now single-flights refreshes: delete exchange_refresh_token"
+
+
+class UnavailableUpstream(FakeUpstream):
+    """The IdP's token endpoint answering 503, as FastMCP's upstream client reports it."""
+
+    async def refresh_token(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        request = httpx2.Request("POST", "http://idp.invalid/token")
+        response = httpx2.Response(503, request=request)
+        raise httpx2.HTTPStatusError("Server error '503 Service Unavailable'", request=request, response=response)
+
+
+async def test_an_idp_outage_at_refresh(proxy):
+    """FastMCP proxy.py:1895: only the IdP's invalid_grant becomes a TokenError; an outage
+    escapes the SDK's token handler as a 500 (sandbox/refresh_errors.py). Then the retry."""
+    client = await registered(proxy)
+    loaded = await proxy.load_authorization_code(client, await issued_code(proxy, client))
+    refresh = (await proxy.exchange_authorization_code(client, loaded)).refresh_token
+    proxy.upstream = UnavailableUpstream()
+    with pytest.raises(Exception) as raised:
+        await proxy.exchange_refresh_token(client, await proxy.load_refresh_token(client, refresh), ["openid"])
+    if fixed(proxy):
+        assert isinstance(raised.value, UpstreamRefreshFailed), raised.value
+        assert (raised.value.status, raised.value.error) == (503, "temporarily_unavailable")
+        proxy.upstream = FakeUpstream()  # the IdP is back: the retry goes upstream, not to the failure
+        again = await proxy.exchange_refresh_token(client, await proxy.load_refresh_token(client, refresh), ["openid"])
+        assert again.access_token and proxy.upstream.calls == 1
+    else:
+        assert isinstance(raised.value, httpx2.HTTPStatusError), (
+            f"FastMCP now answers an IdP failing a refresh ({raised.value!r}): delete sandbox/refresh_errors.py"
+        )
 
 
 async def test_revoked_access_token_still_loads(proxy):
