@@ -56,7 +56,6 @@ class StateDir:
         self.root = root
         # Replicas share one (--state-secret-file); a lone sandbox keeps its own here.
         self.secret_file = secret_file or root / "proxy-secret.key"
-        self._shared_secret = secret_file is not None
         self._store_claim: IO[bytes] | None = None
 
     @property
@@ -69,8 +68,6 @@ class StateDir:
 
     def proxy_secret(self) -> bytes:
         """32 random bytes, made once: signs proxy-issued tokens and keys the store's encryption."""
-        if self._shared_secret:
-            return _read_or_create_shared_secret(self.secret_file)
         return _read_or_create_secret(self.secret_file)
 
     def consent_cookie_key(self) -> bytes:
@@ -139,22 +136,12 @@ def _claim_store(directory: Path) -> IO[bytes]:
 
 
 def _read_or_create_secret(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-        if len(data) == 32:
-            return data
-    except FileNotFoundError:
-        pass
-    data = secrets.token_bytes(32)
-    write_private_file(path, data)
-    return data
+    """The secret: made once (by whichever replica starts first, where replicas share one), never replaced.
 
-
-def _read_or_create_shared_secret(path: Path) -> bytes:
-    """The replicas' shared secret: made once by whichever replica starts first, never replaced.
-
-    Unlike the state directory's own key, a file of the wrong size is an error, not a reason
-    to make a new one: a replica with another secret would refuse every other's tokens.
+    A file of the wrong size (a hex key, a trailing newline) is an error, not a reason to make
+    a new one: every token, registration and revocation in the store is encrypted under the
+    old one and would read as missing, and a replica with another secret would refuse every
+    other's tokens.
     """
     if not path.exists():
         _create_exclusively(path, secrets.token_bytes(SECRET_BYTES))

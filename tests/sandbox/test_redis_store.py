@@ -81,6 +81,19 @@ def test_a_shared_secret_of_the_wrong_size_is_refused_not_replaced(tmp_path: Pat
     )
 
 
+def test_the_state_directorys_own_secret_of_the_wrong_size_is_refused_not_replaced(tmp_path: Path):
+    """<state-dir>/proxy-secret.key with a trailing newline used to be replaced by a new secret
+    without a word, and every registration and token stored under the old one read as missing."""
+    own = tmp_path / "proxy-secret.key"
+    own.write_bytes(os.urandom(32) + b"\n")
+    kept = own.read_bytes()
+    with pytest.raises(StateSecretError, match="holds 33 bytes, not 32"):
+        StateDir(tmp_path).proxy_secret()
+    assert own.read_bytes() == kept
+    assert_one_line_error(run_cli("--state-dir", str(tmp_path)), "holds 33 bytes, not 32")
+    assert own.read_bytes() == kept
+
+
 def test_an_unreadable_shared_secret_is_one_line(tmp_path: Path):
     (tmp_path / "a-directory").mkdir()  # unreadable as a file, even for root
     result = run_cli("--state-secret-file", str(tmp_path / "a-directory"), "--state-dir", str(tmp_path))
