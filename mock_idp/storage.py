@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mock_idp.backing import BackingUnavailable
-from mock_idp.backing.journal import JournalBacking
+from mock_idp.backing.journal import JournalBacking, JournalInUse
 from mock_idp.backing.memory import MemoryBacking
 from mock_idp.clock import Clock
 from mock_idp.legacy_state import import_v1
@@ -28,7 +28,11 @@ class StoreError(ValueError):
 def open_store(name: str | None, state_dir: Path, clock: Clock, realm: str) -> Store:
     """The store ``name`` means for ``realm`` (each realm has its own records)."""
     if name in (None, "", "file"):
-        return Store(clock, JournalBacking(state_dir / STATE_FILE, clock, import_v1), MemoryBacking(clock))
+        try:
+            journal = JournalBacking(state_dir / STATE_FILE, clock, import_v1)
+        except JournalInUse as exc:
+            raise StoreError(str(exc)) from None
+        return Store(clock, journal, MemoryBacking(clock))
     if name == "memory":
         return Store(clock, MemoryBacking(clock))
     if is_shared(name):

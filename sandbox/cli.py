@@ -225,7 +225,7 @@ def build(settings: SandboxSettings) -> Starlette:
     from sandbox.app import create_app
     from sandbox.backends import BackendError
     from sandbox.serverspec import ServerSpecError
-    from sandbox.state import StateSecretError
+    from sandbox.state import StateInUseError, StateSecretError
     from sandbox.tls import TrustAnchorError
     from sandbox.trust_store import TrustStoreError
     from sandbox.upstream.errors import UpstreamError
@@ -240,6 +240,7 @@ def build(settings: SandboxSettings) -> Starlette:
         UpstreamError,
         StoreUnavailableError,
         StateSecretError,
+        StateInUseError,
         TrustStoreError,
     ) as exc:
         raise StartupError(str(exc)) from None

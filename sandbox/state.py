@@ -7,12 +7,10 @@ keeps registrations and tokens valid. The mock IdP keeps its own key beside it.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import os
 import secrets
 from pathlib import Path
-from typing import IO
 
 from cryptography.fernet import Fernet
 from key_value.aio.protocols import AsyncKeyValue
@@ -25,6 +23,7 @@ from key_value.aio.stores.memory import MemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper
 from key_value.aio.wrappers.routing import CollectionRoutingWrapper
 
+from mock_idp.claims import InUseError, claim
 from mock_idp.persist import write_atomic
 from sandbox.redis_store import redis_store
 from sandbox.store_cache import WriteThroughCache
@@ -51,12 +50,16 @@ class StateSecretError(Exception):
     """The state secret file cannot be used; the message is one line for the CLI."""
 
 
+class StateInUseError(Exception):
+    """Another live sandbox holds the state directory; the message is one line for the CLI."""
+
+
 class StateDir:
     def __init__(self, root: Path, *, secret_file: Path | None = None) -> None:
         self.root = root
         # Replicas share one (--state-secret-file); a lone sandbox keeps its own here.
         self.secret_file = secret_file or root / "proxy-secret.key"
-        self._store_claim: IO[bytes] | None = None
+        self._store_claim: Path | None = None
 
     @property
     def mock_idp(self) -> Path:
@@ -116,23 +119,25 @@ class StateDir:
         )
 
 
-def _claim_store(directory: Path) -> IO[bytes]:
-    """Mark the store in use for as long as this process lives (the kernel drops the lock
-    when it dies, kill -9 included), removing the temp files a killed writer left first.
+def _claim_store(directory: Path) -> Path:
+    """Hold the store for as long as this process lives (mock_idp/claims.py: the kernel drops
+    the lock when it dies, kill -9 included), removing the temp files a killed writer left.
 
-    The temp files carry no writer's pid, so they are removed only when no other live
-    sandbox holds the store: its own temp files could be in flight.
+    One sandbox at a time: each answers reads from its own memory cache
+    (sandbox/store_cache.py), so a second one would serve what the first already deleted
+    (a redeemed code, a revoked token). A second is refused in one line instead.
     """
-    claim = (directory / ".in-use").open("ab")
     try:
-        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pass
-    else:
+        held, first = claim(directory / ".in-use")
+    except InUseError:
+        raise StateInUseError(
+            f"the state directory {directory.parent} is in use by another running sandbox; "
+            "stop it, or give this one its own --state-dir"
+        ) from None
+    if first:  # a claim of this same process may have writes in flight (a restart in a test)
         for stale in directory.rglob(STORE_TEMP_FILES):
             stale.unlink(missing_ok=True)
-    fcntl.flock(claim, fcntl.LOCK_SH)
-    return claim
+    return held
 
 
 def _read_or_create_secret(path: Path) -> bytes:

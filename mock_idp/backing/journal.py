@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from mock_idp.backing import Value
 from mock_idp.backing.memory import MemoryBacking
+from mock_idp.claims import InUseError, claim, release
 from mock_idp.clock import Clock
 from mock_idp.persist import move_aside, write_atomic
 
@@ -34,10 +35,23 @@ _COMPACT_AFTER = 1000  # appended lines, and at least four per live record
 Importer = Callable[[dict[str, Any]], Iterable[tuple[str, str, Value, float | None]]]
 
 
+class JournalInUse(Exception):
+    """Another live process has the journal open; the message is one line naming it."""
+
+
 class JournalBacking(MemoryBacking):
     def __init__(self, path: Path, clock: Clock, importer: Importer) -> None:
         super().__init__(clock)
         self.path = path
+        # One process at a time: the compaction below renames a new file over the journal, so a
+        # second process would leave the first appending to a file no one reads again.
+        try:
+            self._claim: Path | None = claim(path.with_name(f"{path.name}.lock"))[0]
+        except InUseError:
+            raise JournalInUse(
+                f"{path} is in use by another running mock IdP (a sandbox or mock-idp with the same "
+                "--state-dir); stop it, or give this one its own --state-dir"
+            ) from None
         self._appended = 0
         self._synced_at = 0.0
         self._handle: BinaryIO | None = None
@@ -117,6 +131,9 @@ class JournalBacking(MemoryBacking):
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._claim is not None:
+            release(self._claim)
+            self._claim = None
 
 
 def _header() -> bytes:

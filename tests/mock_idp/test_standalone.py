@@ -176,3 +176,12 @@ def test_cli_without_realm_serves_the_packaged_realm_from_any_directory(tmp_path
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_cli_a_second_idp_on_a_state_dir_in_use_is_one_line_and_the_first_keeps_serving(standalone, tmp_path):
+    """The second's compaction at start renamed a new journal over the one the first kept
+    appending to, so the first's acknowledged writes were gone at the next start."""
+    result = _run(["--realm", str(REALM_PATH), "--port", "0", "--state-dir", str(tmp_path / "state")])
+    line = _one_error_line(result)
+    assert result.returncode == 2 and "state.json is in use by another running mock IdP" in line, line
+    assert httpx.get(f"{standalone}/.well-known/openid-configuration", timeout=10).status_code == 200

@@ -258,3 +258,22 @@ def test_the_banner_names_the_local_ca_it_made():
     )
     native = IsolatedSettings(state_dir=Path("/state"), mode="native-dcr")
     assert "CIMD CA" not in banner(native, realm, "http://idp", 1.0)
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+def test_a_second_sandbox_on_a_state_dir_in_use_is_one_line_and_the_first_keeps_serving(tmp_path, store):
+    """Two sandboxes on one state directory lost acknowledged writes: each answers from its own
+    memory cache, and the second's mock IdP compacted the journal the first still appended to."""
+    process, port = start_cli(tmp_path)  # its proxy store is memory: the mock IdP's journal is claimed
+    try:
+        read_until(process, "is ready in")
+        second = run_cli("--state-dir", str(tmp_path), "--store", store)
+        assert_one_line_error(second, "is in use by another running", "--state-dir")
+        assert httpx.get(f"http://localhost:{port}/healthz", timeout=10).json()["status"] == "ok"
+    finally:
+        interrupt(process)
+    again, _ = start_cli(tmp_path)  # once the first is gone, the directory is free again
+    try:
+        read_until(again, "is ready in")
+    finally:
+        assert interrupt(again)[0] == 0
