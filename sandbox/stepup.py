@@ -34,7 +34,7 @@ from fastmcp.utilities.authorization import run_auth_checks_with_shortfall
 from mcp.shared.auth import OAuthClientInformationFull
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.limits import READ_BODY
+from sandbox.limits import MAX_MCP_BODY_BYTES, READ_BODY
 from sandbox.verified_tokens import remember_bounded
 
 # The sample server's optional scope (realms/sandbox.json: an optional client scope of the
@@ -45,9 +45,10 @@ ADMIN_SCOPE = "mcp:admin"
 # dropped when met; this bounds a server that keeps registering tools of new names).
 REMEMBERED_TOOLS = 256
 
-# Larger bodies are passed on unread: no tools/call naming a tool is that big, and FastMCP
-# applies its own limit to what it reads.
-MAX_INSPECTED_BODY = 64 * 1024
+# Every body /mcp accepts is inspected (sandbox/limits.py refuses larger ones first): a
+# tools/call's arguments or _meta can be any size, and a 64 KiB bound here let a padded
+# call of a scoped tool past the gate without its 403 challenge.
+MAX_INSPECTED_BODY = MAX_MCP_BODY_BYTES
 
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mcp.shared.auth import InvalidScopeError
 from pydantic import AnyUrl
 
-from sandbox.limits import BodyLimits
+from sandbox.limits import MAX_MCP_BODY_BYTES, BodyLimits
 from sandbox.stepup import StepUpGate, _RegisteredTools, called_tools
 
 TOKENS = {
@@ -166,10 +166,21 @@ async def test_only_a_call_of_a_scoped_tool_has_its_token_verified_here(tool, ve
 
 
 @FRONTS
-async def test_a_body_too_big_to_inspect_is_passed_on_whole(front):
+async def test_a_padded_call_of_a_scoped_tool_is_gated_all_the_same(front):
+    """A call's arguments or _meta can be any size: a 64 KiB inspection bound let this 70 KB
+    call of a scoped tool past the gate, without its 403 challenge."""
     downstream = Downstream()
     body = call("admin_report")[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'
     answer = await post(front(downstream), body)
+    assert answer.status_code == 403 and "insufficient_scope" in answer.headers["www-authenticate"]
+    assert downstream.bodies == []
+
+
+async def test_alone_the_gate_passes_a_body_past_the_mcp_limit_on_whole():
+    """Without the body limits in front (which refuse it with 413), what the gate will not read is left to the server."""
+    downstream = Downstream()
+    body = call("admin_report")[:-1] + b', "padding": "' + b"x" * MAX_MCP_BODY_BYTES + b'"}'
+    answer = await post(gate(downstream), body)
     assert answer.status_code == 200
     assert downstream.bodies == [body]
 
