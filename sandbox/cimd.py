@@ -11,7 +11,7 @@ it has one (or stops refusing loopback), so this override can go.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ import httpx2
 from fastmcp.server.auth.cimd import CIMDDocument, CIMDFetcher, CIMDFetchError, CIMDValidationError
 from httpx2._client import EventHook
 
+from mock_idp.bodies import loads_bounded
 from sandbox.tls import LOOPBACK_NAMES, client_context
 
 if TYPE_CHECKING:
@@ -33,11 +34,17 @@ def is_loopback_document(url: str) -> bool:
     return parts.scheme == "https" and parts.hostname in LOOPBACK_NAMES
 
 
+# FastMCP's deadline for a whole document fetch (cimd.py, ``overall_timeout=30.0``).
+OVERALL_TIMEOUT_SECONDS = 30.0
+
+
 class LoopbackCIMDFetcher(CIMDFetcher):
     """FastMCP's fetcher, plus loopback documents whose certificate chains to a trusted CA.
 
     Loopback documents are not cached: a developer editing one sees the change at the next
-    authorization. Size limit, timeout, no redirects and the document checks are FastMCP's.
+    authorization. Size limit, timeout, no redirects and the document checks are FastMCP's,
+    and so is the deadline for the whole fetch: httpx's timeout is per read, so a server
+    sending a byte every few seconds held /authorize open for good.
     """
 
     def __init__(self, ca_files: list[Path], trace_hooks: ClientHooks | None = None) -> None:
@@ -49,10 +56,15 @@ class LoopbackCIMDFetcher(CIMDFetcher):
     async def fetch(self, client_id_url: str) -> CIMDDocument:
         if not is_loopback_document(client_id_url):
             return await super().fetch(client_id_url)
-        content = await self._fetch_loopback(client_id_url)
         try:
-            doc = CIMDDocument.model_validate(json.loads(content))
-        except ValueError as error:  # JSONDecodeError and pydantic's ValidationError both are
+            async with asyncio.timeout(OVERALL_TIMEOUT_SECONDS):
+                content = await self._fetch_loopback(client_id_url)
+        except TimeoutError:
+            raise CIMDFetchError(f"Timed out after {OVERALL_TIMEOUT_SECONDS:.0f} s fetching {client_id_url}") from None
+        try:
+            # Bounded (mock_idp.bodies): 5 KiB of "[" was a RecursionError and a 500 at /authorize.
+            doc = CIMDDocument.model_validate(loads_bounded(content))
+        except ValueError as error:  # JSON errors, TooDeep and pydantic's ValidationError all are
             raise CIMDValidationError(f"Invalid CIMD document: {error}") from error
         if str(doc.client_id).rstrip("/") != client_id_url.rstrip("/"):
             raise CIMDValidationError(

@@ -16,7 +16,10 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
+from fastmcp.server.auth.cimd import CIMDFetcher
 
+from mock_idp.bodies import loads_bounded
+from mock_idp.digits import parse_decimal
 from sandbox.trace.hops import Hop, Kind, token_kind
 from sandbox.trace.recorder import Flow
 from sandbox.trace.tracer import Tracer, current_flow
@@ -60,24 +63,41 @@ class LegResponse:
     MCP): puts the answer on the hop its request hook left in ``request.extensions[extension]``.
 
     ``read_json``: the IdP's answers are small JSON documents worth showing; the upstream MCP's
-    is a stream the client is still reading, which must not be buffered here.
+    is a stream the client is still reading, which must not be buffered here. ``max_read``: read
+    only answers that declare at most this many bytes, where the caller bounds what it reads
+    (the CIMD fetcher's 5 KiB): reading first would buffer a 200 MB document before its check.
     """
 
-    def __init__(self, tracer: Tracer, extension: str, kind: Callable[[Hop], Kind], *, read_json: bool) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        extension: str,
+        kind: Callable[[Hop], Kind],
+        *,
+        read_json: bool,
+        max_read: int | None = None,
+    ) -> None:
         self.tracer = tracer
         self.extension = extension
         self.kind = kind
         self.read_json = read_json
+        self.max_read = max_read
 
     async def __call__(self, response: httpx2.Response) -> None:
         if (traced := answered(response, self.extension)) is None:
             return
         hop, flow = traced
-        if self.read_json and "json" in hop.response_headers.get("content-type", ""):
+        if self.read_json and "json" in hop.response_headers.get("content-type", "") and self._small(response):
             await response.aread()
-            with contextlib.suppress(ValueError):
-                hop.response_json = response.json()
+            with contextlib.suppress(ValueError):  # what the trace could not serve back is not kept
+                hop.response_json = loads_bounded(response.content)
         self.tracer.finish(hop, flow, self.kind(hop))
+
+    def _small(self, response: httpx2.Response) -> bool:
+        if self.max_read is None:
+            return True
+        declared = parse_decimal(response.headers.get("content-length", ""))
+        return declared is not None and declared <= self.max_read
 
 
 class UpstreamHooks:
@@ -124,6 +144,11 @@ class UpstreamHooks:
 
 class DocumentFetchHooks(UpstreamHooks):
     """The proxy fetching a client's metadata document: its own hop, proxy -> client."""
+
+    def __init__(self, tracer: Tracer, local_origin: str) -> None:
+        super().__init__(tracer, local_origin)
+        limit = CIMDFetcher.MAX_RESPONSE_SIZE
+        self.on_response = LegResponse(tracer, "sandbox_trace", self.kind, read_json=True, max_read=limit)
 
     def kind(self, hop: Hop) -> Kind:
         return Kind("cimd_fetch", "proxy", "client")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastmcp.server.auth.cimd import CIMDFetcher, CIMDFetchError, CIMDValidationError
 
 from sandbox.cimd import LoopbackCIMDFetcher, is_loopback_document
 from sandbox.testing.cimd import hosted_client_metadata
 from sandbox.tls import LocalCA, TrustAnchorError
+from sandbox.trace.upstream import DocumentFetchHooks
 
 DOCUMENT = {"client_name": "Unit client", "redirect_uris": ["http://127.0.0.1:9/callback"]}
 
@@ -90,3 +94,58 @@ def test_an_unusable_extra_ca_names_the_file_and_the_cause(ca, tmp_path, content
     with pytest.raises(TrustAnchorError, match=reason) as failure:
         LoopbackCIMDFetcher([ca.ensure(), extra])
     assert str(extra) in str(failure.value)
+
+
+class Canned(LoopbackCIMDFetcher):
+    """A loopback fetcher whose server answers ``content`` after ``delay`` seconds."""
+
+    def __init__(self, ca: LocalCA, content: bytes, delay: float = 0.0) -> None:
+        super().__init__([ca.ensure()])
+        self.content, self.delay = content, delay
+
+    async def _fetch_loopback(self, url: str) -> bytes:
+        await asyncio.sleep(self.delay)
+        return self.content
+
+
+CANNED_URL = "https://127.0.0.1:9/client.json"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 5000,  # within FastMCP's 5 KiB: a RecursionError, then a 500 at /authorize
+        json.dumps({"client_id": CANNED_URL, "client_name": "x", "redirect_uris": []})
+        .encode()
+        .replace(b'"x"', b'"\\ud800"'),
+        b'{"client_id": "' + CANNED_URL.encode() + b'", "logo_uri": NaN}',
+    ],
+    ids=["deep", "lone-surrogate", "nan"],
+)
+async def test_a_document_no_json_reader_survives_is_refused_as_invalid(ca, content):
+    with pytest.raises(CIMDValidationError, match="Invalid CIMD document"):
+        await Canned(ca, content).fetch(CANNED_URL)
+
+
+async def test_the_whole_fetch_has_fastmcp_s_deadline(ca, monkeypatch):
+    """httpx's timeout is per read: a server sending a byte every few seconds held /authorize open."""
+    monkeypatch.setattr("sandbox.cimd.OVERALL_TIMEOUT_SECONDS", 0.2)
+    with pytest.raises(CIMDFetchError, match="Timed out after"):
+        await Canned(ca, b"{}", delay=5).fetch(CANNED_URL)
+
+
+@pytest.mark.parametrize(
+    ("headers", "read"),
+    [
+        ({"content-length": "5120"}, True),
+        ({"content-length": "5121"}, False),
+        ({}, False),
+        ({"content-length": "0" * 5000 + "9"}, True),
+    ],
+)
+def test_the_trace_reads_a_document_only_when_it_declares_the_fetchers_limit(headers, read):
+    """The trace's response hook runs before the fetcher's size check: reading a 200 MB
+    document there took the sandbox from 113 MB to 727 MB before the 400."""
+    hooks = DocumentFetchHooks(None, "http://localhost:9")  # the hook reads no tracer to decide
+    response = httpx2.Response(200, headers={"content-type": "application/json", **headers})
+    assert hooks.on_response._small(response) is read
