@@ -7,10 +7,12 @@ own body limits (sandbox/limits.py) and the flow trace use the same ones.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from mock_idp.digits import parse_decimal
 from mock_idp.errors import OAuthError, body_too_large, invalid_request
 
 if (
@@ -26,13 +28,16 @@ MAX_JSON_DEPTH = 64
 FORM_TYPE = "application/x-www-form-urlencoded"
 # The only bytes that change JSON nesting or string state; everything else is skipped.
 _JSON_STRUCTURE = re.compile(rb'[\\"\[\]{}]')
+# A \u escape of a UTF-16 surrogate, paired or not.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read at most ``limit`` bytes; 413 as soon as the body (or its declared length) exceeds it."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise body_too_large(limit) if declared.isdigit() else invalid_request("Invalid Content-Length")
+    length = parse_decimal(declared) if declared is not None else None
+    if declared is not None and (length is None or length > limit):
+        raise invalid_request("Invalid Content-Length") if length is None else body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -117,10 +122,31 @@ class TooDeep(ValueError):
 
 
 def loads_bounded(body: bytes) -> Any:
-    """``json.loads`` that refuses deep nesting with a ValueError (TooDeep), never a RecursionError."""
+    """``json.loads`` that refuses with a ValueError what no JSON reader downstream survives.
+
+    Deep nesting (TooDeep, never a RecursionError). ``NaN`` and ``Infinity``, which Python
+    accepts and RFC 8259 §6 does not, nor numbers past a double's range (``1e999``): they came back out of the trace as a 500 (Starlette's
+    JSONResponse refuses them), and Keycloak's Jackson refuses them too. A lone surrogate
+    escape (``"\\ud800"``), which no UTF-8 encoder writes back: a client registered with one
+    was stored, then every answer naming it was a 500.
+    """
     if json_too_deep(body):
         raise TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    return json.loads(body.decode("utf-8"))
+    value = json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
+    if _SURROGATE_ESCAPE.search(body):  # rare: check the strings only then
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError (a ValueError) if lone
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (RFC 8259 §6)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: Python reads it as inf, which JSON cannot write back
+        raise ValueError(f"{text[:40]} is out of range for a JSON number")
+    return value
 
 
 async def read_json(request: Request, error: str = "invalid_request") -> Any:

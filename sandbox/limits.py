@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_idp.bodies import FORM_TYPE, MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
+from mock_idp.digits import parse_decimal
 
 # An MCP message carries tool arguments and results, far larger than any OAuth request.
 MAX_MCP_BODY_BYTES = 4 * 1024 * 1024
@@ -43,10 +44,11 @@ class BodyLimits:
             return
         limit = MAX_MCP_BODY_BYTES if self._is_mcp(path) else MAX_BODY_BYTES
         declared, content_type = _first_values(scope)
-        if declared is not None and not declared.isdigit():
+        length = parse_decimal(declared) if declared is not None else None
+        if declared is not None and length is None:
             await self._refuse(scope, receive, send, 400, "Invalid Content-Length")
             return
-        if declared is not None and int(declared) > limit:
+        if length is not None and length > limit:
             await self._refuse(scope, receive, send, 413, f"Request body exceeds {limit} bytes")
             return
         body = bytearray()

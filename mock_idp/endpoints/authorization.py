@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from mock_idp import cookies, pkce
 from mock_idp.bodies import parse_params, read_form
+from mock_idp.digits import parse_decimal
 from mock_idp.endpoints import idp_of, realm_display
 from mock_idp.errors import OAuthError
 from mock_idp.faults import Fault
@@ -176,7 +177,8 @@ def _must_sign_in_again(idp: IdentityProvider, session: UserSession, params: dic
     if "login" in params.get("prompt", "").split():
         return True
     max_age = params.get("max_age", "")
-    return max_age.isdigit() and session.auth_time is not None and session.auth_time + int(max_age) < idp.clock.now()
+    age = parse_decimal(max_age)
+    return age is not None and session.auth_time is not None and session.auth_time + age < idp.clock.now()
 
 
 def begin(

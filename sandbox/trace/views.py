@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mock_idp.digits import parse_decimal
 from sandbox.trace.mermaid import participant_labels, to_mermaid
 from sandbox.trace.recorder import FlowRecorder
 
@@ -34,9 +35,10 @@ class BadSince(ValueError):
 def _since(value: str | None) -> int:
     if value is None or value == "":
         return 0
-    if not value.isascii() or not value.isdigit():
+    revision = parse_decimal(value)
+    if revision is None:
         raise BadSince(f"since must be a revision number (a non-negative integer), got {value[:40]!r}")
-    return int(value)
+    return revision
 
 
 def _bad_since(exc: BadSince) -> JSONResponse:

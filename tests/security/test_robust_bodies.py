@@ -14,7 +14,9 @@ DCR body is a 500 there, a 70 KB token form is read), so the mock's 413s are moc
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -180,3 +182,69 @@ def test_the_trace_reads_a_deeply_nested_token_as_no_jwt() -> None:
     nests 3000 deep; that used to raise RecursionError and drop the hop."""
     segment = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).rstrip(b"=").decode()
     assert jwt_parts(f"{segment}.{segment}.x") is None
+
+
+def raw_post(base_url: str, path: str, content_length: str, content_type: str = FORM) -> tuple[int, bytes]:
+    """A POST with the Content-Length header exactly as given (httpx writes its own): status, body."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        host = f"{parts.hostname}:{parts.port}"
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+        conn.sendall(f"{head}Content-Length: {content_length}\r\nConnection: close\r\n\r\n".encode() + b"x")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+LONG_LENGTH = "0" * 5000 + "1"  # leading zeros are legal; int() refuses strings past 4,300 digits
+
+
+@pytest.mark.parametrize("path", ["/token", "/register", "/mcp"])
+def test_a_content_length_of_5000_digits_is_not_a_500(sandbox, path: str) -> None:
+    """It was: the body limits called int() on it (ValueError: Exceeds the limit (4300 digits))."""
+    status, body = raw_post(sandbox.base_url, path, LONG_LENGTH, JSON if path != "/token" else FORM)
+    assert 400 <= status < 500, body
+
+
+@pytest.mark.mock_only
+@pytest.mark.parametrize("path", ["protocol/openid-connect/token", DCR])
+def test_a_content_length_of_5000_digits_at_the_mock_idp_is_400(sandbox, path: str) -> None:
+    realm = urlsplit(sandbox.realm_url).path
+    status, body = raw_post(sandbox.base_url, f"{realm}/{path}", LONG_LENGTH, JSON if path == DCR else FORM)
+    assert status == 400 and b"invalid_request" in body, body
+
+
+def test_a_since_of_5000_digits_reads_as_nothing_newer(http: httpx.Client) -> None:
+    answer = http.get("/sandbox/trace.json", params={"since": "9" * 5000})
+    assert answer.status_code == 200 and answer.json()["flows"] == []
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_a_number_json_cannot_write_back_keeps_the_trace_readable(http: httpx.Client, number: bytes) -> None:
+    """One /register body with NaN made /sandbox/trace.json a 500 (Starlette's JSONResponse
+    refuses NaN) until 50 newer flows pushed it out. The body is now not JSON to the trace.
+    (FastMCP registers the client: the SDK's parser ignores the unknown field.)"""
+    http.delete("/sandbox/trace")
+    body = b'{"redirect_uris": ["http://localhost:1/cb"], "x": ' + number + b"}"
+    registered = http.post("/register", content=body, headers={"Content-Type": JSON})
+    assert registered.status_code in (201, 400), registered.text
+    trace = http.get("/sandbox/trace.json")
+    assert trace.status_code == 200 and any(
+        s["url"].endswith("/register") for f in trace.json()["flows"] for s in f["steps"]
+    )
+
+
+@pytest.mark.mock_only  # Keycloak's answer to a lone surrogate is its own; the mock must not store it
+@pytest.mark.parametrize("field", ["redirect_uris", "client_name"])
+def test_a_lone_surrogate_at_the_mock_idps_registration_is_400_and_nothing_is_stored(sandbox, field: str) -> None:
+    """It was stored, then answered 500 (UnicodeEncodeError writing the reply) with the secret never shown."""
+    value = '["http://localhost:3000/\\ud800"]' if field == "redirect_uris" else '"\\udc80"'
+    body = '{"redirect_uris": ["http://localhost:3000/cb"], ' + f'"{field}": {value}}}'
+    before = httpx.get(f"{sandbox.admin_url}/clients", headers={"Authorization": f"Bearer {admin_token(sandbox)}"})
+    response = httpx.post(f"{sandbox.realm_url}/{DCR}", content=body, headers={"Content-Type": JSON})
+    # Keycloak's answer to JSON it cannot bind, as the mock gives it for every malformed body.
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text
+    after = httpx.get(f"{sandbox.admin_url}/clients", headers={"Authorization": f"Bearer {admin_token(sandbox)}"})
+    assert len(after.json()) == len(before.json())
