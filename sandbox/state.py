@@ -27,6 +27,7 @@ from mock_idp.claims import InUseError, claim
 from mock_idp.persist import write_atomic
 from sandbox.redis_store import redis_store
 from sandbox.store_cache import WriteThroughCache
+from sandbox.store_paths import follow_moves
 
 # FastMCP's file store writes each entry through tempfile.mkstemp (``tmpXXXXXXXX.tmp``) in
 # the entry's directory, fsyncs it and renames it into place; a kill -9 in between leaves it.
@@ -112,6 +113,7 @@ class StateDir:
         directory = self.proxy_store
         directory.mkdir(parents=True, exist_ok=True)
         self._store_claim = self._store_claim or _claim_store(directory)
+        follow_moves(directory)  # a copied or moved state directory (sandbox/store_paths.py)
         return FileTreeStore(
             data_directory=directory,
             key_sanitization_strategy=FileTreeV1KeySanitizationStrategy(directory),
