@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from mock_idp import ctrl_c, start_up
+from mock_idp.digits import parse_decimal
 
 if TYPE_CHECKING:
     from mock_idp.realms import Realms
@@ -21,10 +22,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="Keycloak realm export (JSON) (default: the sandbox's realm, shipped in the package)",
     )
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    parser.add_argument("--port", type=_port, default=8080, help="port to listen on (default 8080; 0: any free one)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
-    parser.add_argument("--state-dir", help="signing key and state (default: the user cache dir)")
+    parser.add_argument("--state-dir", type=_directory, help="signing key and state (default: the user cache dir)")
     parser.add_argument(
         "--store", default="file", help="file (the state dir, default), memory, or redis://HOST:PORT/DB (shared)"
     )
@@ -40,9 +41,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    number = parse_decimal(text)
+    if number is None or number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)
+    return number
+
+
+def _port(text: str) -> int:
+    number = parse_decimal(text)
+    if number is None or number > 65535:  # bind() would raise OverflowError, a traceback
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return number
+
+
+def _directory(text: str) -> str:
+    if not text.strip():  # Path("") is the working directory: keys written there, and it chmod 0700
+        raise argparse.ArgumentTypeError("must not be empty (leave it out for the default)")
+    return text
 
 
 def _default_realm() -> str:

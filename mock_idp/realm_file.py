@@ -45,6 +45,12 @@ def load_realm(source: str | os.PathLike[str] | dict[str, Any], *, origin: str |
     except ValidationError as exc:
         raise RealmError(f"{origin}: {json_path(exc.loc)}: {exc.msg}") from None
     _check_references(realm, origin)
+    if realm.access_token_lifespan < 1:
+        # Tokens that expire as they are issued: FastMCP's proxy refuses every one (a non-positive
+        # expires_in), so every sign-in failed after a start that said ready.
+        raise RealmError(
+            f"{origin}: $.accessTokenLifespan: must be at least 1 second, got {realm.access_token_lifespan}"
+        )
     return realm
 
 
@@ -60,6 +66,8 @@ def read_realm_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise RealmError(f"{origin}: cannot read realm file: {getattr(exc, 'strerror', None) or exc}") from None
     except json.JSONDecodeError as exc:
         raise RealmError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # NaN, 1e999, a lone surrogate escape (mock_idp.bodies.loads_bounded)
+        raise RealmError(f"{origin}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RealmError(f"{origin}: $: expected a JSON object (a Keycloak realm export), got {type(data).__name__}")
     return data

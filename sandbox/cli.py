@@ -77,9 +77,10 @@ def listen(host: str, port: int, address: str) -> socket.socket:
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(
-                f"port {port} on {host} is already in use; choose another with --port or SANDBOX_PORT"
+                f"port {port} on {address} is already in use; choose another with --port or SANDBOX_PORT"
             ) from None
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        # The address bound, not --host (the name in URLs): "localhost" was named for a bad --listen-address.
+        raise StartupError(f"cannot listen on {address}:{port} (--listen-address): {exc.strerror}") from None
 
 
 def ensure_state_dir(path: Path) -> None:

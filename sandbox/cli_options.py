@@ -65,7 +65,8 @@ def _add_serving(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show the proxy's consent screen (default: on)",
     )
-    parser.add_argument("--state-dir", type=Path, help="where tokens, registrations and keys are kept")
+    # A string: settings refuse an empty one, which Path would read as the working directory.
+    parser.add_argument("--state-dir", help="where tokens, registrations and keys are kept")
     parser.add_argument(
         "--store",
         metavar="file|memory|redis://HOST:PORT/DB",

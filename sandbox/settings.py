@@ -101,6 +101,14 @@ class SandboxSettings(BaseSettings):
     def _any_case(cls, level: object) -> object:
         return level.lower() if isinstance(level, str) else level
 
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, path: object) -> object:
+        # Path("") is the working directory: the proxy's secret and keys would land there.
+        if isinstance(path, str) and not path.strip():
+            raise ValueError("must not be empty (leave it unset for the default)")
+        return path
+
     @field_validator("host")
     @classmethod
     def _loopback_only(cls, host: str) -> str:

@@ -137,7 +137,9 @@ def _given(config: pytest.Config) -> dict[str, Any]:
     if realm:
         options["realm_file"] = Path(realm)
     elif config.getini("sandbox_realm") and "SANDBOX_REALM_FILE" not in os.environ:
-        options["realm_file"] = Path(config.inipath or config.rootpath).parent / config.getini("sandbox_realm")
+        # Beside the ini file that names it; with none (``-o sandbox_realm=...``), in the rootdir itself.
+        base = Path(config.inipath).parent if config.inipath else Path(config.rootpath)
+        options["realm_file"] = base / config.getini("sandbox_realm")
     for name in ("upstream", "upstream_command"):
         value = config.getoption(f"--sandbox-{name.replace('_', '-')}") or (
             f"SANDBOX_{name.upper()}" not in os.environ and config.getini(f"sandbox_{name}")

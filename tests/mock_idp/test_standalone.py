@@ -185,3 +185,18 @@ def test_cli_a_second_idp_on_a_state_dir_in_use_is_one_line_and_the_first_keeps_
     line = _one_error_line(result)
     assert result.returncode == 2 and "state.json is in use by another running mock IdP" in line, line
     assert httpx.get(f"{standalone}/.well-known/openid-configuration", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "-5"], "expected a port from 0 to 65535"),
+        (["--port", "70000"], "expected a port from 0 to 65535"),
+        (["--state-dir", ""], "--state-dir: must not be empty"),
+    ],
+)
+def test_cli_a_bad_port_or_an_empty_state_dir_is_argparse_s_error_not_a_traceback(args, said):
+    """--port 70000 was OverflowError from bind(); --state-dir '' wrote the keys into the working directory."""
+    result = _run(args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert said in result.stderr.strip().splitlines()[-1], result.stderr

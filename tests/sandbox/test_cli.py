@@ -277,3 +277,29 @@ def test_a_second_sandbox_on_a_state_dir_in_use_is_one_line_and_the_first_keeps_
         read_until(again, "is ready in")
     finally:
         assert interrupt(again)[0] == 0
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_an_empty_state_dir_is_refused_not_read_as_the_working_directory(tmp_path, how):
+    """Path("") is ".": the proxy's secret, its store and the TLS CA were written into the working directory."""
+    result = run_cli("--state-dir", "") if how == "flag" else run_cli(env={"SANDBOX_STATE_DIR": ""})
+    assert_one_line_error(result, "state_dir", "must not be empty")
+    assert not (ROOT / "proxy-secret.key").exists()
+
+
+def test_a_listen_address_that_cannot_be_bound_is_named(tmp_path):
+    result = run_cli("--listen-address", "10.255.255.1", "--state-dir", str(tmp_path))
+    assert_one_line_error(result, "cannot listen on 10.255.255.1:", "--listen-address")
+
+
+@pytest.mark.parametrize(
+    ("lifespan", "said"),
+    [("-5", "$.accessTokenLifespan: must be at least 1 second"), ("NaN", "NaN is not a JSON number")],
+)
+def test_a_realm_whose_tokens_could_never_be_used_stops_start_up(tmp_path, lifespan, said):
+    """A negative accessTokenLifespan started 'ready', then every sign-in failed (FastMCP refuses a non-positive expires_in)."""
+    realm = (ROOT / "realms" / "sandbox.json").read_text()
+    assert '"accessTokenLifespan": 300' in realm
+    path = tmp_path / "realm.json"
+    path.write_text(realm.replace('"accessTokenLifespan": 300', f'"accessTokenLifespan": {lifespan}'))
+    assert_one_line_error(run_cli("--realm", str(path), "--state-dir", str(tmp_path / "state")), said)

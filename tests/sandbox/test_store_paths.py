@@ -15,6 +15,12 @@ from key_value.aio.stores.filetree import (
 from sandbox.state import StateDir
 
 
+def recorded_directory(store: Path) -> str:
+    """The directory the store's one collection record names."""
+    (info,) = store.glob("*-info.json")
+    return json.loads(info.read_text())["directory"]
+
+
 async def test_upstream_py_key_value_still_records_absolute_collection_paths(tmp_path: Path) -> None:
     """When this fails, py-key-value records where a collection is relative to its store:
     delete sandbox/store_paths.py and its call in sandbox/state.py."""
@@ -24,8 +30,7 @@ async def test_upstream_py_key_value_still_records_absolute_collection_paths(tmp
         collection_sanitization_strategy=FileTreeV1CollectionSanitizationStrategy(tmp_path),
     )
     await store.put(key="k", value={"v": 1}, collection="clients")
-    (info,) = tmp_path.glob("*-info.json")
-    assert Path(json.loads(info.read_text())["directory"]).is_absolute()
+    assert Path(recorded_directory(tmp_path)).is_absolute()
 
 
 async def test_a_copied_state_directory_keeps_what_its_store_held(tmp_path: Path) -> None:
@@ -36,5 +41,4 @@ async def test_a_copied_state_directory_keeps_what_its_store_held(tmp_path: Path
     shutil.copytree(original, copy)
     shutil.rmtree(original)  # moved, not copied: nothing is left where the records pointed
     assert await StateDir(copy).encrypted_storage("file").get(key="client-1", collection="clients") == {"n": 1}
-    (info,) = (copy / "proxy-store").glob("*-info.json")
-    assert json.loads(info.read_text())["directory"].startswith(str(copy.resolve()))
+    assert recorded_directory(copy / "proxy-store").startswith(str(copy.resolve()))
