@@ -20,6 +20,7 @@ from sandbox.idp_client import SharedIdpClient, SharedJwksClient
 from sandbox.issuer import BareIssuer
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.refresh_errors import RefreshErrors
+from sandbox.replay_detection import ReplayDetection
 from sandbox.settings import SandboxSettings
 from sandbox.stepup import ADMIN_SCOPE, StepUpClientScopes
 from sandbox.store_outage import StoreOutageTokens
@@ -38,7 +39,14 @@ STEP_UP_SCOPES = [ADMIN_SCOPE]
 
 
 class SandboxOIDCProxy(
-    StoreOutageTokens, RefreshErrors, StepUpClientScopes, ProxyWorkarounds, SharedIdpClient, SharedJwksClient, OIDCProxy
+    StoreOutageTokens,
+    RefreshErrors,
+    ReplayDetection,
+    StepUpClientScopes,
+    ProxyWorkarounds,
+    SharedIdpClient,
+    SharedJwksClient,
+    OIDCProxy,
 ):
     """OIDCProxy that can take the discovery document in hand.
 
@@ -46,7 +54,8 @@ class SandboxOIDCProxy(
     in-process mock IdP; the mock backend hands the document over instead. The
     workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py (and,
     for a store that went away, sandbox/store_outage.py; for an IdP failing a refresh,
-    sandbox/refresh_errors.py; for its clients to the IdP, sandbox/idp_client.py).
+    sandbox/refresh_errors.py; for a spent token or code presented again,
+    sandbox/replay_detection.py; for its clients to the IdP, sandbox/idp_client.py).
     """
 
     # Set by the flow trace: event hooks for the proxy's own calls to the IdP.

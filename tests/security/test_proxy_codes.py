@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from proxy_attacks import call_mcp, is_refused_grant, pkce_pair, register
 
+from sandbox.replay_detection import GRACE_SECONDS
 from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
 
 
@@ -36,6 +37,20 @@ async def test_a_code_is_redeemed_once(sandbox):
     assert (await client.redeem(code, verifier)).status_code == 200
     replay = await client.redeem(code, verifier)
     assert is_refused_grant(replay), replay.text
+
+
+async def test_a_code_replayed_after_the_grace_revokes_the_tokens_it_gave(sandbox):
+    """RFC 6749 §4.1.2: a code used more than once SHOULD revoke the tokens issued from it
+    (FastMCP 4.2.3 only refused the replay; sandbox/replay_detection.py)."""
+    client = await register(sandbox)
+    verifier, challenge = pkce_pair()
+    code = await client.code(challenge)
+    issued = await client.redeem(code, verifier)
+    assert issued.status_code == 200
+    await asyncio.sleep(GRACE_SECONDS + 0.2)
+    assert is_refused_grant(await client.redeem(code, verifier))
+    assert (await call_mcp(sandbox, issued.json()["access_token"])).status_code == 401
+    assert is_refused_grant(await client.refresh(issued.json()["refresh_token"]))
 
 
 @pytest.mark.mock_only

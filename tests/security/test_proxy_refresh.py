@@ -13,6 +13,8 @@ import asyncio
 import pytest
 from proxy_attacks import call_mcp, is_refused_grant, register
 
+from sandbox.replay_detection import GRACE_SECONDS
+
 
 async def test_a_used_refresh_token_is_refused(sandbox):
     """RFC 9700 §4.14.2: after rotation the old refresh token gets invalid_grant."""
@@ -93,3 +95,29 @@ async def test_an_idp_failing_a_refresh_is_an_oauth_error_and_the_retry_works(
     retry = await client.refresh(grant["refresh_token"])
     assert retry.status_code == 200, retry.text
     assert (await call_mcp(sandbox, retry.json()["access_token"])).status_code == 200
+
+
+async def test_a_spent_refresh_token_presented_again_ends_the_grant(sandbox):
+    """RFC 9700 §4.14.2: a rotated refresh token coming back means two parties hold it; the
+    server cannot tell the thief from the client, so the grant ends. FastMCP 4.2.3 only
+    refused the replay, and the thief's newer tokens kept working (sandbox/replay_detection.py)."""
+    client = await register(sandbox)
+    grant = await client.tokens()
+    stolen = await client.refresh(grant["refresh_token"])  # the thief refreshes first
+    assert stolen.status_code == 200, stolen.text
+    thief = stolen.json()
+    assert (await call_mcp(sandbox, thief["access_token"])).status_code == 200  # accepted, so remembered
+    await asyncio.sleep(GRACE_SECONDS + 0.2)  # past the grace for a client's own racing retry
+    assert is_refused_grant(await client.refresh(grant["refresh_token"]))  # the client's own, now spent
+    assert (await call_mcp(sandbox, thief["access_token"])).status_code == 401
+    assert is_refused_grant(await client.refresh(thief["refresh_token"]))
+    assert (await call_mcp(sandbox, grant["access_token"])).status_code == 401  # the whole grant
+
+
+async def test_a_refresh_tokens_replay_within_the_grace_is_only_refused(sandbox):
+    """A client's own retry racing its first refresh (as concurrent refreshes do) keeps the grant."""
+    client = await register(sandbox)
+    grant = await client.tokens()
+    rotated = await client.refresh(grant["refresh_token"])
+    assert is_refused_grant(await client.refresh(grant["refresh_token"]))
+    assert (await call_mcp(sandbox, rotated.json()["access_token"])).status_code == 200

@@ -28,6 +28,7 @@ from pydantic import AnyUrl, ValidationError
 from sandbox.proxy_routes import redirect_uri_problem
 from sandbox.proxy_workarounds import ProxyWorkarounds
 from sandbox.refresh_errors import RefreshErrors, UpstreamRefreshFailed
+from sandbox.replay_detection import ReplayDetection
 from sandbox.state import StateDir
 from tests.security.offline_proxy import offline_proxy
 
@@ -67,7 +68,7 @@ class BareProxy(UpstreamStub, OAuthProxy):
     """FastMCP's proxy exactly as it ships."""
 
 
-class SandboxProxy(RefreshErrors, ProxyWorkarounds, UpstreamStub, OAuthProxy):
+class SandboxProxy(RefreshErrors, ReplayDetection, ProxyWorkarounds, UpstreamStub, OAuthProxy):
     """FastMCP's proxy with the sandbox's workarounds."""
 
 
@@ -201,6 +202,25 @@ async def test_an_idp_outage_at_refresh(proxy):
     else:
         assert isinstance(raised.value, httpx2.HTTPStatusError), (
             f"FastMCP now answers an IdP failing a refresh ({raised.value!r}): delete sandbox/refresh_errors.py"
+        )
+
+
+async def test_a_spent_refresh_token_presented_again(proxy, monkeypatch):
+    """FastMCP proxy.py:1808: a rotated refresh token presented again is refused, and nothing
+    more: the newer refresh token of the grant keeps working (RFC 9700 §4.14.2 ends the grant)."""
+    monkeypatch.setattr("sandbox.replay_detection.GRACE_SECONDS", 0.0)
+    client = await registered(proxy)
+    loaded = await proxy.load_authorization_code(client, await issued_code(proxy, client))
+    spent = (await proxy.exchange_authorization_code(client, loaded)).refresh_token
+    newer = await proxy.exchange_refresh_token(client, await proxy.load_refresh_token(client, spent), ["openid"])
+    assert await proxy.load_refresh_token(client, spent) is None  # the replay, refused
+    newest = await proxy.load_refresh_token(client, newer.refresh_token)
+    if fixed(proxy):
+        with pytest.raises(TokenError, match="invalid_grant"):
+            await proxy.exchange_refresh_token(client, newest, ["openid"])
+    else:
+        assert (await proxy.exchange_refresh_token(client, newest, ["openid"])).access_token, (
+            "FastMCP now ends a grant whose spent refresh token comes back: delete sandbox/replay_detection.py"
         )
 
 
