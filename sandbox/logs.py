@@ -17,6 +17,32 @@ class _ShortNames(logging.Filter):
         return True
 
 
+class SafeLines(logging.Filter):
+    """What the log prints can neither leak a credential nor forge a line.
+
+    uvicorn's access log printed whole request paths: the IdP's ``code`` and ``session_state``
+    at ``/auth/callback``, the login form's ``session_code``, which the flow trace masks. They
+    go through the trace's one masking policy (sandbox/trace/masking.py) here too. And a line
+    break in anything a client sent (FastMCP logs a callback's ``state`` as it came) started a
+    second, real-looking record; it is printed escaped, as ``\\n``. Tracebacks stay as they are.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) >= 3:
+            from sandbox.trace.masking import mask_url  # only once a request was logged
+
+            args = list(record.args)
+            args[2] = mask_url(str(args[2]))
+            record.args = tuple(args)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: logging's own error report says so
+            return True
+        if "\n" in message or "\r" in message:
+            record.msg, record.args = message.replace("\r", "\\r").replace("\n", "\\n"), None
+        return True
+
+
 class ShutdownCuts(logging.Filter):
     """uvicorn's records for the responses a shutdown cuts on purpose, for uvicorn.error
     once the shutdown has begun.
@@ -42,6 +68,7 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(_ShortNames())
+    handler.addFilter(SafeLines())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
