@@ -25,6 +25,7 @@ from starlette.routing import Route
 from sandbox.accepted_tokens import AcceptedTokens
 from sandbox.proxy_routes import guard_routes
 from sandbox.store_cache import WriteThroughCache
+from sandbox.token_resource import TokenResource
 from sandbox.token_watch import watching
 from sandbox.verified_tokens import VerifiedProxyTokens
 
@@ -259,5 +260,11 @@ class ProxyWorkarounds(_Proxy):
         return self._consent_key
 
     def get_routes(self, mcp_path: str | None = None) -> list[Route]:
-        """FastMCP's routes with the /register and /revoke guards (sandbox/proxy_routes.py)."""
-        return guard_routes(super().get_routes(mcp_path))
+        """FastMCP's routes with the guards of sandbox/proxy_routes.py, and /token's resource check
+        (sandbox/token_resource.py)."""
+        routes = guard_routes(super().get_routes(mcp_path))
+        if self._resource_url is not None:  # set by set_mcp_path, inside FastMCP's get_routes
+            for route in routes:
+                if route.path == "/token":
+                    route.app = TokenResource(route.app, str(self._resource_url))
+        return routes

@@ -53,6 +53,20 @@ async def test_a_code_replayed_after_the_grace_revokes_the_tokens_it_gave(sandbo
     assert is_refused_grant(await client.refresh(issued.json()["refresh_token"]))
 
 
+async def test_a_token_for_another_servers_resource_is_refused_at_redemption_and_refresh(sandbox):
+    """RFC 8707 §2: /authorize refused resource=evil.example, /token issued a token for it (FastMCP 4.2.3)."""
+    client = await register(sandbox)
+    verifier, challenge = pkce_pair()
+    code = await client.code(challenge)
+    evil = "https://evil.example/mcp"
+    refused = await client.redeem(code, verifier, resource=evil)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_target"), refused.text
+    issued = await client.redeem(code, verifier)  # the refusal spent nothing
+    assert issued.status_code == 200, issued.text
+    refresh = await client.refresh(issued.json()["refresh_token"], resource=evil)
+    assert (refresh.status_code, refresh.json()["error"]) == (400, "invalid_target"), refresh.text
+
+
 @pytest.mark.mock_only
 async def test_eight_concurrent_redemptions_give_one_token_set(file_store_sandbox):
     """RFC 6749 §4.1.2 under concurrency: FastMCP 4.2.3 gave 8 token sets (sandbox/proxy_workarounds.py)."""

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 from fastmcp.server.auth.oauth_proxy import OAuthProxy
@@ -24,6 +25,7 @@ from mcp.server.auth.handlers.revoke import RevocationRequest
 from mcp.server.auth.provider import TokenError
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 from pydantic import AnyUrl, ValidationError
+from starlette.applications import Starlette
 
 from sandbox.proxy_routes import redirect_uri_problem
 from sandbox.proxy_workarounds import ProxyWorkarounds
@@ -222,6 +224,26 @@ async def test_a_spent_refresh_token_presented_again(proxy, monkeypatch):
         assert (await proxy.exchange_refresh_token(client, newest, ["openid"])).access_token, (
             "FastMCP now ends a grant whose spent refresh token comes back: delete sandbox/replay_detection.py"
         )
+
+
+async def test_a_refresh_for_another_resource(proxy):
+    """FastMCP checks RFC 8707's resource at /authorize (proxy.py:1200) and ignores it at /token:
+    a refresh asking for another server's resource gets a token for this one (sandbox/token_resource.py)."""
+    client = await registered(proxy)
+    loaded = await proxy.load_authorization_code(client, await issued_code(proxy, client))
+    refresh = (await proxy.exchange_authorization_code(client, loaded)).refresh_token
+    form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": client.client_id}
+    app = Starlette(routes=proxy.get_routes("/mcp"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8000") as http:
+        answer = await http.post("/token", data={**form, "resource": "https://evil.example/mcp"})
+        if fixed(proxy):
+            assert (answer.status_code, answer.json()["error"]) == (400, "invalid_target"), answer.text
+            own = await http.post("/token", data={**form, "resource": "http://localhost:8000/mcp"})
+            assert own.status_code == 200, own.text
+        else:
+            assert answer.status_code == 200, (
+                f"FastMCP now checks the resource at /token ({answer.text}): delete sandbox/token_resource.py"
+            )
 
 
 async def test_revoked_access_token_still_loads(proxy):

@@ -1,0 +1,61 @@
+"""``/token``: a ``resource`` naming another server is refused, as ``/authorize`` refuses it (RFC 8707 §2).
+
+FastMCP 4.2.3 checks the resource indicator at /authorize ("Resource does not match this
+server", oauth_proxy/proxy.py:1200) and ignores it at /token: a code redeemed or a token
+refreshed with ``resource=https://evil.example/mcp`` got 200 and a token for this server,
+which the client would then hand to evil.example. RFC 8707 §2 has the server refuse a
+resource it cannot issue for with ``invalid_target``; here it is compared as FastMCP
+compares it at /authorize. tests/security/test_proxy_upstream_defects.py FAILS once FastMCP
+checks it at /token too; delete this then.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastmcp.server.auth.identity_assertion import normalize_resource_url, server_url_has_query
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mock_idp.bodies import FORM_TYPE, MAX_BODY_BYTES
+from sandbox.proxy_routes import BodyTooLarge, read_body, replay
+
+# The grants whose tokens are this server's; FastMCP's ID-JAG grant checks its own audience.
+CHECKED_GRANTS = frozenset({"authorization_code", "refresh_token"})
+
+
+def matches(requested: str, server: str) -> bool:
+    """FastMCP's /authorize comparison (proxy.py:1204-1212): exact where the server's URL has a query."""
+    if server_url_has_query(server):
+        return requested.rstrip("/") == server.rstrip("/")
+    return normalize_resource_url(requested) == normalize_resource_url(server)
+
+
+class TokenResource:
+    def __init__(self, app: ASGIApp, resource_url: str) -> None:
+        self.app = app
+        self.resource_url = resource_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = Headers(scope=scope).get("content-type", "")
+        if scope["type"] != "http" or scope["method"] != "POST" or not content_type.startswith(FORM_TYPE):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(receive, MAX_BODY_BYTES)
+        except BodyTooLarge:  # the body limits in front refuse these first; the SDK's handler says why
+            body = b""
+        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        grant = next((value for name, value in fields if name == "grant_type"), None)
+        wrong = [value for name, value in fields if name == "resource" and not matches(value, self.resource_url)]
+        if grant in CHECKED_GRANTS and wrong:
+            description = f"resource {wrong[0][:200]!r} is not this server ({self.resource_url})"
+            response = JSONResponse(
+                {"error": "invalid_target", "error_description": description},
+                status_code=400,
+                headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, replay(body, receive), send)
