@@ -14,6 +14,7 @@ from key_value.aio.protocols import AsyncKeyValue
 from pydantic import AnyHttpUrl
 
 from sandbox.backends import Upstream
+from sandbox.callback_issuer import CallbackIssuer
 from sandbox.cimd import LoopbackCIMDFetcher
 from sandbox.enterprise import identity_assertion
 from sandbox.idp_client import SharedIdpClient, SharedJwksClient
@@ -40,6 +41,7 @@ STEP_UP_SCOPES = [ADMIN_SCOPE]
 
 class SandboxOIDCProxy(
     StoreOutageTokens,
+    CallbackIssuer,
     RefreshErrors,
     ReplayDetection,
     StepUpClientScopes,
@@ -55,7 +57,8 @@ class SandboxOIDCProxy(
     workarounds for FastMCP's proxy weaknesses are in sandbox/proxy_workarounds.py (and,
     for a store that went away, sandbox/store_outage.py; for an IdP failing a refresh,
     sandbox/refresh_errors.py; for a spent token or code presented again,
-    sandbox/replay_detection.py; for its clients to the IdP, sandbox/idp_client.py).
+    sandbox/replay_detection.py; for a callback not naming the IdP, sandbox/callback_issuer.py;
+    for its clients to the IdP, sandbox/idp_client.py).
     """
 
     # Set by the flow trace: event hooks for the proxy's own calls to the IdP.
