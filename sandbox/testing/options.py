@@ -126,8 +126,24 @@ def sandbox_settings(config: pytest.Config) -> dict[str, Any]:
     ]
     if sandbox_server_spec(config) and upstream:
         raise pytest.UsageError(f"mcp-oauth-sandbox: give only one server to test: --sandbox-server and {upstream[0]}")
-    _check_realm(SandboxSettings(**settings).realm_file)
+    checked = SandboxSettings(**settings)
+    _check_realm(checked.realm_file)
+    if "port" in settings and "PYTEST_XDIST_WORKER" not in os.environ:  # xdist's controller checked it
+        _check_port(checked.listen_address, checked.port)
     return settings
+
+
+def _check_port(address: str, port: int) -> None:
+    """A port asked for (``--sandbox-port``, SANDBOX_PORT, the ini) that is taken: one line now, not
+    a uvicorn traceback in a background thread and a RuntimeError at the first test."""
+    from mock_idp.sockets import bind_listening_socket
+
+    try:
+        bind_listening_socket(address, port).close()
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"mcp-oauth-sandbox: cannot listen on {address}:{port}: {exc.strerror} (choose another with --sandbox-port)"
+        ) from None
 
 
 def _given(config: pytest.Config) -> dict[str, Any]:

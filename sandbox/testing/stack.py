@@ -7,6 +7,7 @@ stops a sandbox or its Keycloak lives here, so the plugin stays hooks and fixtur
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +211,8 @@ def stack_keycloak(
     from sandbox.testing.keycloak_session import session_keycloak
     from sandbox.testing.server import shared_keycloak
 
-    reason = keycloak_unavailable_reason()
+    # The launcher the session's Keycloak would use (sandbox/testing/server.py), not any launcher.
+    reason = keycloak_unavailable_reason(mode=os.environ.get("SANDBOX_KEYCLOAK_LAUNCHER") or "auto")
     if reason:
         pytest.skip(f"Keycloak backend unavailable: {reason}")
     if shared_port is not None:

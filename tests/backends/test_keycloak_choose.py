@@ -118,3 +118,16 @@ def test_a_database_picks_the_distribution_and_the_container_refuses_it(
         choose_launcher(minimal_realm, mode="container", cache_dir=tmp_path, database=database)
     with pytest.raises(KeycloakStartError, match=r"^--keycloak-keep-state and --keycloak-db exclude each other"):
         choose_launcher(minimal_realm, cache_dir=tmp_path, database=database, keep_state=True)
+
+
+def test_the_reason_follows_the_launcher_asked_for(machine, tmp_path) -> None:
+    """With SANDBOX_KEYCLOAK_LAUNCHER=container and no Docker, the plugin saw Java and Maven, started
+    anyway, and every test errored with KeycloakStartError's traceback instead of one skip line."""
+    machine.docker = False
+    assert keycloak_unavailable_reason(cache_dir=tmp_path) is None  # auto: the distribution can run
+    assert keycloak_unavailable_reason(cache_dir=tmp_path, mode="container") == (
+        "the container launcher needs Docker, but no Docker engine answered"
+    )
+    machine.docker, machine.jdk = True, False
+    assert keycloak_unavailable_reason(cache_dir=tmp_path, mode="container") is None
+    assert keycloak_unavailable_reason(cache_dir=tmp_path, mode="distribution").startswith("no JDK 17+")

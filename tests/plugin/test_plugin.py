@@ -244,3 +244,18 @@ def test_a_bad_realm_or_setting_stops_the_run_in_one_line(pytester: pytest.Pytes
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: mcp-oauth-sandbox: invalid setting store (SANDBOX_STORE*"])
+
+
+def test_a_sandbox_port_already_taken_stops_the_run_in_one_line(pytester: pytest.Pytester):
+    """It was a uvicorn bind traceback in a background thread, then a RuntimeError at the first test's setup."""
+    import socket
+
+    pytester.makepyfile(test_nothing="def test_nothing(sandbox): pass\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run(pytester, "--sandbox-port", str(port))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: mcp-oauth-sandbox: cannot listen on 127.0.0.1:{port}: *--sandbox-port)"])
+    assert "Traceback" not in result.stderr.str()

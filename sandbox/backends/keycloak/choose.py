@@ -34,9 +34,17 @@ def distribution_unavailable_reason(
 
 
 def keycloak_unavailable_reason(
-    version: str = KEYCLOAK_VERSION, keycloak_home: Path | None = None, cache_dir: Path | None = None
+    version: str = KEYCLOAK_VERSION,
+    keycloak_home: Path | None = None,
+    cache_dir: Path | None = None,
+    mode: str = "auto",
 ) -> str | None:
-    """One line saying why no Keycloak can be started on this machine, or None if one can."""
+    """One line saying why no Keycloak can be started on this machine with launcher ``mode``
+    (SANDBOX_KEYCLOAK_LAUNCHER), or None if one can."""
+    if mode == "container":
+        return None if docker_available() else "the container launcher needs Docker, but no Docker engine answered"
+    if mode == "distribution":
+        return distribution_unavailable_reason(version, keycloak_home, cache_dir)
     if docker_available():
         return None
     reason = distribution_unavailable_reason(version, keycloak_home, cache_dir)
