@@ -56,6 +56,11 @@ def load_server(spec: str) -> FastMCP:
             f"server spec {spec!r}: {attr_path}() returned {type(made).__name__}, not a FastMCP server"
         )
     raise ServerSpecError(
-        f"server spec {spec!r}: {attr_path} is a {type(target).__name__}, "
+        f"server spec {spec!r}: {attr_path} is {_a(type(target).__name__)}, "
         "not a FastMCP server or a function returning one"
     )
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its article: "an int", "a str"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

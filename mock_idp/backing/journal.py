@@ -68,7 +68,10 @@ class JournalBacking(MemoryBacking):
         try:
             lines = self.path.read_bytes().split(b"\n")
             head = json.loads(lines[0])
-            if not isinstance(head, dict) or head.get("version") not in (1, VERSION):
+            version = head.get("version") if isinstance(head, dict) else None
+            if isinstance(version, int) and version > VERSION:
+                raise ValueError(f"written by a newer mock IdP (format {version}; this one reads up to {VERSION})")
+            if version not in (1, VERSION):
                 raise ValueError("unexpected format or version")
             if head["version"] == 1:
                 records = list(importer(head))  # all of it first: a bad file imports nothing

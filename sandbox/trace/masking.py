@@ -67,7 +67,8 @@ def mask_value(name: str, value: Any) -> Any:
     key = name.lower()
     if not isinstance(value, str):
         return mask_json(value) if isinstance(value, (dict, list)) else value
-    if key in SECRET_NAMES or key.endswith("_secret") or key.endswith("password"):
+    # "password" anywhere: Keycloak's update-password form sends password-new and password-confirm.
+    if key in SECRET_NAMES or key.endswith("_secret") or "password" in key:
         return hide(value)
     if key in TOKEN_NAMES or key.endswith("_token") or is_session_id(key):
         return prefix(value)

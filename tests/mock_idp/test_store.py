@@ -161,3 +161,16 @@ def test_a_bad_line_inside_the_journal_is_skipped_with_a_warning(tmp_path: Path,
         f"state file {path}: skipped line 3 (Expecting value: line 1 column 1 (char 0))"
     ]
     assert reopened.keys("consents") == ["alice", "bob"]
+
+
+def test_a_journal_from_a_newer_mock_idp_says_so_and_is_kept(tmp_path: Path, caplog) -> None:
+    """It was reported as "corrupt (unexpected format or version)"; it is still moved aside, never lost."""
+    path = tmp_path / STATE_FILE
+    path.write_text('{"version": 3}\n{"c": "consents", "k": "alice", "v": {}, "x": null}\n')
+    with caplog.at_level("WARNING", logger="mock_idp"):
+        journal = JournalBacking(path, Clock(), import_v1)
+    assert journal.keys("consents") == []
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "written by a newer mock IdP (format 3; this one reads up to 2)" in warning
+    journal.close()
+    assert any(kept.read_text().startswith('{"version": 3}') for kept in tmp_path.glob(f"{STATE_FILE}.*"))

@@ -121,3 +121,9 @@ def test_session_cookies_in_headers_show_their_names_only():
 def test_a_decoded_token_masks_its_session_id():
     token = jwt({"sub": "u1", "sid": SESSION_ID}, {"alg": "RS256"})
     assert decode_jwt("id_token", token)["claims"]["sid"] == "3f2b9c4e…"
+
+
+def test_keycloaks_update_password_fields_are_hidden():
+    """password-new and password-confirm slipped past a rule that only looked at the end of the name."""
+    shown = mask_params({"password-new": "s3cret-new", "password-confirm": "s3cret-new", "username": "alice"})
+    assert "s3cret-new" not in str(shown) and shown["username"] == "alice"
