@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=_port, default=8080, help="port to listen on (default 8080; 0: any free one)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--public-host", default="localhost", help="host name in the issuer URL (default localhost)")
+    parser.add_argument(
+        "--public-host", type=_host, default="localhost", help="host name in the issuer URL (default localhost)"
+    )
     parser.add_argument("--state-dir", type=_directory, help="signing key and state (default: the user cache dir)")
     parser.add_argument(
         "--store", default="file", help="file (the state dir, default), memory, or redis://HOST:PORT/DB (shared)"
@@ -52,6 +55,13 @@ def _port(text: str) -> int:
     if number is None or number > 65535:  # bind() would raise OverflowError, a traceback
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
     return number
+
+
+def _host(text: str) -> str:
+    """A DNS name or an IP literal: it is put into the issuer URL as it is ("bad host/x" made one no client parses)."""
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]", text):
+        raise argparse.ArgumentTypeError(f"expected a host name or an IP address, got {text!r}")
+    return text
 
 
 def _directory(text: str) -> str:

@@ -193,6 +193,7 @@ def test_cli_a_second_idp_on_a_state_dir_in_use_is_one_line_and_the_first_keeps_
         (["--port", "-5"], "expected a port from 0 to 65535"),
         (["--port", "70000"], "expected a port from 0 to 65535"),
         (["--state-dir", ""], "--state-dir: must not be empty"),
+        (["--public-host", "bad host/x"], "expected a host name or an IP address"),
     ],
 )
 def test_cli_a_bad_port_or_an_empty_state_dir_is_argparse_s_error_not_a_traceback(args, said):
