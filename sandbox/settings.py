@@ -196,6 +196,10 @@ class SandboxSettings(BaseSettings):
             )
         if self.upstream_token and not self.upstream:
             raise ValueError("upstream_token needs an HTTP upstream (--upstream URL): the token's audience is its URL")
+        headers = [name for name in ("upstream_headers", "upstream_headers_file") if getattr(self, name)]
+        if headers and not (self.upstream or self.upstream_command):
+            # Ignored without a word, they looked applied: the sample tools have no upstream to send them to.
+            raise ValueError(f"{headers[0]} needs an upstream (--upstream URL or --upstream-command) to send them to")
         return self
 
     def ignored_keycloak_settings(self) -> list[str]:

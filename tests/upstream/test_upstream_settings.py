@@ -38,6 +38,9 @@ def run_cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
         (["--upstream-command", "x 'unclosed"], "No closing quotation"),
         (["--upstream-command", "x", "--upstream-token"], "needs an HTTP upstream"),
         (["--upstream", "http://localhost:1/mcp", "--upstream-header", "Authorization=sub"], "reserved"),
+        # Without an upstream they were ignored without a word.
+        (["--upstream-header", "X-Tenant=acme"], "upstream_headers needs an upstream"),
+        (["--upstream-headers-file", "headers.toml"], "upstream_headers_file needs an upstream"),
     ],
 )
 def test_startup_failures_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
