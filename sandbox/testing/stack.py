@@ -136,11 +136,14 @@ class SandboxStacks:
             for user in realm.user_list
             if user.password and not user.service_account_client_id
         }
+        failure = None
         try:
             with self.phases.phase("sandbox serving"):
                 running = self._exit.enter_context(running_sandbox(settings, server=server))
         except UpstreamError as exc:
-            pytest.fail(f"sandbox upstream: {exc}", pytrace=False)
+            failure = f"sandbox upstream: {exc}"
+        if failure is not None:  # outside the except: failed inside it, pytest printed the cause twice
+            pytest.fail(failure, pytrace=False)
         realm_url = running.sandbox.upstream.realm_url
         return SandboxStack(
             backend=settings.backend,
