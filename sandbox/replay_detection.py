@@ -14,12 +14,15 @@ token would have expired anyway. A spent one presented again deletes that set: t
 access tokens and its newest refresh token stop working at once (sandbox/accepted_tokens.py
 watches that record). A second presentation within ``GRACE_SECONDS`` is a client's own
 retry racing its first answer, as concurrent refreshes are (sandbox/proxy_workarounds.py),
-and only refused. tests/security/test_proxy_upstream_defects.py FAILS once FastMCP revokes
+and only refused. Only a presentation at ``/token`` counts: the SDK's ``/revoke`` loads the
+token the same way, and revoking a token that is already spent is harmless (RFC 7009 §2.2),
+as it is at Keycloak, whose revocation is no reuse. tests/security/test_proxy_upstream_defects.py FAILS once FastMCP revokes
 on reuse itself; delete this then.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import time
@@ -29,6 +32,8 @@ from joserfc.errors import JoseError
 from key_value.aio.protocols import AsyncKeyValue
 from mcp.server.auth.provider import AuthorizationCode, RefreshToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from fastmcp.server.auth.oidc_proxy import OIDCProxy
@@ -40,6 +45,24 @@ SPENT_COLLECTION = "sandbox-spent-grants"
 GRACE_SECONDS = 2.0
 # How long a spent code is remembered: longer than any code lives (the realm's 60 s).
 SPENT_CODE_SECONDS = 600
+
+
+# Set while the SDK's /token handler runs: the only place a presented token is a use of it.
+_at_token_endpoint: contextvars.ContextVar[bool] = contextvars.ContextVar("sandbox_at_token", default=False)
+
+
+class TokenEndpoint:
+    """``/token``: marks the request, for :meth:`ReplayDetection._replayed`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        marked = _at_token_endpoint.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _at_token_endpoint.reset(marked)
 
 
 def _spent_key(kind: str, token: str) -> str:
@@ -91,6 +114,13 @@ class ReplayDetection(_Proxy):
             await self._replayed("refresh", refresh_token, client)
         return loaded
 
+    def get_routes(self, mcp_path: str | None = None) -> list[Route]:
+        routes = super().get_routes(mcp_path)
+        for route in routes:
+            if route.path == "/token":
+                route.app = TokenEndpoint(route.app)
+        return routes
+
     async def _grant_of(self, token: str, use: str) -> str | None:
         """The upstream token set id the proxy's ``token`` stands on; None if it is not one of the proxy's."""
         try:
@@ -107,6 +137,8 @@ class ReplayDetection(_Proxy):
         await self._spent_store.put(key=_spent_key(kind, token), value=record, collection=SPENT_COLLECTION, ttl=ttl)
 
     async def _replayed(self, kind: str, token: str, client: OAuthClientInformationFull) -> None:
+        if not _at_token_endpoint.get():  # /revoke of a spent token: already invalid, nothing to end
+            return
         record = await self._spent_store.get(key=_spent_key(kind, token), collection=SPENT_COLLECTION)
         if record is None or time.time() - float(record["spent_at"]) < GRACE_SECONDS:
             return

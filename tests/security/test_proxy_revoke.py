@@ -7,7 +7,11 @@ stop accepting it, RFC 7009 §1 / RFC 9700 §4.14).
 
 from __future__ import annotations
 
+import asyncio
+
 from proxy_attacks import call_mcp, is_refused_grant, register
+
+from sandbox.replay_detection import GRACE_SECONDS
 
 # Enough calls for a token to be answered from memory: the first reads the store from disk.
 USES = 3
@@ -57,3 +61,16 @@ async def test_a_client_cannot_revoke_another_clients_token(sandbox):
     response = await attacker.revoke(grant["access_token"])
     assert response.status_code == 200  # RFC 7009 §2.2: no hint whether the token exists
     assert (await call_mcp(sandbox, grant["access_token"])).status_code == 200
+
+
+async def test_revoking_a_refresh_token_already_rotated_ends_nothing(sandbox):
+    """RFC 7009 §2.2: revoking a token that is already invalid is harmless, as at Keycloak. Replay
+    detection (sandbox/replay_detection.py) counts only /token: it took this tidy-up for a theft
+    and ended the client's grant behind a 200."""
+    client = await register(sandbox)
+    grant = await client.tokens()
+    current = (await client.refresh(grant["refresh_token"])).json()
+    await asyncio.sleep(GRACE_SECONDS + 0.2)
+    assert (await client.revoke(grant["refresh_token"])).status_code == 200
+    assert (await call_mcp(sandbox, current["access_token"])).status_code == 200
+    assert (await client.refresh(current["refresh_token"])).status_code == 200

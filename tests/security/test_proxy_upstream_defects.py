@@ -208,20 +208,24 @@ async def test_an_idp_outage_at_refresh(proxy):
 
 
 async def test_a_spent_refresh_token_presented_again(proxy, monkeypatch):
-    """FastMCP proxy.py:1808: a rotated refresh token presented again is refused, and nothing
-    more: the newer refresh token of the grant keeps working (RFC 9700 §4.14.2 ends the grant)."""
+    """FastMCP proxy.py:1808: a rotated refresh token presented again at /token is refused, and
+    nothing more: the newer refresh token of the grant keeps working (RFC 9700 §4.14.2 ends the
+    grant). Presented to the proxy's routes, as the SDK's /token handler presents it."""
     monkeypatch.setattr("sandbox.replay_detection.GRACE_SECONDS", 0.0)
     client = await registered(proxy)
     loaded = await proxy.load_authorization_code(client, await issued_code(proxy, client))
     spent = (await proxy.exchange_authorization_code(client, loaded)).refresh_token
-    newer = await proxy.exchange_refresh_token(client, await proxy.load_refresh_token(client, spent), ["openid"])
-    assert await proxy.load_refresh_token(client, spent) is None  # the replay, refused
-    newest = await proxy.load_refresh_token(client, newer.refresh_token)
+    form = {"grant_type": "refresh_token", "client_id": client.client_id}
+    app = Starlette(routes=proxy.get_routes("/mcp"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8000") as http:
+        newest = (await http.post("/token", data={**form, "refresh_token": spent})).json()
+        replay = await http.post("/token", data={**form, "refresh_token": spent})
+        assert replay.json()["error"] == "invalid_grant"
+        after = await http.post("/token", data={**form, "refresh_token": newest["refresh_token"]})
     if fixed(proxy):
-        with pytest.raises(TokenError, match="invalid_grant"):
-            await proxy.exchange_refresh_token(client, newest, ["openid"])
+        assert (after.status_code, after.json()["error"]) == (401, "invalid_grant"), after.text
     else:
-        assert (await proxy.exchange_refresh_token(client, newest, ["openid"])).access_token, (
+        assert after.status_code == 200, (
             "FastMCP now ends a grant whose spent refresh token comes back: delete sandbox/replay_detection.py"
         )
 
