@@ -11,14 +11,13 @@ checks it at /token too; delete this then.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from fastmcp.server.auth.identity_assertion import normalize_resource_url, server_url_has_query
-from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_idp.bodies import FORM_TYPE, MAX_BODY_BYTES
+from mock_idp.bodies import MAX_BODY_BYTES
 from sandbox.proxy_routes import BodyTooLarge, read_body, replay
 
 # The grants whose tokens are this server's; FastMCP's ID-JAG grant checks its own audience.
@@ -33,29 +32,51 @@ def matches(requested: str, server: str) -> bool:
 
 
 class TokenResource:
+    """Reads the form as the SDK's TokenHandler then reads it (Starlette's ``request.form()``, then
+    ``dict``: any form media type, in any case, multipart too; a repeated field's last value), so
+    no request the handler answers passes here unchecked."""
+
     def __init__(self, app: ASGIApp, resource_url: str) -> None:
         self.app = app
         self.resource_url = resource_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = Headers(scope=scope).get("content-type", "")
-        if scope["type"] != "http" or scope["method"] != "POST" or not content_type.startswith(FORM_TYPE):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         try:
             body = await read_body(receive, MAX_BODY_BYTES)
         except BodyTooLarge:  # the body limits in front refuse these first; the SDK's handler says why
             body = b""
-        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-        grant = next((value for name, value in fields if name == "grant_type"), None)
-        wrong = [value for name, value in fields if name == "resource" and not matches(value, self.resource_url)]
-        if grant in CHECKED_GRANTS and wrong:
-            description = f"resource {wrong[0][:200]!r} is not this server ({self.resource_url})"
+        if problem := await self._problem(scope, body):
             response = JSONResponse(
-                {"error": "invalid_target", "error_description": description},
+                {"error": "invalid_target", "error_description": problem},
                 status_code=400,
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             )
             await response(scope, receive, send)
             return
         await self.app(scope, replay(body, receive), send)
+
+    async def _problem(self, scope: Scope, body: bytes) -> str | None:
+        try:
+            form = await Request(scope, _once(body)).form()
+        except (MultiPartException, ValueError):  # unreadable: the SDK's handler answers invalid_request
+            return None
+        try:
+            if dict(form).get("grant_type") not in CHECKED_GRANTS:
+                return None
+            wrong = [v for v in form.getlist("resource") if not isinstance(v, str) or not matches(v, self.resource_url)]
+        finally:
+            await form.close()
+        if not wrong:
+            return None
+        named = wrong[0] if isinstance(wrong[0], str) else "(a file)"
+        return f"resource {named[:200]!r} is not this server ({self.resource_url})"
+
+
+def _once(body: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from proxy_attacks import call_mcp, is_refused_grant, pkce_pair, register
 
 from sandbox.replay_detection import GRACE_SECONDS
 from sandbox.testing.server import IsolatedSettings, free_port, running_sandbox
+
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,23 @@ async def test_a_code_redeemed_by_another_client_is_refused(sandbox):
     stolen = await attacker.redeem(code, verifier, redirect_uri=victim.redirect_uri)
     assert is_refused_grant(stolen), stolen.text
     assert (await victim.redeem(code, verifier)).status_code == 200
+
+
+@pytest.mark.parametrize("shape", ["repeated-grant-type", "upper-case-type", "multipart"])
+async def test_the_resource_check_reads_the_form_as_the_token_handler_does(sandbox, shape):
+    """Each of these reached the SDK's handler unchecked and got a token, resource=evil.example notwithstanding."""
+    client = await register(sandbox)
+    refresh_token = (await client.tokens())["refresh_token"]
+    fields = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", client.client_id)]
+    fields.append(("resource", "https://evil.example/mcp"))
+    async with httpx.AsyncClient(timeout=60) as http:
+        if shape == "multipart":
+            answer = await http.post(f"{sandbox.base_url}/token", files={k: (None, v) for k, v in fields})
+        else:
+            if shape == "repeated-grant-type":
+                fields.insert(0, ("grant_type", "x"))  # the handler reads the last one
+            content_type = "Application/X-WWW-Form-Urlencoded" if shape == "upper-case-type" else FORM
+            answer = await http.post(
+                f"{sandbox.base_url}/token", content=urlencode(fields), headers={"Content-Type": content_type}
+            )
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_target"), answer.text
