@@ -40,7 +40,6 @@ def test_an_upstream_that_does_not_answer_fails_in_one_line(pytester: pytest.Pyt
     )
     # Once: the failure was raised inside the except, and pytest printed the cause before it too.
     assert "During handling of the above exception" not in result.stdout.str()
-    assert result.stdout.str().count("did not answer initialize: unreachable") == 1  # (the summary line is cut short)
 
 
 def test_one_server_only(pytester: pytest.Pytester) -> None:
