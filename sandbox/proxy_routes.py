@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.refresh_errors import RefreshErrorAnswers
+from sandbox.replay_detection import TokenEndpoint
 
 MAX_REGISTRATION_BYTES = 64 * 1024
 MAX_REDIRECT_URIS = 20
@@ -161,19 +162,28 @@ class PublicClientRevocation:
         await self.app(scope, replay(body, receive), send)
 
 
-GUARDS: dict[str, Callable[[ASGIApp], Any]] = {
-    "/register": RegistrationLimits,
-    "/revoke": PublicClientRevocation,
-    "/token": RefreshErrorAnswers,  # sandbox/refresh_errors.py
+Guard = Callable[[ASGIApp], Any]
+
+# Each path's guards, innermost first.
+GUARDS: dict[str, tuple[Guard, ...]] = {
+    "/register": (RegistrationLimits,),
+    "/revoke": (PublicClientRevocation,),
+    # An IdP failing a refresh, answered (sandbox/refresh_errors.py); the request marked as
+    # /token's, where a spent token presented again is a replay (sandbox/replay_detection.py).
+    "/token": (RefreshErrorAnswers, TokenEndpoint),
 }
 
 
 RouteT = TypeVar("RouteT", bound=BaseRoute)
 
 
-def guard_routes(routes: list[RouteT]) -> list[RouteT]:
-    """FastMCP's routes, with the guard for each path that has one put in front of it."""
+def guard_routes(routes: list[RouteT], configured: dict[str, Guard] | None = None) -> list[RouteT]:
+    """FastMCP's routes, with the guards for each path that has some put in front of it, and
+    outermost the ``configured`` one (a guard made from the proxy's settings) for its path."""
+    outer = configured or {}
     for route in routes:
-        if isinstance(route, Route) and route.path in GUARDS:
-            route.app = GUARDS[route.path](route.app)
+        if not isinstance(route, Route):
+            continue
+        for guard in (*GUARDS.get(route.path, ()), *([outer[route.path]] if route.path in outer else [])):
+            route.app = guard(route.app)
     return routes

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import hashlib
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fastmcp.server.auth.oauth_proxy.models import ProxyDCRClient
@@ -262,9 +263,8 @@ class ProxyWorkarounds(_Proxy):
     def get_routes(self, mcp_path: str | None = None) -> list[Route]:
         """FastMCP's routes with the guards of sandbox/proxy_routes.py, and /token's resource check
         (sandbox/token_resource.py)."""
-        routes = guard_routes(super().get_routes(mcp_path))
-        if self._resource_url is not None:  # set by set_mcp_path, inside FastMCP's get_routes
-            for route in routes:
-                if route.path == "/token":
-                    route.app = TokenResource(route.app, str(self._resource_url))
-        return routes
+        routes = super().get_routes(mcp_path)
+        resource = self._resource_url  # set by set_mcp_path, inside FastMCP's get_routes
+        return guard_routes(
+            routes, {"/token": partial(TokenResource, resource_url=str(resource))} if resource else None
+        )

@@ -32,7 +32,6 @@ from joserfc.errors import JoseError
 from key_value.aio.protocols import AsyncKeyValue
 from mcp.server.auth.provider import AuthorizationCode, RefreshToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -52,7 +51,8 @@ _at_token_endpoint: contextvars.ContextVar[bool] = contextvars.ContextVar("sandb
 
 
 class TokenEndpoint:
-    """``/token``: marks the request, for :meth:`ReplayDetection._replayed`."""
+    """``/token``: marks the request, for :meth:`ReplayDetection._replayed` (one of the route's
+    guards, sandbox/proxy_routes.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -113,13 +113,6 @@ class ReplayDetection(_Proxy):
         if loaded is None:
             await self._replayed("refresh", refresh_token, client)
         return loaded
-
-    def get_routes(self, mcp_path: str | None = None) -> list[Route]:
-        routes = super().get_routes(mcp_path)
-        for route in routes:
-            if route.path == "/token":
-                route.app = TokenEndpoint(route.app)
-        return routes
 
     async def _grant_of(self, token: str, use: str) -> str | None:
         """The upstream token set id the proxy's ``token`` stands on; None if it is not one of the proxy's."""

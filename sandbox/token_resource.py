@@ -15,7 +15,7 @@ from fastmcp.server.auth.identity_assertion import normalize_resource_url, serve
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idp.bodies import MAX_BODY_BYTES
 from sandbox.proxy_routes import BodyTooLarge, read_body, replay
@@ -48,7 +48,7 @@ class TokenResource:
             body = await read_body(receive, MAX_BODY_BYTES)
         except BodyTooLarge:  # the body limits in front refuse these first; the SDK's handler says why
             body = b""
-        if problem := await self._problem(scope, body):
+        if problem := await self._problem(scope, body, receive):
             response = JSONResponse(
                 {"error": "invalid_target", "error_description": problem},
                 status_code=400,
@@ -58,9 +58,9 @@ class TokenResource:
             return
         await self.app(scope, replay(body, receive), send)
 
-    async def _problem(self, scope: Scope, body: bytes) -> str | None:
+    async def _problem(self, scope: Scope, body: bytes, receive: Receive) -> str | None:
         try:
-            form = await Request(scope, _once(body)).form()
+            form = await Request(scope, replay(body, receive)).form()
         except (MultiPartException, ValueError):  # unreadable: the SDK's handler answers invalid_request
             return None
         try:
@@ -73,10 +73,3 @@ class TokenResource:
             return None
         named = wrong[0] if isinstance(wrong[0], str) else "(a file)"
         return f"resource {named[:200]!r} is not this server ({self.resource_url})"
-
-
-def _once(body: bytes) -> Receive:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
